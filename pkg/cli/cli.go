@@ -1,0 +1,275 @@
+// Package cli owns how a next-deploy step meets its user: subcommands and
+// their flags, inputs from GitHub Actions when run as an action, exit
+// statuses (0 done, 1 failed, 2 bad input), and where results go (terminal,
+// --json, GITHUB_OUTPUT, the job summary).
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/sethvargo/go-githubactions"
+)
+
+// Exit statuses.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitUsage  = 2
+)
+
+// Env is what a command gets from the outside world; tests build their own.
+type Env struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	Stdin  io.Reader
+	Getenv func(string) string
+	// Action is the one Actions adapter, built once from Getenv and Stdout.
+	Action *githubactions.Action
+	// InActions is true when GITHUB_ACTIONS=true.
+	InActions bool
+	// Version is the program's version.
+	Version string
+}
+
+// NewEnv builds an Env over the given streams and environment.
+func NewEnv(stdout, stderr io.Writer, stdin io.Reader, getenv func(string) string, version string) *Env {
+	return &Env{
+		Stdout:    stdout,
+		Stderr:    stderr,
+		Stdin:     stdin,
+		Getenv:    getenv,
+		Action:    githubactions.New(githubactions.WithWriter(stdout), githubactions.WithGetenv(getenv)),
+		InActions: getenv("GITHUB_ACTIONS") == "true",
+		Version:   version,
+	}
+}
+
+// Command is one subcommand.
+type Command interface {
+	// Name is the subcommand word.
+	Name() string
+	// Synopsis is a one-line description for the command list.
+	Synopsis() string
+	// SetFlags registers the command's flags on fs, binding them to the
+	// command's own fields.
+	SetFlags(fs *flag.FlagSet)
+	// Run runs the command once its flags are parsed. args are the
+	// positional arguments left after the flags.
+	Run(ctx context.Context, env *Env, args []string) error
+}
+
+// UsageError is bad input: exit status 2, nothing touched.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usagef makes a UsageError.
+func Usagef(format string, a ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, a...)}
+}
+
+// Usage marks err as bad input (exit 2); nil stays nil.
+func Usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &UsageError{Err: err}
+}
+
+// ErrNotImplemented is returned by subcommands whose issue has not landed.
+type ErrNotImplemented struct {
+	Command string
+	Issue   int
+}
+
+func (e *ErrNotImplemented) Error() string {
+	return fmt.Sprintf("%s is not implemented yet: it lands with issue #%d; nothing was done", e.Command, e.Issue)
+}
+
+// ExitStatus maps an error to the exit status.
+func ExitStatus(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	var fe interface{ ExitStatus() int }
+	if errors.As(err, &fe) {
+		return fe.ExitStatus()
+	}
+	return ExitFailed
+}
+
+// SecretFlags are flags whose values are masked in the Actions log, line by
+// line, as soon as they are read.
+var SecretFlags = map[string]bool{
+	"ssh-key":        true,
+	"ssh-passphrase": true,
+	"github-token":   true,
+}
+
+// App is the set of subcommands of one program.
+type App struct {
+	Name     string
+	Commands []Command
+}
+
+// Main runs the program with args (without the program name) and returns
+// its exit status. It is the only place that decides the exit status.
+func (a *App) Main(ctx context.Context, env *Env, args []string) int {
+	err := a.run(ctx, env, args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	status := ExitStatus(err)
+	if env.InActions {
+		env.Action.Errorf("%s", err.Error())
+	} else {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", a.Name, err)
+	}
+	if status == ExitUsage {
+		fmt.Fprintf(env.Stderr, "run '%s %s --help' for usage\n", a.Name, commandWord(args))
+	}
+	return status
+}
+
+func commandWord(args []string) string {
+	if len(args) > 0 {
+		return args[0]
+	}
+	return ""
+}
+
+func (a *App) run(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		a.usage(env.Stderr)
+		return Usagef("no command given")
+	}
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
+		if len(args) > 1 {
+			if c := a.find(args[1]); c != nil {
+				fs := newFlagSet(a.Name, c, env.Stdout)
+				fs.Usage()
+				return nil
+			}
+		}
+		a.usage(env.Stdout)
+		return nil
+	}
+	c := a.find(name)
+	if c == nil {
+		a.usage(env.Stderr)
+		return Usagef("unknown command %q", name)
+	}
+	fs := newFlagSet(a.Name, c, env.Stderr)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return Usage(err)
+	}
+	if err := overlayInputs(fs, env); err != nil {
+		return Usage(err)
+	}
+	return c.Run(ctx, env, fs.Args())
+}
+
+func (a *App) find(name string) Command {
+	for _, c := range a.Commands {
+		if c.Name() == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (a *App) usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: %s <command> [flags]\n\ncommands:\n", a.Name)
+	for _, c := range a.Commands {
+		fmt.Fprintf(w, "  %-22s %s\n", c.Name(), c.Synopsis())
+	}
+	fmt.Fprintf(w, "\nrun '%s <command> --help' for a command's flags\n", a.Name)
+}
+
+func newFlagSet(prog string, c Command, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(prog+" "+c.Name(), flag.ContinueOnError)
+	fs.SetOutput(w)
+	c.SetFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(w, "usage: %s %s [flags]\n\n%s\n\nflags:\n", prog, c.Name(), c.Synopsis())
+		fs.PrintDefaults()
+		if len(actionInputNames(fs)) > 0 {
+			fmt.Fprintf(w, "\nIn GitHub Actions (GITHUB_ACTIONS=true) a flag not given on the command line\nis read from the input of the same name (INPUT_<NAME>, '-' as '_').\n")
+		}
+	}
+	return fs
+}
+
+// overlayInputs fills, in Actions, every flag not set on the command line
+// from the action input of the same name (INPUT_HOSTS for --hosts,
+// INPUT_KNOWN_HOSTS for --known-hosts). Secret values are masked first.
+// Every bad input is reported at once.
+func overlayInputs(fs *flag.FlagSet, env *Env) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if env.InActions {
+		// Secrets given as flags are masked too.
+		fs.Visit(func(f *flag.Flag) {
+			if SecretFlags[f.Name] {
+				mask(env, f.Value.String())
+			}
+		})
+	}
+	if !env.InActions {
+		return nil
+	}
+	var errs []error
+	for _, name := range actionInputNames(fs) {
+		if set[name] {
+			continue
+		}
+		v := env.Getenv("INPUT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+		if v == "" {
+			continue
+		}
+		if SecretFlags[name] {
+			mask(env, v)
+		}
+		if err := fs.Set(name, strings.TrimSpace(v)); err != nil {
+			errs = append(errs, fmt.Errorf("input %s: %w", strings.ReplaceAll(name, "-", "_"), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func actionInputNames(fs *flag.FlagSet) []string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	return names
+}
+
+// mask hides every line of a secret in the Actions log.
+func mask(env *Env, secret string) {
+	for line := range strings.SplitSeq(secret, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			env.Action.AddMask(line)
+		}
+	}
+}
+
+// OSEnv builds the Env of the real process.
+func OSEnv(version string) *Env {
+	return NewEnv(os.Stdout, os.Stderr, os.Stdin, os.Getenv, version)
+}

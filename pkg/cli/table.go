@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+)
+
+// Table is a result table: printed aligned on a terminal and as Markdown in
+// the job summary.
+type Table struct {
+	Title  string
+	Header []string
+	Rows   [][]string
+}
+
+// Add appends a row.
+func (t *Table) Add(cells ...string) { t.Rows = append(t.Rows, cells) }
+
+// WriteText writes t aligned for a terminal.
+func (t *Table) WriteText(w io.Writer) error {
+	if t.Title != "" {
+		fmt.Fprintf(w, "%s\n", t.Title)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(t.Header, "\t"))
+	for _, r := range t.Rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+// Markdown renders t as a GitHub-flavoured Markdown table.
+func (t *Table) Markdown() string {
+	var b strings.Builder
+	if t.Title != "" {
+		fmt.Fprintf(&b, "### %s\n\n", t.Title)
+	}
+	row := func(cells []string) {
+		b.WriteString("|")
+		for _, c := range cells {
+			b.WriteString(" " + strings.ReplaceAll(strings.ReplaceAll(c, "|", `\|`), "\n", " ") + " |")
+		}
+		b.WriteString("\n")
+	}
+	row(t.Header)
+	sep := make([]string, len(t.Header))
+	for i := range sep {
+		sep[i] = "---"
+	}
+	row(sep)
+	for _, r := range t.Rows {
+		row(r)
+	}
+	return b.String()
+}
+
+// Report writes a command's result where it belongs: as JSON on stdout when
+// asJSON, else the table on stdout; in Actions also the table to the job
+// summary (GITHUB_STEP_SUMMARY).
+func (e *Env) Report(asJSON bool, v any, t *Table) error {
+	if e.InActions && t != nil && e.Getenv("GITHUB_STEP_SUMMARY") != "" {
+		e.Action.AddStepSummary(t.Markdown())
+	}
+	if asJSON {
+		enc := json.NewEncoder(e.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	if t == nil {
+		return nil
+	}
+	return t.WriteText(e.Stdout)
+}
+
+// Progressf prints a progress line for long work: to stderr on a terminal,
+// so --json output on stdout stays clean; as a plain log line in Actions.
+func (e *Env) Progressf(format string, a ...any) {
+	w := e.Stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, format+"\n", a...)
+}
+
+// SetOutput writes a step output in Actions (GITHUB_OUTPUT); elsewhere it
+// does nothing.
+func (e *Env) SetOutput(name, value string) {
+	if e.InActions {
+		e.Action.SetOutput(name, value)
+	}
+}
