@@ -1,0 +1,105 @@
+// Package release owns the server layout every step shares (DESIGN.md):
+// <root>/releases/<id>/ immutable release trees with their manifest,
+// <root>/current switched atomically, <root>/.next-deploy/ with the deploy
+// lock and the activation history. Every operation is a fixed POSIX sh
+// script run through remote.Host with quoted arguments; the server needs
+// only sh, tar and coreutils.
+package release
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// ErrInvalid marks input errors of this package (exit status 2).
+var ErrInvalid = errors.New("invalid input")
+
+var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidID checks a release id: ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$. Anything
+// else is refused before a host is touched.
+func ValidID(id string) error {
+	if !idRe.MatchString(id) {
+		return fmt.Errorf("%w: release id %q: want 1-64 characters of letters, digits, '.', '_', '-', starting with a letter or digit", ErrInvalid, id)
+	}
+	return nil
+}
+
+// DefaultID is the release id derived from a commit: its first 7 characters.
+func DefaultID(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// Names inside the deploy root.
+const (
+	ReleasesDir  = "releases"
+	CurrentLink  = "current"
+	StateDir     = ".next-deploy"
+	ManifestPath = ".next-deploy/release.json" // inside a release
+	HistoryFile  = "history.jsonl"             // inside StateDir
+	LockDir      = "lock"                      // inside StateDir
+	IncomingPfx  = ".incoming-"                // releases/.incoming-<id>-<rand>
+)
+
+// Layout is a deploy root on a server.
+type Layout struct {
+	// Root is absolute ("/app") or under the login's home ("~/app").
+	Root string
+}
+
+// NewLayout checks a --path value: absolute or starting with "~/", clean,
+// not "/" and with no control characters.
+func NewLayout(root string) (Layout, error) {
+	bad := func(why string) (Layout, error) {
+		return Layout{}, fmt.Errorf("%w: deploy path %q: %s", ErrInvalid, root, why)
+	}
+	if root == "" {
+		return bad("empty (want an absolute path like /app, or ~/app)")
+	}
+	if strings.ContainsFunc(root, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return bad("contains control characters")
+	}
+	rel, home := strings.CutPrefix(root, "~/")
+	if !home && !strings.HasPrefix(root, "/") {
+		return bad("must be absolute (/app) or under the home directory (~/app)")
+	}
+	p := root
+	if home {
+		p = "/" + rel
+	}
+	if slices := strings.Split(p, "/"); containsDotDot(slices) {
+		return bad("must not contain '..'")
+	}
+	clean := path.Clean(p)
+	if clean == "/" {
+		return bad("must not be the file system root or the home directory itself")
+	}
+	if home {
+		return Layout{Root: "~" + clean}, nil
+	}
+	return Layout{Root: clean}, nil
+}
+
+func containsDotDot(parts []string) bool {
+	for _, p := range parts {
+		if p == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// prelude starts every script: strict mode, the deploy root from $1 with a
+// leading ~ expanded (the root is quoted, so the shell would not), and fail
+// for messages on stderr. Scripts then see their own arguments as $1...
+const prelude = `set -eu
+root=$1; shift
+case $root in "~/"*) root=$HOME/${root#"~/"} ;; esac
+fail() { printf '%s\n' "$*" >&2; exit 1; }
+`

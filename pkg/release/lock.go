@@ -1,0 +1,151 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/org/next-deploy/pkg/remote"
+)
+
+// Holder is who holds a deploy lock; it is stored in .next-deploy/lock/info.
+type Holder struct {
+	// Token is random per acquisition: only its holder (or an explicit
+	// break naming it) removes the lock.
+	Token string    `json:"token"`
+	Who   string    `json:"who"`
+	Run   string    `json:"run,omitempty"`
+	PID   int       `json:"pid"`
+	Since time.Time `json:"since"`
+}
+
+// LockedError is a lock held by someone else.
+type LockedError struct {
+	Host   string
+	Root   string
+	Holder Holder
+	// Age is how long it has been held, by the server's clock.
+	Age time.Duration
+}
+
+func (e *LockedError) Error() string {
+	who := e.Holder.Who
+	if e.Holder.Run != "" {
+		who += " (" + e.Holder.Run + ")"
+	}
+	return fmt.Sprintf("deploy lock of %s on %s is held by %s for %s: wait for that deploy to end, or if it died, break the lock with --break-lock-after=%s",
+		e.Root, e.Host, who, e.Age.Round(time.Second), (e.Age/2).Round(time.Minute)+time.Minute)
+}
+
+// Lock is a held deploy lock.
+type Lock struct {
+	layout Layout
+	host   remote.Host
+	Holder Holder
+}
+
+// The lock is a directory made complete (with its info) under a temporary
+// name, then renamed into place: rename(2) onto an existing, non-empty lock
+// fails, so exactly one client wins and the lock never exists without its
+// holder's info.
+const lockScript = `
+d="$root/.next-deploy"
+mkdir -p "$d"
+tmp="$d/lock.tmp.$$"
+rm -rf "$tmp"
+mkdir "$tmp"
+printf '%s\n' "$1" > "$tmp/info"
+if mv -T "$tmp" "$d/lock" 2>/dev/null; then
+	echo ACQUIRED
+	exit 0
+fi
+rm -rf "$tmp"
+printf 'HELD\t%s\t%s\n' "$(date +%s)" "$(base64 -w0 < "$d/lock/info" 2>/dev/null || true)"
+`
+
+// unlockScript removes the lock only when it holds the given token: a
+// client never removes a lock it does not hold.
+const unlockScript = `
+d="$root/.next-deploy"
+[ -d "$d/lock" ] || exit 0
+case $(cat "$d/lock/info" 2>/dev/null) in
+*"\"token\":\"$1\""*) ;;
+*) fail "the lock is no longer ours (token $1): someone broke it" ;;
+esac
+mv -T "$d/lock" "$d/lock.old.$$" && rm -rf "$d/lock.old.$$"
+`
+
+// Acquire takes the deploy lock of the host. When it is held, it fails
+// with *LockedError, unless breakAfter > 0 and the lock is older than that
+// (by the server's clock): then the stale lock is broken and taken.
+func (l Layout) Acquire(ctx context.Context, h remote.Host, who, run string, pid int, breakAfter time.Duration) (*Lock, error) {
+	for attempt := 0; ; attempt++ {
+		holder := Holder{Token: newToken(), Who: who, Run: run, PID: pid, Since: time.Now().UTC()}
+		info, err := json.Marshal(holder)
+		if err != nil {
+			return nil, err
+		}
+		out, err := l.run(ctx, h, "take deploy lock", lockScript, string(info))
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(string(out)) == "ACQUIRED" {
+			return &Lock{layout: l, host: h, Holder: holder}, nil
+		}
+		lerr, err := parseHeld(out, h.Name(), l.Root)
+		if err != nil {
+			return nil, fmt.Errorf("take deploy lock in %s on %s: %w", l.Root, h.Name(), err)
+		}
+		if breakAfter <= 0 || lerr.Age < breakAfter || attempt > 0 {
+			return nil, lerr
+		}
+		if _, err := l.run(ctx, h, "break stale deploy lock", unlockScript, lerr.Holder.Token); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func parseHeld(out []byte, host, root string) (*LockedError, error) {
+	f := strings.Split(strings.TrimSpace(string(out)), "\t")
+	if len(f) != 3 || f[0] != "HELD" {
+		return nil, fmt.Errorf("unexpected answer %q", out)
+	}
+	now, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("unexpected server time %q", f[1])
+	}
+	e := &LockedError{Host: host, Root: root}
+	raw, _ := base64.StdEncoding.DecodeString(f[2])
+	if err := json.Unmarshal(bytes.TrimSpace(raw), &e.Holder); err != nil {
+		// The info of a lock written by a crashed client may be torn:
+		// still a held lock, of unknown holder.
+		e.Holder = Holder{Who: "unknown holder"}
+	}
+	if !e.Holder.Since.IsZero() {
+		e.Age = time.Unix(now, 0).Sub(e.Holder.Since)
+	}
+	return e, nil
+}
+
+// Unlock releases the lock. It runs even when ctx is cancelled (SIGINT or
+// SIGTERM of our process), on a context of its own with a time limit, so
+// an interrupted deploy does not leave its lock behind.
+func (k *Lock) Unlock(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, err := k.layout.run(ctx, k.host, "release deploy lock", unlockScript, k.Holder.Token)
+	return err
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
