@@ -1,0 +1,62 @@
+// Package fleet owns fanning work out over the hosts of a deploy: a bounded
+// number at a time, every host's result collected in inventory order, no
+// state shared between the goroutines.
+package fleet
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/org/next-deploy/pkg/inventory"
+)
+
+// Result is what one host's work came to.
+type Result[T any] struct {
+	Target   inventory.Target
+	Value    T
+	Err      error
+	Duration time.Duration
+}
+
+// Each runs fn for every target, at most parallel at a time (<=0: all at
+// once), and returns the results in the order of targets. It waits for
+// every host; one failure does not cancel the others (a deploy step wants
+// each host's answer in its table).
+func Each[T any](ctx context.Context, targets []inventory.Target, parallel int, fn func(ctx context.Context, t inventory.Target) (T, error)) []Result[T] {
+	if parallel <= 0 || parallel > len(targets) {
+		parallel = len(targets)
+	}
+	results := make([]Result[T], len(targets))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] = Result[T]{Target: t, Err: context.Cause(ctx)}
+				return
+			}
+			defer func() { <-sem }()
+			start := time.Now()
+			v, err := fn(ctx, t)
+			results[i] = Result[T]{Target: t, Value: v, Err: err, Duration: time.Since(start)}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// Failed returns the results that failed.
+func Failed[T any](rs []Result[T]) []Result[T] {
+	var out []Result[T]
+	for _, r := range rs {
+		if r.Err != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}

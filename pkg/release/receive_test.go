@@ -1,0 +1,155 @@
+package release
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tgz builds a small gzip'd tar with the given files.
+func tgz(t *testing.T, files map[string]string) ([]byte, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	return buf.Bytes(), hex.EncodeToString(sum[:])
+}
+
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
+
+func TestReceive(t *testing.T) {
+	l, root, h := newLocal(t)
+	ctx := context.Background()
+	art, sum := tgz(t, map[string]string{"server.js": "console.log(1)\n", ".next/static/a.js": "a"})
+
+	r, err := l.Preflight(ctx, h, "rel1", "gz", 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.FreeBytes <= 0 || r.Existing != nil {
+		t.Errorf("preflight = %+v, want free space and no existing release", r)
+	}
+
+	m := Manifest{ID: "rel1", SHA256: sum, Bytes: int64(len(art)), Files: 2, Time: time.Now().UTC()}
+	made, err := l.Receive(ctx, h, bytes.NewReader(art), m, "gz")
+	if err != nil || !made {
+		t.Fatalf("Receive = %v, %v; want made", made, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "releases", "rel1", ".next/static/a.js")); err != nil || string(b) != "a" {
+		t.Errorf("unpacked file: %q, %v", b, err)
+	}
+	if got := entries(t, filepath.Join(root, "releases")); strings.Join(got, ",") != "rel1" {
+		t.Errorf("releases/ holds %v, want only rel1 (no incoming left)", got)
+	}
+	st, err := l.State(ctx, h)
+	if err != nil || !st.Has("rel1") || st.Find("rel1").Manifest.SHA256 != sum {
+		t.Fatalf("state after Receive: %+v, %v", st, err)
+	}
+
+	// Again with the same artifact: the preflight sees it.
+	if r, err = l.Preflight(ctx, h, "rel1", "gz", 60); err != nil || r.Existing == nil || r.Existing.SHA256 != sum {
+		t.Errorf("preflight of a delivered release = %+v, %v", r, err)
+	}
+	// Same id, same artifact, racing past the preflight: not made, no error.
+	if made, err := l.Receive(ctx, h, bytes.NewReader(art), m, "gz"); err != nil || made {
+		t.Errorf("second Receive = %v, %v; want not made, no error", made, err)
+	}
+	// Same id, other content: refused.
+	art2, sum2 := tgz(t, map[string]string{"server.js": "other"})
+	m2 := m
+	m2.SHA256 = sum2
+	if _, err := l.Receive(ctx, h, bytes.NewReader(art2), m2, "gz"); !IsConflict(err) {
+		t.Errorf("Receive of another artifact under the same id = %v, want a conflict", err)
+	}
+}
+
+// Regression guard: a cut upload (early EOF) must never show up under the
+// release's name, and must leave no incoming folder behind.
+func TestReceiveTruncatedUploadLeavesNothing(t *testing.T) {
+	l, root, h := newLocal(t)
+	ctx := context.Background()
+	if err := l.Ensure(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	art, sum := tgz(t, map[string]string{"server.js": strings.Repeat("x", 100000)})
+	m := Manifest{ID: "cut1", SHA256: sum}
+	_, err := l.Receive(ctx, h, bytes.NewReader(art[:len(art)/2]), m, "gz")
+	if err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Fatalf("Receive of half an artifact = %v, want a checksum mismatch", err)
+	}
+	if got := entries(t, filepath.Join(root, "releases")); len(got) != 0 {
+		t.Errorf("releases/ holds %v after a cut upload, want nothing", got)
+	}
+}
+
+func TestPreflightRefusals(t *testing.T) {
+	l, root, h := newLocal(t)
+	ctx := context.Background()
+	if _, err := l.Preflight(ctx, h, "r", "rar", 60); err == nil {
+		t.Error("preflight accepted format rar")
+	}
+	// A release dir without manifest was not made by us: refuse to guess.
+	if err := os.MkdirAll(filepath.Join(root, "releases", "foreign"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Preflight(ctx, h, "foreign", "gz", 60); err == nil || !strings.Contains(err.Error(), "no manifest") {
+		t.Errorf("preflight over a foreign dir = %v, want refused", err)
+	}
+	// Stale uploads are cleaned, fresh ones (another deliver in flight) kept.
+	stale := filepath.Join(root, "releases", ".incoming-old-aaaaaa")
+	fresh := filepath.Join(root, "releases", ".incoming-new-bbbbbb")
+	for _, d := range []string{stale, fresh} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-3 * time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.Preflight(ctx, h, "new", "gz", 60)
+	if err != nil || r.Cleaned != 1 {
+		t.Fatalf("preflight = %+v, %v; want 1 cleaned", r, err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("stale upload not removed")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("fresh upload removed")
+	}
+}
