@@ -74,9 +74,13 @@ func CommandLine(c Cmd) string {
 }
 
 // Quote makes s one word for a POSIX shell, whatever it holds: it is put in
-// single quotes, and every single quote in it becomes '\'' (close, escaped
-// quote, reopen). Inside single quotes no character is special, so nothing
-// in s can be expanded or run.
+// single quotes, and every single quote in it is replaced by
+//
+//	'\''
+//
+// (close the quotes, an escaped quote, reopen). Inside single quotes no
+// character is special, so nothing in s can be expanded or run. FuzzQuote
+// proves it through a real sh.
 func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
