@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+type echoCmd struct {
+	hosts, key string
+	n          int
+}
+
+func (*echoCmd) Name() string     { return "echo" }
+func (*echoCmd) Synopsis() string { return "print flags" }
+func (c *echoCmd) SetFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.hosts, "hosts", "", "hosts")
+	fs.StringVar(&c.key, "ssh-key", "", "key")
+	fs.IntVar(&c.n, "known-hosts-count", 0, "a dashed name")
+}
+func (c *echoCmd) Run(_ context.Context, env *Env, _ []string) error {
+	fmt.Fprintf(env.Stdout, "hosts=%s n=%d\n", c.hosts, c.n)
+	if c.hosts == "fail" {
+		return errors.New("it failed")
+	}
+	return nil
+}
+
+func runApp(env map[string]string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	e := NewEnv(&out, &errb, nil, func(k string) string { return env[k] }, "t")
+	app := &App{Name: "nd", Commands: []Command{&echoCmd{}}}
+	return app.Main(context.Background(), e, args), out.String(), errb.String()
+}
+
+func TestExitStatuses(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"echo", "--hosts", "a"}, ExitOK},
+		{[]string{"echo", "--hosts", "fail"}, ExitFailed},
+		{[]string{"echo", "--bogus"}, ExitUsage},
+		{[]string{"nope"}, ExitUsage},
+		{nil, ExitUsage},
+		{[]string{"echo", "--help"}, ExitOK},
+		{[]string{"help", "echo"}, ExitOK},
+	} {
+		if got, _, stderr := runApp(nil, tc.args...); got != tc.want {
+			t.Errorf("%q: status %d, want %d (%s)", tc.args, got, tc.want, stderr)
+		}
+	}
+	if ExitStatus(fmt.Errorf("wrapped: %w", Usagef("bad"))) != ExitUsage {
+		t.Error("a wrapped UsageError is not exit 2")
+	}
+}
+
+func TestInputsFillUnsetFlagsOnlyInActions(t *testing.T) {
+	env := map[string]string{"GITHUB_ACTIONS": "true", "INPUT_HOSTS": " a,b \n", "INPUT_KNOWN_HOSTS_COUNT": "3", "INPUT_SSH_KEY": "line1\nline2"}
+	_, out, _ := runApp(env, "echo")
+	if !strings.Contains(out, "hosts=a,b n=3") {
+		t.Errorf("inputs not applied: %q", out)
+	}
+	if !strings.Contains(out, "::add-mask::line1") || !strings.Contains(out, "::add-mask::line2") {
+		t.Errorf("secret input not masked line by line: %q", out)
+	}
+	// A flag on the command line wins over the input.
+	if _, out, _ = runApp(env, "echo", "--hosts", "c"); !strings.Contains(out, "hosts=c ") {
+		t.Errorf("flag did not win: %q", out)
+	}
+	// Outside Actions inputs are ignored.
+	delete(env, "GITHUB_ACTIONS")
+	if _, out, _ = runApp(env, "echo"); !strings.Contains(out, "hosts= n=0") {
+		t.Errorf("inputs used outside Actions: %q", out)
+	}
+	// A bad input value is bad input.
+	if st, _, _ := runApp(map[string]string{"GITHUB_ACTIONS": "true", "INPUT_KNOWN_HOSTS_COUNT": "x"}, "echo"); st != ExitUsage {
+		t.Errorf("bad input value: status %d, want 2", st)
+	}
+}
+
+func TestTableMarkdown(t *testing.T) {
+	tb := &Table{Title: "deliver v1", Header: []string{"host", "note"}}
+	tb.Add("a|b", "line\nbreak")
+	want := "### deliver v1\n\n| host | note |\n| --- | --- |\n| a\\|b | line break |\n"
+	if got := tb.Markdown(); got != want {
+		t.Errorf("Markdown() =\n%q\nwant\n%q", got, want)
+	}
+}
