@@ -20,6 +20,7 @@ var Formats = map[string]string{
 	"zst": "zstd",
 	"gz":  "gzip",
 	"xz":  "xz",
+	"tar": "tar",
 }
 
 // Readiness is what the preflight of a delivery found on a host.
@@ -124,6 +125,7 @@ case $format in
 zst) tar -x --use-compress-program=zstd -f "$tmp.artifact" -C "$tmp" --no-same-owner ;;
 gz) tar -x -z -f "$tmp.artifact" -C "$tmp" --no-same-owner ;;
 xz) tar -x -J -f "$tmp.artifact" -C "$tmp" --no-same-owner ;;
+tar) tar -x -f "$tmp.artifact" -C "$tmp" --no-same-owner ;;
 *) fail "unknown format $format" ;;
 esac
 rm -f "$tmp.artifact"
