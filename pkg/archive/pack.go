@@ -1,0 +1,235 @@
+// Package archive owns the release artifact: packing a standalone tree into
+// a reproducible, checksummed <release>.tar.<zst|gz|xz> (through
+// github.com/mholt/archiver/v4), and the rules every archive must pass on
+// the way back in (Check, Extract): no absolute paths, no "..", no entry
+// below a symlink, no symlink leaving the tree, no device files. Pack
+// follows the same rules, so whatever it writes, Check accepts.
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mholt/archiver/v4"
+	"github.com/org/next-deploy/pkg/release"
+)
+
+// DefaultModTime is the time of every entry when none is given: the same
+// tree must give the same bytes whenever it was built. SOURCE_DATE_EPOCH
+// (the commit's time, https://reproducible-builds.org/specs/source-date-epoch/)
+// is the better choice, see the CLI.
+var DefaultModTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Options is one pack.
+type Options struct {
+	// Source is the tree to pack (a standalone dir, static copied in).
+	Source  string
+	Release string
+	Format  Format
+	// Level is the compression level; 0 is the format's default.
+	Level int
+	// OutputDir receives <release>.tar.<ext> and its .sha256.
+	OutputDir string
+	// ModTime is every entry's time; zero is DefaultModTime.
+	ModTime time.Time
+}
+
+// Result is a written, verified artifact.
+type Result struct {
+	Release    string `json:"release"`
+	Artifact   string `json:"artifact"`
+	SHA256File string `json:"sha256_file"`
+	SHA256     string `json:"sha256"`
+	Format     Format `json:"format"`
+	Level      int    `json:"level"`
+	Bytes      int64  `json:"bytes"`
+	Stats
+	// Excluded are the paths left out (build caches).
+	Excluded []string      `json:"excluded"`
+	Duration time.Duration `json:"-"`
+	Seconds  float64       `json:"seconds"`
+}
+
+// Pack writes <release>.tar.<ext> and <release>.tar.<ext>.sha256 (in
+// sha256sum's format) into the output dir. Entries are in lexical order,
+// owned by 0:0 without names, all at one time, with their permission bits
+// (never setuid, setgid or sticky);
+// .next/cache is left out. The artifact is read back and checked before it
+// gets its final name, so a name in the output dir is always a whole,
+// valid artifact.
+func Pack(ctx context.Context, o Options) (*Result, error) {
+	start := time.Now()
+	if err := release.ValidID(o.Release); err != nil {
+		return nil, err
+	}
+	comp, err := o.Format.compressor(o.Level)
+	if err != nil {
+		return nil, err
+	}
+	if o.ModTime.IsZero() {
+		o.ModTime = DefaultModTime
+	}
+	files, excluded, err := collect(o.Source, o.ModTime)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Release + o.Format.Ext()
+	res := &Result{Release: o.Release, Format: o.Format, Level: o.Level, Excluded: append([]string{}, excluded...),
+		Artifact: filepath.Join(o.OutputDir, name)}
+	res.Artifact, err = filepath.Abs(res.Artifact)
+	if err != nil {
+		return nil, err
+	}
+	if res.Level == 0 {
+		_, _, res.Level = o.Format.Levels()
+	}
+	if err := res.write(ctx, comp, files); err != nil {
+		return nil, fmt.Errorf("pack %s into %s: %w", o.Source, res.Artifact, err)
+	}
+	res.Duration = time.Since(start)
+	res.Seconds = res.Duration.Round(time.Millisecond).Seconds()
+	return res, nil
+}
+
+// write writes the artifact to a temporary file, checks it and renames it
+// into place, then writes its checksum file the same way.
+func (res *Result) write(ctx context.Context, comp archiver.Compressor, files []archiver.FileInfo) error {
+	dir := filepath.Dir(res.Artifact)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(res.Artifact)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
+	defer tmp.Close()
+	out := &countingWriter{w: tmp, h: sha256.New()}
+	if err := writeTar(ctx, out, comp, files); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	res.SHA256, res.Bytes = hex.EncodeToString(out.h.Sum(nil)), out.n
+	if err := res.verify(ctx, tmp, len(files)); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), res.Artifact); err != nil {
+		return err
+	}
+	res.SHA256File = res.Artifact + ".sha256"
+	sum := fmt.Sprintf("%s  %s\n", res.SHA256, filepath.Base(res.Artifact))
+	return writeFileAtomic(res.SHA256File, []byte(sum))
+}
+
+// writeTar streams the tar through the compressor. archiver's
+// Archive.Archive would do both, but it drops the error of closing the
+// compressor, which flushes its last block; here that error counts, and
+// countingWriter keeps the first write error of the file.
+func writeTar(ctx context.Context, out *countingWriter, comp archiver.Compressor, files []archiver.FileInfo) error {
+	var w io.Writer = out
+	var wc io.WriteCloser
+	if comp != nil {
+		var err error
+		if wc, err = comp.OpenWriter(out); err != nil {
+			return err
+		}
+		w = wc
+	}
+	if err := (archiver.Tar{NumericUIDGID: true}).Archive(ctx, w, files); err != nil {
+		return err
+	}
+	if wc != nil {
+		if err := wc.Close(); err != nil {
+			return fmt.Errorf("finish compression: %w", err)
+		}
+	}
+	return out.err
+}
+
+// verify reads the written artifact back: it must pass Check and hold
+// every entry that was written.
+func (res *Result) verify(ctx context.Context, f *os.File, entries int) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	st, err := Check(ctx, f, res.Format)
+	if err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	if st.Entries != entries {
+		return fmt.Errorf("read back: %d entries, want %d", st.Entries, entries)
+	}
+	res.Stats = st
+	return nil
+}
+
+// countingWriter hashes and counts what reaches the file, and remembers
+// the first write error.
+type countingWriter struct {
+	w   io.Writer
+	h   hash.Hash
+	n   int64
+	err error
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+var errNotTree = errors.New("not a directory")
+
+// statSource checks that the source is a directory.
+func statSource(src string) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: %w", src, errNotTree)
+	}
+	return nil
+}
