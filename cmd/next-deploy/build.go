@@ -2,18 +2,120 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"os"
+	"strconv"
 
+	"github.com/org/next-deploy/pkg/build"
 	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/pkg/release"
 )
 
-type buildCmd struct{}
+type buildCmd struct {
+	dir, release, install, memory, bundler string
+	asJSON                                 bool
+}
 
 func (*buildCmd) Name() string { return "build-standalone" }
 func (*buildCmd) Synopsis() string {
-	return "run next build with standalone output for one release (not implemented yet: issue #3)"
+	return "run next build with standalone output for one release, measuring its memory"
 }
-func (*buildCmd) SetFlags(fs *flag.FlagSet) {}
-func (*buildCmd) Run(context.Context, *cli.Env, []string) error {
-	return notYet("build-standalone", 3)
+
+func (c *buildCmd) SetFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.dir, "dir", ".", "the Next.js app's directory (where next.config is)")
+	fs.StringVar(&c.release, "release", "", "release id (default: the first 7 characters of GITHUB_SHA)")
+	fs.StringVar(&c.install, "install", "auto", "auto: clean install from the lockfile (npm ci, pnpm/yarn/bun frozen) first; skip: use node_modules as it is")
+	fs.StringVar(&c.memory, "memory", "auto", "V8 heap limit in MiB for next build; auto: 3/4 of the machine's or the cgroup's memory")
+	fs.StringVar(&c.bundler, "bundler", build.BundlerDefault, "default (Next's choice: Turbopack) or webpack")
+	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+}
+
+func (c *buildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
+	o, err := c.options(env, args)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	o.Log = env.Stderr // stdout stays clean for --json
+	o.Progress = env.Progressf
+	if env.InActions {
+		env.Action.Group("next build " + o.Release)
+	}
+	res, err := build.Build(ctx, o)
+	if env.InActions {
+		env.Action.EndGroup()
+	}
+	if err != nil {
+		return fmt.Errorf("build-standalone %s: %w", o.Dir, err)
+	}
+	t := &cli.Table{Title: "build-standalone " + res.Release, Header: []string{"release", "app dir", "peak memory", "heap limit", "seconds", "pages checked"}}
+	t.Add(res.Release, res.AppDir, fmt.Sprintf("%d MiB of %d MiB", res.PeakMiB, res.MemoryMiB),
+		fmt.Sprintf("%d MiB", res.HeapMiB), fmt.Sprintf("%.1f", res.Seconds), strconv.Itoa(res.HTMLChecked))
+	if err := env.Report(c.asJSON, res, t); err != nil {
+		return err
+	}
+	env.SetOutput("standalone-dir", res.Standalone)
+	env.SetOutput("app-dir", res.AppDir)
+	env.SetOutput("release", res.Release)
+	env.SetOutput("peak-memory-mib", strconv.FormatInt(res.PeakMiB, 10))
+	env.SetOutput("duration-seconds", fmt.Sprintf("%.1f", res.Seconds))
+	return nil
+}
+
+// options checks every flag and reports every bad one at once.
+func (c *buildCmd) options(env *cli.Env, args []string) (build.Options, error) {
+	var errs []error
+	if len(args) > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
+	}
+	id, err := releaseID(env, c.release)
+	errs = append(errs, err)
+	errs = append(errs, dirExists("--dir", c.dir))
+	o := build.Options{Dir: c.dir, Release: id, Bundler: c.bundler, Environ: os.Environ()}
+	switch c.install {
+	case "auto":
+		o.Install = true
+	case "skip":
+	default:
+		errs = append(errs, fmt.Errorf("--install %q: want auto or skip", c.install))
+	}
+	if c.memory != "auto" {
+		n, err := strconv.ParseInt(c.memory, 10, 64)
+		if err != nil || n < 256 || n > 1<<20 {
+			errs = append(errs, fmt.Errorf("--memory %q: want auto or a heap size in MiB from 256 to 1048576", c.memory))
+		}
+		o.HeapMiB = n
+	}
+	if c.bundler != build.BundlerDefault && c.bundler != build.BundlerWebpack {
+		errs = append(errs, fmt.Errorf("--bundler %q: want default or webpack", c.bundler))
+	}
+	return o, errors.Join(errs...)
+}
+
+// releaseID is --release, or the first 7 characters of GITHUB_SHA.
+func releaseID(env *cli.Env, flagValue string) (string, error) {
+	id := flagValue
+	if id == "" {
+		id = release.DefaultID(env.Getenv("GITHUB_SHA"))
+	}
+	if id == "" {
+		return "", errors.New("--release is required outside GitHub Actions (there it defaults to the commit's short SHA)")
+	}
+	if err := release.ValidID(id); err != nil {
+		return "", fmt.Errorf("--release: %w", err)
+	}
+	return id, nil
+}
+
+// dirExists checks that a directory flag names a directory.
+func dirExists(flagName, dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s %q: %w", flagName, dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s %q: not a directory", flagName, dir)
+	}
+	return nil
 }

@@ -2,18 +2,121 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
 
+	"github.com/org/next-deploy/pkg/archive"
+	"github.com/org/next-deploy/pkg/build"
 	"github.com/org/next-deploy/pkg/cli"
 )
 
-type packCmd struct{}
+type packCmd struct {
+	source, release, format, outputDir string
+	level                              int
+	asJSON                             bool
+}
 
 func (*packCmd) Name() string { return "pack" }
 func (*packCmd) Synopsis() string {
-	return "pack the standalone tree into a reproducible, checksummed archive (not implemented yet: issue #3)"
+	return "pack the standalone tree into a reproducible, checksummed <release>.tar.<zst|gz|xz>"
 }
-func (*packCmd) SetFlags(fs *flag.FlagSet) {}
-func (*packCmd) Run(context.Context, *cli.Env, []string) error {
-	return notYet("pack", 3)
+
+func (c *packCmd) SetFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.source, "source", "", "the standalone tree (APP/.next/standalone, static copied in) (required)")
+	fs.StringVar(&c.release, "release", "", "release id (default: the first 7 characters of GITHUB_SHA)")
+	fs.StringVar(&c.format, "format", string(archive.Zstd), "compression: zst, gz or xz")
+	fs.IntVar(&c.level, "level", 0, "compression level (zst 1-22, gz 1-9, xz 0-9); 0: the format's default")
+	fs.StringVar(&c.outputDir, "output-dir", ".", "where <release>.tar.<ext> and its .sha256 are written")
+	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+}
+
+func (c *packCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
+	o, err := c.options(env, args)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	if err := checkShippable(o.Source); err != nil {
+		return fmt.Errorf("pack %s: %w", o.Source, err)
+	}
+	env.Progressf("packing %s as %s%s", o.Source, o.Release, o.Format.Ext())
+	res, err := archive.Pack(ctx, o)
+	if err != nil {
+		return err
+	}
+	t := &cli.Table{Title: "pack " + res.Release, Header: []string{"artifact", "bytes", "files", "unpacked", "app dir", "sha256", "seconds"}}
+	t.Add(res.Artifact, humanBytes(res.Bytes), strconv.Itoa(res.Files), humanBytes(res.Unpacked), res.AppDir, res.SHA256, fmt.Sprintf("%.1f", res.Seconds))
+	if err := env.Report(c.asJSON, res, t); err != nil {
+		return err
+	}
+	env.SetOutput("artifact", res.Artifact)
+	env.SetOutput("sha256", res.SHA256)
+	env.SetOutput("bytes", strconv.FormatInt(res.Bytes, 10))
+	env.SetOutput("files", strconv.Itoa(res.Files))
+	env.SetOutput("release", res.Release)
+	return nil
+}
+
+func (c *packCmd) options(env *cli.Env, args []string) (archive.Options, error) {
+	var errs []error
+	if len(args) > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
+	}
+	if c.source == "" {
+		errs = append(errs, errors.New("--source is required"))
+	} else {
+		errs = append(errs, dirExists("--source", c.source))
+	}
+	id, err := releaseID(env, c.release)
+	errs = append(errs, err)
+	f, err := archive.ParseFormat(c.format)
+	if err == nil && f == archive.Plain {
+		err = fmt.Errorf("archive format %q: want zst, gz or xz", c.format)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--format: %w", err))
+	} else if err := f.CheckLevel(c.level); err != nil {
+		errs = append(errs, fmt.Errorf("--level: %w", err))
+	}
+	mtime, err := sourceDateEpoch(env)
+	errs = append(errs, err)
+	return archive.Options{Source: c.source, Release: id, Format: f, Level: c.level, OutputDir: c.outputDir, ModTime: mtime},
+		errors.Join(errs...)
+}
+
+// sourceDateEpoch is the time every entry gets: SOURCE_DATE_EPOCH when set
+// (the commit's time: `git log -1 --format=%ct`), else a fixed date. One
+// time per commit keeps the artifact reproducible and still gives a
+// changed public/ file a new Last-Modified and ETag (nginx builds its ETag
+// from the time and the size).
+func sourceDateEpoch(env *cli.Env) (time.Time, error) {
+	v := env.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return archive.DefaultModTime, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q: want seconds since 1970", v)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// checkShippable refuses a tree that would not run on a server: one
+// without server.js (the app dir, not its standalone output, was given),
+// or without .next/static next to it (postbuild-copy-static was not run,
+// and every page would load without its JavaScript and CSS).
+func checkShippable(source string) error {
+	appDir, err := build.FindAppDir(source)
+	if err != nil {
+		return fmt.Errorf("%w: --source must be the standalone output (APP/.next/standalone)", err)
+	}
+	static := filepath.Join(source, filepath.FromSlash(appDir), ".next", "static")
+	if _, err := os.Stat(static); err != nil {
+		return fmt.Errorf("%s is missing: run postbuild-copy-static before pack", static)
+	}
+	return nil
 }

@@ -2,18 +2,50 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/pkg/static"
 )
 
-type postbuildCmd struct{}
+type postbuildCmd struct {
+	dir    string
+	asJSON bool
+}
 
 func (*postbuildCmd) Name() string { return "postbuild-copy-static" }
 func (*postbuildCmd) Synopsis() string {
-	return "copy public/ and .next/static into the standalone tree (not implemented yet: issue #3)"
+	return "copy public/ and .next/static into the standalone tree, next to server.js"
 }
-func (*postbuildCmd) SetFlags(fs *flag.FlagSet) {}
-func (*postbuildCmd) Run(context.Context, *cli.Env, []string) error {
-	return notYet("postbuild-copy-static", 3)
+
+func (c *postbuildCmd) SetFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.dir, "dir", ".", "the Next.js app's directory, built by build-standalone")
+	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+}
+
+func (c *postbuildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
+	var errs []error
+	if len(args) > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
+	}
+	errs = append(errs, dirExists("--dir", c.dir))
+	if err := errors.Join(errs...); err != nil {
+		return cli.Usage(err)
+	}
+	res, err := static.Copy(c.dir)
+	if err != nil {
+		return fmt.Errorf("postbuild-copy-static %s: %w", c.dir, err)
+	}
+	t := &cli.Table{Title: "postbuild-copy-static", Header: []string{"standalone dir", "app dir", "copied", "files", "bytes"}}
+	t.Add(res.Standalone, res.AppDir, strings.Join(res.Copied, ", "), strconv.Itoa(res.Files), humanBytes(res.Bytes))
+	if err := env.Report(c.asJSON, res, t); err != nil {
+		return err
+	}
+	env.SetOutput("standalone-dir", res.Standalone)
+	env.SetOutput("app-dir", res.AppDir)
+	return nil
 }

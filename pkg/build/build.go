@@ -1,0 +1,299 @@
+// Package build owns turning a Next.js app into the standalone build of one
+// release on the CI runner: which package manager installs it, the
+// environment next.config reads (release, asset prefix, deployment id), the
+// V8 heap size for the memory at hand, running next build while measuring
+// the memory of its whole process tree, telling an out-of-memory death from
+// other failures, and checking what came out (standalone output, where
+// server.js is, assets under /<release>/_next/).
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Bundlers next build can be asked for; "default" is Next's own choice
+// (Turbopack since Next 16).
+const (
+	BundlerDefault = "default"
+	BundlerWebpack = "webpack"
+)
+
+// Options is one build.
+type Options struct {
+	// Dir is the app's directory (where next.config is).
+	Dir     string
+	Release string
+	// Install runs the package manager's clean install first.
+	Install bool
+	// HeapMiB is the V8 heap limit; 0 sizes it from the memory at hand.
+	HeapMiB int64
+	Bundler string
+	// Environ is the environment the build starts from (os.Environ()).
+	Environ []string
+	// Log receives the install's and the build's output.
+	Log io.Writer
+	// Progress reports each stage.
+	Progress func(format string, a ...any)
+	// Sys is the file system root for /proc and /sys; "" is "/".
+	Sys string
+	// SampleEvery is the memory sampling interval; 0 is 200ms.
+	SampleEvery time.Duration
+}
+
+// Result is a finished build.
+type Result struct {
+	Output
+	Release        string        `json:"release"`
+	PackageManager string        `json:"package_manager,omitempty"`
+	Installed      bool          `json:"installed"`
+	Bundler        string        `json:"bundler"`
+	HeapMiB        int64         `json:"heap_mib"`
+	HeapSource     string        `json:"heap_source"`
+	MemoryMiB      int64         `json:"memory_mib"`
+	PeakMiB        int64         `json:"peak_memory_mib"`
+	Duration       time.Duration `json:"-"`
+	Seconds        float64       `json:"duration_seconds"`
+	HTMLChecked    int           `json:"html_checked"`
+}
+
+// Build installs (when asked), runs next build for one release and checks
+// its output.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	o.defaults()
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
+		return nil, fmt.Errorf("%s is not a Node.js app: %w", dir, err)
+	}
+	res := &Result{Release: o.Release, Bundler: o.Bundler}
+	if err := install(ctx, o, dir, res); err != nil {
+		return nil, err
+	}
+	run, err := o.prepare(dir, res)
+	if err != nil {
+		return nil, err
+	}
+	o.Progress("next build of %s as release %s (heap limit %d MiB, %s)", dir, o.Release, res.HeapMiB, res.HeapSource)
+	start := time.Now()
+	peak, err := run.run(ctx)
+	res.Duration = time.Since(start)
+	res.Seconds = res.Duration.Round(time.Millisecond).Seconds()
+	res.PeakMiB = peak >> 20
+	if err != nil {
+		return res, run.explain(ctx, err, res)
+	}
+	if res.Output, err = Locate(dir); err != nil {
+		return res, err
+	}
+	if res.HTMLChecked, err = res.CheckAssetPrefix(o.Release); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (o *Options) defaults() {
+	if o.Bundler == "" {
+		o.Bundler = BundlerDefault
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Progress == nil {
+		o.Progress = func(string, ...any) {}
+	}
+	if o.Sys == "" {
+		o.Sys = "/"
+	}
+	if o.SampleEvery == 0 {
+		o.SampleEvery = 200 * time.Millisecond
+	}
+}
+
+func install(ctx context.Context, o Options, dir string, res *Result) error {
+	pm, err := DetectPackageManager(dir)
+	if err != nil {
+		if o.Install {
+			return fmt.Errorf("install dependencies of %s: %w", dir, err)
+		}
+		return nil // --install skip: whatever node_modules holds is used
+	}
+	res.PackageManager = pm.Name
+	if !o.Install {
+		return nil
+	}
+	o.Progress("installing dependencies of %s: %s in %s", dir, strings.Join(pm.InstallCommand(), " "), pm.Root)
+	if err := pm.Install(ctx, o.Environ, o.Log); err != nil {
+		return fmt.Errorf("install dependencies of %s: %w", dir, err)
+	}
+	res.Installed = true
+	return nil
+}
+
+// nextRun is a prepared next build.
+type nextRun struct {
+	cmd    *exec.Cmd
+	tail   *tailBuffer
+	memory Memory
+	o      Options
+	kills  int64 // oom_kill counter before the build
+}
+
+// prepare finds node and next, sizes the heap and builds the environment.
+func (o Options) prepare(dir string, res *Result) (*nextRun, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("node is not on PATH: install Node.js 20.9 or newer (actions/setup-node): %w", err)
+	}
+	next, err := findNext(dir)
+	if err != nil {
+		return nil, err
+	}
+	mem, err := ReadMemory(o.Sys)
+	if err != nil {
+		return nil, err
+	}
+	res.MemoryMiB = mem.MiB()
+	env, heap, source := buildEnv(o, mem)
+	res.HeapMiB, res.HeapSource = heap, source
+	args := []string{next, "build"}
+	if o.Bundler == BundlerWebpack {
+		args = append(args, "--webpack")
+	}
+	r := &nextRun{tail: &tailBuffer{max: 64 << 10}, memory: mem, o: o}
+	r.cmd = exec.Command(node, args...)
+	r.cmd.Dir, r.cmd.Env = dir, env
+	r.cmd.Stdout = io.MultiWriter(o.Log, r.tail)
+	r.cmd.Stderr = r.cmd.Stdout
+	// Its own process group: the memory sampler finds reparented workers
+	// by it, and a cancel or a failure stops every worker, not only next.
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return r, nil
+}
+
+// findNext finds next's CLI in the app's node_modules or, in a monorepo
+// with hoisted dependencies, in a parent's.
+func findNext(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, "node_modules", "next", "dist", "bin", "next")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("next is not installed for %s (no node_modules/next here or above): add it to the dependencies and build with --install auto", dir)
+		}
+	}
+}
+
+// buildEnv is the build's environment: the release variables next.config
+// reads, NEXT_DEPLOYMENT_ID (Next then makes a browser holding a page of
+// another release reload it instead of mixing chunks), no telemetry, and
+// the heap limit in NODE_OPTIONS, which reaches every worker next forks.
+func buildEnv(o Options, mem Memory) (env []string, heap int64, source string) {
+	set := map[string]string{
+		"NEXT_DEPLOY_RELEASE":      o.Release,
+		"NEXT_DEPLOY_ASSET_PREFIX": "/" + o.Release,
+		"NEXT_DEPLOYMENT_ID":       o.Release,
+		"NEXT_TELEMETRY_DISABLED":  "1",
+	}
+	nodeOptions := ""
+	for _, kv := range o.Environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "NODE_OPTIONS" {
+			nodeOptions = v
+		}
+		if _, ours := set[k]; !ours && k != "NODE_OPTIONS" {
+			env = append(env, kv)
+		}
+	}
+	heap, source = o.HeapMiB, "--memory"
+	switch user := userHeap(nodeOptions); {
+	case o.HeapMiB > 0:
+	case user > 0:
+		heap, source = user, "NODE_OPTIONS"
+	default:
+		heap, source = mem.HeapMiB(), fmt.Sprintf("3/4 of %d MiB from %s", mem.MiB(), mem.Source)
+	}
+	if source != "NODE_OPTIONS" {
+		// The last --max-old-space-size wins in Node.
+		nodeOptions = strings.TrimSpace(nodeOptions + fmt.Sprintf(" --max-old-space-size=%d", heap))
+	}
+	set["NODE_OPTIONS"] = nodeOptions
+	for k, v := range set {
+		env = append(env, k+"="+v)
+	}
+	return env, heap, source
+}
+
+// userHeap is the heap limit already in NODE_OPTIONS, 0 if none.
+func userHeap(nodeOptions string) int64 {
+	var n int64
+	for f := range strings.FieldsSeq(nodeOptions) {
+		if v, ok := strings.CutPrefix(f, "--max-old-space-size="); ok {
+			fmt.Sscan(v, &n)
+		}
+	}
+	return n
+}
+
+// run runs next build and returns the peak memory of its process tree.
+func (r *nextRun) run(ctx context.Context) (int64, error) {
+	r.kills, _ = r.memory.OOMKills()
+	if err := r.cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start next build: %w", err)
+	}
+	pgid := r.cmd.Process.Pid
+	sampler := startTreePeak(filepath.Join(r.o.Sys, "proc"), pgid, r.o.SampleEvery)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = syscall.Kill(-pgid, syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+		case <-done:
+		}
+	}()
+	err := r.cmd.Wait()
+	close(done)
+	// Workers left behind by a failed build would hold memory and files.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	peak := sampler.stop()
+	if ru, ok := r.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		peak = max(peak, ru.Maxrss<<10) // Maxrss is in KiB on Linux
+	}
+	return peak, err
+}
+
+// explain turns a failed next build into an error that says why.
+func (r *nextRun) explain(ctx context.Context, err error, res *Result) error {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return err
+	}
+	kills, _ := r.memory.OOMKills()
+	o := outcome{tail: r.tail.Bytes(), oomKills: kills - r.kills, canceled: ctx.Err() != nil}
+	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		o.sigkilled = true
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("next build in %s: canceled: %w", r.cmd.Dir, ctx.Err())
+	}
+	if kind, evidence := classifyOOM(o); kind != "" {
+		return &OOMError{Kind: kind, HeapMiB: res.HeapMiB, MemoryMiB: res.MemoryMiB, PeakMiB: res.PeakMiB, Evidence: evidence}
+	}
+	return fmt.Errorf("next build in %s failed (%w): its output above says why", r.cmd.Dir, err)
+}
