@@ -2,18 +2,120 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/pkg/deliver"
 )
 
-type deliverCmd struct{}
+type deliverCmd struct {
+	conn     connFlags
+	artifact string
+	release  string
+	retries  int
+	stale    time.Duration
+	asJSON   bool
+}
 
 func (*deliverCmd) Name() string { return "deliver" }
 func (*deliverCmd) Synopsis() string {
-	return "upload a packed release to every host, verified and atomic (not implemented yet: issue #4)"
+	return "upload a packed release to every host, verified and atomic, next to the running one"
 }
-func (*deliverCmd) SetFlags(fs *flag.FlagSet) {}
-func (*deliverCmd) Run(context.Context, *cli.Env, []string) error {
-	return notYet("deliver", 4)
+
+func (c *deliverCmd) SetFlags(fs *flag.FlagSet) {
+	c.conn.register(fs)
+	fs.StringVar(&c.artifact, "artifact", "", "the packed release: <release>.tar.zst|gz|xz from pack (required)")
+	fs.StringVar(&c.release, "release", "", "release id (default: the artifact's name without .tar.<ext>)")
+	fs.IntVar(&c.retries, "retries", 3, "times one host's upload starts again after a transient failure")
+	fs.DurationVar(&c.stale, "stale-after", 2*time.Hour, "age after which an abandoned upload (releases/.incoming-*) is removed")
+	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+}
+
+// deliverReport is what --json prints.
+type deliverReport struct {
+	Release  string           `json:"release"`
+	Artifact string           `json:"artifact"`
+	SHA256   string           `json:"sha256"`
+	Bytes    int64            `json:"bytes"`
+	Hosts    []deliver.Result `json:"hosts"`
+}
+
+func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
+	var errs []error
+	if len(args) > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
+	}
+	if c.artifact == "" {
+		errs = append(errs, errors.New("--artifact is required"))
+	}
+	if c.retries < 0 {
+		errs = append(errs, fmt.Errorf("--retries %d: want 0 or more", c.retries))
+	}
+	f, err := c.conn.open(env)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return cli.Usage(errors.Join(errs...))
+	}
+	defer f.close()
+	a, id, err := deliver.Inspect(ctx, c.artifact, c.release)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	env.Progressf("delivering %s (%s, sha256 %s) as release %s to %d hosts", a.Path, humanBytes(a.Bytes), a.SHA256[:12], id, len(f.targets))
+	results, runErr := deliver.Run(ctx, f.pool, f.targets, f.layout, a, deliver.Options{
+		Release:      id,
+		Parallel:     f.parallel,
+		Retries:      c.retries,
+		StaleMinutes: int(c.stale.Minutes()),
+		RunURL:       runURL(env),
+		Progress: func(host string, sent, total int64, elapsed time.Duration) {
+			env.Progressf("%s: %s of %s, %s/s", host, humanBytes(sent), humanBytes(total), humanBytes(rate(sent, elapsed)))
+		},
+	})
+	t := &cli.Table{Title: "deliver " + id, Header: []string{"host", "result", "bytes", "seconds", "MB/s", "attempts", "note"}}
+	var hosts []string
+	for _, r := range results {
+		hosts = append(hosts, r.Host)
+		mbs := "-"
+		if r.State == deliver.Delivered {
+			mbs = fmt.Sprintf("%.1f", float64(rate(r.Bytes, r.Duration))/1e6)
+		}
+		t.Add(r.Host, r.State, humanBytes(r.Bytes), fmt.Sprintf("%.1f", r.Seconds), mbs, strconv.Itoa(r.Attempts), r.Error)
+	}
+	if err := env.Report(c.asJSON, deliverReport{Release: id, Artifact: a.Path, SHA256: a.SHA256, Bytes: a.Bytes, Hosts: results}, t); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return runErr
+	}
+	env.SetOutput("release", id)
+	env.SetOutput("sha256", a.SHA256)
+	env.SetOutput("artifact", a.Path)
+	env.SetOutput("hosts", strings.Join(hosts, ","))
+	return nil
+}
+
+// rate is bytes per second.
+func rate(n int64, d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64(float64(n) / d.Seconds())
+}
+
+// runURL is the Actions run that made the change, for manifests and the
+// history.
+func runURL(env *cli.Env) string {
+	server, repo, id := env.Getenv("GITHUB_SERVER_URL"), env.Getenv("GITHUB_REPOSITORY"), env.Getenv("GITHUB_RUN_ID")
+	if server == "" || repo == "" || id == "" {
+		return ""
+	}
+	return server + "/" + repo + "/actions/runs/" + id
 }

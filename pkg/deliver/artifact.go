@@ -1,0 +1,91 @@
+package deliver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/org/next-deploy/pkg/archive"
+	"github.com/org/next-deploy/pkg/release"
+)
+
+// ErrBadArtifact marks an artifact refused before any host is touched:
+// unreadable, not matching its .sha256, or unsafe to unpack.
+var ErrBadArtifact = errors.New("bad artifact")
+
+// Inspect reads the artifact at path once to learn its format (from the
+// name), sha256 and content, and refuses it when it does not match its
+// <path>.sha256 file or holds an entry that could write outside the
+// release (archive.Check). id, when empty, comes from the file name.
+func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
+	bad := func(err error) (Artifact, string, error) {
+		return Artifact{}, "", fmt.Errorf("%w %s: %w", ErrBadArtifact, path, err)
+	}
+	base := filepath.Base(path)
+	var a Artifact
+	for _, f := range []archive.Format{archive.Zstd, archive.Gzip, archive.Xz, archive.Plain} {
+		if stem, ok := strings.CutSuffix(base, f.Ext()); ok {
+			a.Format = string(f)
+			if id == "" {
+				id = stem
+			}
+		}
+	}
+	if a.Format == "" {
+		return bad(errors.New("name must end in .tar.zst, .tar.gz, .tar.xz or .tar (as pack writes it)"))
+	}
+	if err := release.ValidID(id); err != nil {
+		return bad(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return bad(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return bad(err)
+	}
+	h := sha256.New()
+	st, err := archive.Check(ctx, io.TeeReader(f, h), archive.Format(a.Format))
+	if err != nil {
+		return bad(err)
+	}
+	// Check may stop at the end of the tar stream before the end of the
+	// file: hash the rest too, the server checks the whole file.
+	if _, err := io.Copy(h, f); err != nil {
+		return bad(err)
+	}
+	a.Path, a.Bytes, a.SHA256 = path, fi.Size(), hex.EncodeToString(h.Sum(nil))
+	a.Files, a.Unpacked, a.AppDir = st.Files, st.Unpacked, st.AppDir
+	if a.AppDir == "." {
+		a.AppDir = ""
+	}
+	if err := matchSumFile(path+".sha256", a.SHA256); err != nil {
+		return bad(err)
+	}
+	return a, id, nil
+}
+
+// matchSumFile compares with a "<hex>  <name>" file written by pack (or
+// sha256sum), when there is one.
+func matchSumFile(path, sum string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 || !strings.EqualFold(fields[0], sum) {
+		return fmt.Errorf("sha256 %s does not match %s: the artifact changed after pack", sum, filepath.Base(path))
+	}
+	return nil
+}

@@ -1,0 +1,282 @@
+// Package deliver puts one packed release on every host, side by side with
+// the running one: preflight on every host before the first byte moves,
+// then a streamed, checksummed upload per host (bounded in parallel,
+// retried from scratch on transient failures), made visible by a rename.
+// It composes remote, release and fleet; it reimplements none of them.
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/org/next-deploy/pkg/fleet"
+	"github.com/org/next-deploy/pkg/inventory"
+	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/remote"
+)
+
+// Connector gives a connected host for a target (remote.Pool).
+type Connector interface {
+	Get(ctx context.Context, t inventory.Target) (remote.Host, error)
+}
+
+// Artifact is the checked artifact to deliver.
+type Artifact struct {
+	Path   string
+	Format string // zst, gz or xz
+	SHA256 string
+	Bytes  int64
+	// Files and Unpacked are the regular files in it and their total size.
+	Files    int
+	Unpacked int64
+	AppDir   string
+}
+
+// Options tune a delivery.
+type Options struct {
+	Release  string
+	Parallel int
+	// Retries is how many times one host's upload is started again after a
+	// transient failure.
+	Retries int
+	// StaleMinutes is the age after which an abandoned upload is removed.
+	StaleMinutes int
+	RunURL       string
+	// Progress is called now and then during each upload.
+	Progress func(host string, sent, total int64, elapsed time.Duration)
+	// Sleep waits between retries; tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock for the manifest time; tests replace it.
+	Now func() time.Time
+}
+
+// Result is one host's outcome.
+type Result struct {
+	Host string `json:"host"`
+	// State is "delivered", "already delivered", "failed" or "not sent".
+	State    string        `json:"state"`
+	Bytes    int64         `json:"bytes"`
+	Duration time.Duration `json:"-"`
+	Seconds  float64       `json:"seconds"`
+	Attempts int           `json:"attempts"`
+	Cleaned  int           `json:"cleaned_uploads"`
+	Err      error         `json:"-"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// States of a host.
+const (
+	Delivered        = "delivered"
+	AlreadyDelivered = "already delivered"
+	Failed           = "failed"
+	NotSent          = "not sent"
+)
+
+// ErrPreflight is returned when a host failed its preflight: nothing was
+// sent anywhere.
+var ErrPreflight = errors.New("preflight failed: nothing was sent to any host")
+
+// freeMargin is kept free on a host beyond the release and the artifact.
+const freeMargin = 64 << 20
+
+// Run delivers a to every target under layout. It returns every host's
+// result; the error says whether the delivery as a whole failed.
+func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout release.Layout, a Artifact, o Options) ([]Result, error) {
+	o = o.withDefaults()
+	pre := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, t inventory.Target) (*release.Readiness, error) {
+		return preflight(ctx, conn, t, layout, a, o)
+	})
+	results := make([]Result, len(targets))
+	failed := 0
+	for i, p := range pre {
+		results[i] = Result{Host: p.Target.String(), State: NotSent}
+		switch {
+		case p.Err != nil:
+			results[i].State, results[i].Err = Failed, p.Err
+			failed++
+		case p.Value.Existing != nil:
+			results[i].State, results[i].Cleaned = AlreadyDelivered, p.Value.Cleaned
+		default:
+			results[i].Cleaned = p.Value.Cleaned
+		}
+	}
+	if failed > 0 {
+		return finish(results), fmt.Errorf("%w (%d of %d hosts failed)", ErrPreflight, failed, len(targets))
+	}
+	ups := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, t inventory.Target) (Result, error) {
+		i := indexOf(targets, t)
+		if results[i].State == AlreadyDelivered {
+			return results[i], nil
+		}
+		return upload(ctx, conn, t, layout, a, o, results[i])
+	})
+	for i, u := range ups {
+		results[i] = u.Value
+		results[i].Duration = u.Duration
+		if u.Err != nil {
+			results[i].State, results[i].Err = Failed, u.Err
+			failed++
+		}
+	}
+	if failed > 0 {
+		return finish(results), fmt.Errorf("delivery of %s failed on %d of %d hosts", a.Path, failed, len(targets))
+	}
+	return finish(results), nil
+}
+
+func preflight(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options) (*release.Readiness, error) {
+	h, err := conn.Get(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	r, err := layout.Preflight(ctx, h, o.Release, a.Format, o.StaleMinutes)
+	if err != nil {
+		return nil, err
+	}
+	if r.Existing != nil {
+		if r.Existing.SHA256 != a.SHA256 {
+			return nil, &release.ConflictError{Host: h.Name(), ID: o.Release, Have: r.Existing.SHA256, Want: a.SHA256}
+		}
+		return r, nil
+	}
+	need := a.Unpacked + a.Bytes + freeMargin
+	if r.FreeBytes < need {
+		return nil, fmt.Errorf("preflight on %s: %d MiB free under %s, need %d MiB (release %d MiB unpacked + artifact %d MiB + margin): free disk space or prune old releases",
+			h.Name(), r.FreeBytes>>20, layout.Root, need>>20, a.Unpacked>>20, a.Bytes>>20)
+	}
+	return r, nil
+}
+
+// upload sends the artifact to one host, starting again from scratch after
+// a transient failure: a new incoming folder, the whole artifact.
+func upload(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options, r Result) (Result, error) {
+	var last error
+	for attempt := 1; attempt <= o.Retries+1; attempt++ {
+		r.Attempts = attempt
+		if attempt > 1 {
+			if err := o.Sleep(ctx, backoff(attempt)); err != nil {
+				return r, fmt.Errorf("deliver to %s: %w (after: %w)", t, err, last)
+			}
+		}
+		made, err := uploadOnce(ctx, conn, t, layout, a, o)
+		if err == nil {
+			r.State, r.Bytes = Delivered, a.Bytes
+			if !made {
+				r.State = AlreadyDelivered
+			}
+			return r, nil
+		}
+		last = err
+		if !transient(ctx, err) {
+			break
+		}
+	}
+	return r, last
+}
+
+func uploadOnce(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options) (bool, error) {
+	h, err := conn.Get(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	f, err := os.Open(a.Path)
+	if err != nil {
+		return false, fmt.Errorf("open artifact: %w", err)
+	}
+	defer f.Close()
+	pr := &progressReader{r: f, total: a.Bytes, host: h.Name(), start: time.Now(), fn: o.Progress}
+	m := release.Manifest{ID: o.Release, SHA256: a.SHA256, Bytes: a.Bytes, Files: a.Files, AppDir: a.AppDir, Time: o.Now().UTC(), RunURL: o.RunURL}
+	return layout.Receive(ctx, h, pr, m, a.Format)
+}
+
+// transient is a failure worth starting the host again: not a conflict,
+// not bad input, not our own cancellation.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || release.IsConflict(err) || errors.Is(err, release.ErrInvalid) {
+		return false
+	}
+	var hk *remote.HostKeyError
+	return !errors.As(err, &hk) && !errors.Is(err, remote.ErrConfig)
+}
+
+// backoff is 1s, 2s, 4s, ... up to 30s, with jitter so hosts that failed
+// together do not retry in lockstep.
+func backoff(attempt int) time.Duration {
+	d := time.Second << (attempt - 2)
+	if d > 30*time.Second || d <= 0 {
+		d = 30 * time.Second
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func indexOf(ts []inventory.Target, t inventory.Target) int {
+	for i := range ts {
+		if ts[i] == t {
+			return i
+		}
+	}
+	return -1
+}
+
+func finish(rs []Result) []Result {
+	for i := range rs {
+		rs[i].Seconds = rs[i].Duration.Seconds()
+		if rs[i].Err != nil {
+			rs[i].Error = rs[i].Err.Error()
+		}
+	}
+	return rs
+}
+
+func (o Options) withDefaults() Options {
+	if o.Parallel <= 0 {
+		o.Parallel = 8
+	}
+	if o.StaleMinutes <= 0 {
+		o.StaleMinutes = 120
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// progressReader reports an upload's progress about every two seconds.
+type progressReader struct {
+	r     io.Reader
+	total int64
+	sent  int64
+	host  string
+	start time.Time
+	last  time.Time
+	fn    func(host string, sent, total int64, elapsed time.Duration)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.sent += int64(n)
+	if p.fn != nil && (time.Since(p.last) >= 2*time.Second || err == io.EOF) {
+		p.last = time.Now()
+		p.fn(p.host, p.sent, p.total, time.Since(p.start))
+	}
+	return n, err
+}
