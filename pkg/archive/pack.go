@@ -7,6 +7,7 @@
 package archive
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -138,9 +139,11 @@ func (res *Result) write(ctx context.Context, comp archiver.Compressor, files []
 }
 
 // writeTar streams the tar through the compressor. archiver's
-// Archive.Archive would do both, but it drops the error of closing the
-// compressor, which flushes its last block; here that error counts, and
-// countingWriter keeps the first write error of the file.
+// Archive.Archive would do both, but it drops the errors of closing the
+// tar writer and the compressor, which write the last blocks; here they
+// count, and countingWriter keeps the first write error of the file. A
+// compressor that compresses binaries apart (zstdFrames) is told before
+// each entry whether it is one; the entries stay in lexical order.
 func writeTar(ctx context.Context, out *countingWriter, comp archiver.Compressor, files []archiver.FileInfo) error {
 	var w io.Writer = out
 	var wc io.WriteCloser
@@ -151,8 +154,21 @@ func writeTar(ctx context.Context, out *countingWriter, comp archiver.Compressor
 		}
 		w = wc
 	}
-	if err := (archiver.Tar{NumericUIDGID: true}).Archive(ctx, w, files); err != nil {
-		return err
+	bs, _ := wc.(binarySetter)
+	tw := tar.NewWriter(w)
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if bs != nil {
+			bs.setBinary(f.Mode().IsRegular() && binaryFile(f.NameInArchive, f.Size()))
+		}
+		if err := tarEntry(tw, f); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("finish tar: %w", err)
 	}
 	if wc != nil {
 		if err := wc.Close(); err != nil {
@@ -160,6 +176,32 @@ func writeTar(ctx context.Context, out *countingWriter, comp archiver.Compressor
 		}
 	}
 	return out.err
+}
+
+// tarEntry writes one entry as archiver.Tar{NumericUIDGID: true} does.
+func tarEntry(tw *tar.Writer, f archiver.FileInfo) error {
+	h, err := tar.FileInfoHeader(f, f.LinkTarget)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.NameInArchive, err)
+	}
+	h.Name, h.Uname, h.Gname = f.NameInArchive, "", ""
+	if err := tw.WriteHeader(h); err != nil {
+		return fmt.Errorf("%s: %w", f.NameInArchive, err)
+	}
+	if h.Typeflag != tar.TypeReg {
+		return nil
+	}
+	r, err := f.Open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if n, err := io.Copy(tw, r); err != nil {
+		return fmt.Errorf("%s: %w", f.NameInArchive, err)
+	} else if n != h.Size {
+		return fmt.Errorf("%s: %d bytes, want %d (changed while packing)", f.NameInArchive, n, h.Size)
+	}
+	return nil
 }
 
 // verify reads the written artifact back: it must pass Check and hold

@@ -141,6 +141,7 @@ func contenders() []contender {
 		}},
 		ours(archive.Zstd, 0),
 		ours(archive.Zstd, 3),
+		ours(archive.Zstd, 7),
 		ours(archive.Zstd, 19),
 		ours(archive.Gzip, 0),
 		ours(archive.Xz, 0),
