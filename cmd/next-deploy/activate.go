@@ -2,18 +2,243 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+	"time"
 
+	"github.com/org/next-deploy/pkg/activate"
 	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/pkg/health"
+	"github.com/org/next-deploy/pkg/pm2"
+	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/remote"
 )
 
-type activateCmd struct{}
+type activateCmd struct {
+	rollout rolloutFlags
+	release string
+}
 
 func (*activateCmd) Name() string { return "activate" }
 func (*activateCmd) Synopsis() string {
-	return "switch hosts to a release one batch at a time, health-gated (not implemented yet: issue #5)"
+	return "switch hosts to a delivered release, a batch at a time, reloading pm2 and health-gated"
 }
-func (*activateCmd) SetFlags(fs *flag.FlagSet) {}
-func (*activateCmd) Run(context.Context, *cli.Env, []string) error {
-	return notYet("activate", 5)
+
+func (c *activateCmd) SetFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.release, "release", "", "release id to activate (default: the first 7 characters of GITHUB_SHA)")
+	c.rollout.register(fs)
+}
+
+func (c *activateCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
+	id := c.release
+	if id == "" {
+		id = release.DefaultID(env.Getenv("GITHUB_SHA"))
+	}
+	var errs []error
+	if id == "" {
+		errs = append(errs, errors.New("--release: required (or GITHUB_SHA)"))
+	} else if err := release.ValidID(id); err != nil {
+		errs = append(errs, fmt.Errorf("--release: %w", err))
+	}
+	choose := func(*release.State) (string, error) { return id, nil }
+	return c.rollout.run(ctx, env, args, activate.ActionActivate, choose, errs)
+}
+
+// rolloutFlags are the flags of activate and rollback.
+type rolloutFlags struct {
+	conn           connFlags
+	pm2Env         string
+	ecosystem      string
+	app            pm2Flags
+	healthURL      string
+	healthTimeout  time.Duration
+	batch          int
+	pause          time.Duration
+	onFailure      string
+	fixPinned      bool
+	breakLockAfter time.Duration
+	asJSON         bool
+}
+
+func (r *rolloutFlags) register(fs *flag.FlagSet) {
+	r.conn.register(fs)
+	fs.StringVar(&r.pm2Env, "pm2-env", "production", "pm2 environment: pm2 reload <ecosystem> --env <this> (the env_<name> block)")
+	fs.StringVar(&r.ecosystem, "ecosystem", pm2.DefaultEcosystem, "pm2 ecosystem file on the host, relative to --path; written from config pm2 (the flags below) when a host has none")
+	r.app.register(fs, false)
+	fs.StringVar(&r.healthURL, "health-url", health.DefaultURL, "URL requested from each host's side through the SSH connection; {host} stands for the host's address as given in --hosts")
+	fs.DurationVar(&r.healthTimeout, "health-timeout", time.Minute, "how long the health check of one host may retry")
+	fs.IntVar(&r.batch, "batch", 1, "hosts switched at once")
+	fs.DurationVar(&r.pause, "pause", 0, "wait between two batches")
+	fs.StringVar(&r.onFailure, "on-failure", string(activate.RollbackAll), "when a host fails (it goes back): rollback-all (every host switched goes back), rollback-host (only the failed one), stop (leave even the failed host as it is)")
+	fs.BoolVar(&r.fixPinned, "fix-pinned", true, "replace, without downtime, a pm2 app pinned to a release (started with resolved paths); false refuses it")
+	fs.DurationVar(&r.breakLockAfter, "break-lock-after", 0, "break a deploy lock older than this (a dead deploy's); 0 never")
+	fs.BoolVar(&r.asJSON, "json", false, "print the result as JSON")
+}
+
+// check reports every bad flag at once, with errs found by the caller.
+func (r *rolloutFlags) check(errs []error) (activate.Mode, error) {
+	mode, err := activate.ParseMode(r.onFailure)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--on-failure: %w", err))
+	}
+	if err := pm2.CheckEcosystemPath(r.ecosystem); err != nil {
+		errs = append(errs, fmt.Errorf("--ecosystem: %w", err))
+	}
+	if _, err := health.Expand(r.healthURL, "127.0.0.1"); err != nil {
+		errs = append(errs, fmt.Errorf("--health-url: %w", err))
+	}
+	if r.healthTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--health-timeout %s: want more than 0", r.healthTimeout))
+	}
+	if r.batch < 1 {
+		errs = append(errs, fmt.Errorf("--batch %d: want 1 or more", r.batch))
+	}
+	if r.pm2Env != "" && !validName(r.pm2Env) {
+		errs = append(errs, fmt.Errorf("--pm2-env %q: want letters, digits, '.', '_', '-'", r.pm2Env))
+	}
+	cfg := r.app.config("/app", "", []string{"production"})
+	cfg.Hostname = strings.ReplaceAll(cfg.Hostname, health.HostPlaceholder, "127.0.0.1")
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("ecosystem flags: %w", err))
+	}
+	return mode, errors.Join(errs...)
+}
+
+func validName(s string) bool {
+	return release.ValidID(s) == nil
+}
+
+// run is activate and rollback: check every input, connect to every host,
+// roll, report.
+func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, action string, choose activate.Choose, errs []error) error {
+	if len(args) > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
+	}
+	mode, err := r.check(errs)
+	f, cerr := r.conn.open(env)
+	if err != nil || cerr != nil {
+		return cli.Usage(errors.Join(err, cerr))
+	}
+	defer f.close()
+	hosts, err := connectAll(ctx, f)
+	if err != nil {
+		return err
+	}
+	who := whoAmI()
+	run := runURL(env)
+	ops := &activate.Real{
+		Layout:         f.layout,
+		PM2:            pm2.Runner{Root: f.layout.Root, Ecosystem: r.ecosystem, Env: r.pm2Env},
+		Ecosystem:      r.ecosystemFor(f.layout.Root),
+		FixPinned:      r.fixPinned,
+		HealthURL:      r.healthURL,
+		HealthTimeout:  r.healthTimeout,
+		Who:            who,
+		Run:            run,
+		PID:            os.Getpid(),
+		BreakLockAfter: r.breakLockAfter,
+	}
+	rep := activate.Run(ctx, ops, hosts, choose, activate.Options{
+		Action: action, Batch: r.batch, Pause: r.pause, OnFailure: mode, Parallel: f.parallel,
+		Who: who, Run: run,
+		Progress: func(host, format string, a ...any) { env.Progressf("%s: "+format, append([]any{host}, a...)...) },
+	})
+	if err := r.report(env, rep); err != nil {
+		return err
+	}
+	return rep.Err
+}
+
+// ecosystemFor makes a host's ecosystem from the flags: {host} in
+// --hostname stands for the host's address.
+func (r *rolloutFlags) ecosystemFor(root string) func(addr, appDir string) ([]byte, error) {
+	return func(addr, appDir string) ([]byte, error) {
+		envName := r.pm2Env
+		if envName == "" {
+			envName = "production"
+		}
+		cfg := r.app.config(root, appDir, []string{envName})
+		cfg.Hostname = strings.ReplaceAll(cfg.Hostname, health.HostPlaceholder, addr)
+		return pm2.Ecosystem(cfg)
+	}
+}
+
+// connectAll connects to every host, in --hosts order, or names all that
+// failed.
+func connectAll(ctx context.Context, f *fleetConn) ([]activate.Host, error) {
+	results := eachHost(ctx, f, func(ctx context.Context, h remote.Host) (remote.Host, error) { return h, nil })
+	var hosts []activate.Host
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+			continue
+		}
+		addr := r.Target.Host
+		if r.Target.Local {
+			addr = "127.0.0.1"
+		}
+		hosts = append(hosts, activate.Host{Host: r.Value, Addr: addr})
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("cannot reach %d of %d hosts, nothing was changed: %w", len(errs), len(results), errors.Join(errs...))
+	}
+	return hosts, nil
+}
+
+func (r *rolloutFlags) report(env *cli.Env, rep *activate.Report) error {
+	t := &cli.Table{Title: rep.Action, Header: []string{"host", "from", "to", "result", "current", "time", "error"}}
+	var on []string
+	for _, h := range rep.Hosts {
+		t.Add(h.Host, orDash(h.From), orDash(h.To), string(h.Outcome), orDash(h.Current),
+			fmt.Sprintf("%.1fs", h.Seconds), firstLine(h.Error))
+		if h.Outcome == activate.Switched || h.Outcome == activate.Unchanged {
+			on = append(on, h.Host)
+		}
+	}
+	env.SetOutput("hosts", strings.Join(on, ","))
+	if len(rep.Hosts) > 0 {
+		env.SetOutput("release", rep.Hosts[0].To)
+	}
+	result := "done"
+	if rep.Err != nil {
+		result = "failed"
+	}
+	env.SetOutput("result", result)
+	out := struct {
+		*activate.Report
+		Error string `json:"error,omitempty"`
+	}{Report: rep}
+	if rep.Err != nil {
+		out.Error = rep.Err.Error()
+	}
+	return env.Report(r.asJSON, out, t)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}
+
+// whoAmI is user@machine of the runner, for locks and history.
+func whoAmI() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
 }

@@ -3,17 +3,43 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 
+	"github.com/org/next-deploy/pkg/activate"
 	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/pkg/release"
 )
 
-type rollbackCmd struct{}
+type rollbackCmd struct {
+	rollout rolloutFlags
+	to      string
+}
 
 func (*rollbackCmd) Name() string { return "rollback" }
 func (*rollbackCmd) Synopsis() string {
-	return "switch hosts back to the previous release (not implemented yet: issue #5)"
+	return "switch hosts back to their previous release (or --to one), rolling and health-gated; no artifact, no build"
 }
-func (*rollbackCmd) SetFlags(fs *flag.FlagSet) {}
-func (*rollbackCmd) Run(context.Context, *cli.Env, []string) error {
-	return notYet("rollback", 5)
+
+func (c *rollbackCmd) SetFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.to, "to", "", "release to go back to (default: each host's previous release, from its activation history)")
+	c.rollout.register(fs)
+}
+
+func (c *rollbackCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
+	var errs []error
+	if c.to != "" {
+		if err := release.ValidID(c.to); err != nil {
+			errs = append(errs, fmt.Errorf("--to: %w", err))
+		}
+	}
+	choose := func(st *release.State) (string, error) {
+		if c.to != "" {
+			return c.to, nil
+		}
+		if st.Previous == "" {
+			return "", fmt.Errorf("no previous release in the activation history (current: %s): name one with --to", orDash(st.Current))
+		}
+		return st.Previous, nil
+	}
+	return c.rollout.run(ctx, env, args, activate.ActionRollback, choose, errs)
 }

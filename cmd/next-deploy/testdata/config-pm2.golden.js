@@ -1,0 +1,49 @@
+// pm2 ecosystem for the next-deploy layout under /srv/app
+// (written by next-deploy config pm2).
+//
+// cwd and script go through the current symlink, absolute and unresolved:
+// pm2 keeps both exactly as given, so every reload starts the release that
+// current points at. Run pm2 from the deploy root, never from inside a
+// release:
+//   cd /srv/app && pm2 start ecosystem.config.js --env production
+//   cd /srv/app && pm2 reload ecosystem.config.js --env production
+'use strict';
+
+const root = "/srv/app";
+
+module.exports = {
+  apps: [
+    {
+      name: "shop",
+      cwd: root + "/current",
+      script: root + "/current/server.js",
+      exec_mode: 'cluster',
+      instances: "max",
+      // Drain on SIGINT (keep-alive connections closed, in-flight requests
+      // answered) and 'ready' once the server listens, for wait_ready.
+      node_args: ['--require', root + '/.next-deploy/drain.cjs'],
+      wait_ready: true,
+      listen_timeout: 15000,
+      kill_timeout: 8000,
+      // A worker that crashes at start is retried with a growing delay
+      // instead of being given up after 16 quick restarts.
+      exp_backoff_restart_delay: 100,
+      max_memory_restart: "1G",
+      env: {
+        NODE_ENV: 'production',
+        HOSTNAME: "127.0.0.1",
+        PORT: "3000",
+        NEXT_DEPLOY_DRAIN_MS: "1000",
+        NEXT_DEPLOY_DRAIN_TIMEOUT_MS: "7000",
+      },
+      // pm2 start|reload ecosystem.config.js --env production: your variables here.
+      "env_production": {
+        NEXT_DEPLOY_ENV: "production",
+      },
+      // pm2 start|reload ecosystem.config.js --env staging: your variables here.
+      "env_staging": {
+        NEXT_DEPLOY_ENV: "staging",
+      },
+    },
+  ],
+};

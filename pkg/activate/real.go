@@ -1,0 +1,174 @@
+package activate
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/org/next-deploy/pkg/health"
+	"github.com/org/next-deploy/pkg/pm2"
+	"github.com/org/next-deploy/pkg/release"
+)
+
+// Real is Ops on real hosts: release for the layout, pm2 for the workers,
+// health for the gate.
+type Real struct {
+	Layout release.Layout
+	PM2    pm2.Runner
+	// Ecosystem makes the ecosystem file for a host that has none, from
+	// the host's address and the release's app dir.
+	Ecosystem func(addr, appDir string) ([]byte, error)
+	// FixPinned replaces an app pinned to a release without downtime;
+	// when false such an app is refused.
+	FixPinned bool
+	// HealthURL may hold {host}; HealthTimeout bounds one check.
+	HealthURL     string
+	HealthTimeout time.Duration
+	// Poll is the pause between two looks at the workers during a reload.
+	Poll time.Duration
+	// Lock holder, and the age after which a stale lock is broken (0: never).
+	Who, Run       string
+	PID            int
+	BreakLockAfter time.Duration
+}
+
+// app is what Inspect learned about one host.
+type app struct {
+	site   *pm2.Site
+	eco    []byte // to write: the host has no ecosystem
+	pinned []string
+}
+
+// State implements Ops.
+func (r *Real) State(ctx context.Context, h Host) (*release.State, error) {
+	return r.Layout.State(ctx, h)
+}
+
+// Lock implements Ops.
+func (r *Real) Lock(ctx context.Context, h Host) (Unlocker, error) {
+	k, err := r.Layout.Acquire(ctx, h, r.Who, r.Run, r.PID, r.BreakLockAfter)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return k, nil
+}
+
+// Inspect implements Ops: pm2 and node are there, the ecosystem (or the
+// one we would write) follows current in cluster mode, and no app of it
+// runs from elsewhere; a pinned app is noted for Prepare, or refused.
+func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string) (App, error) {
+	site, err := r.PM2.Inspect(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{site: site}
+	if site.Apps == nil {
+		appDir := ""
+		if rel := st.Find(to); rel != nil && rel.Manifest != nil {
+			appDir = rel.Manifest.AppDir
+		}
+		if a.eco, err = r.Ecosystem(h.Addr, appDir); err != nil {
+			return nil, fmt.Errorf("no %s in %s, and the one to write is invalid: %w", r.PM2.Ecosystem, site.Root, err)
+		}
+		return a, nil
+	}
+	if err := site.CheckApps(); err != nil {
+		return nil, fmt.Errorf("ecosystem %s/%s: %w", site.Root, r.PM2.Ecosystem, err)
+	}
+	if a.pinned, err = r.pinned(ctx, h, site); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// pinned lists the apps to replace, refusing them without FixPinned.
+func (r *Real) pinned(ctx context.Context, h Host, site *pm2.Site) ([]string, error) {
+	ps, err := r.PM2.Status(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	names, err := site.Pinned(ps)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) > 0 && !r.FixPinned {
+		return nil, fmt.Errorf("pm2 app %q is pinned to a release (its paths were resolved at start): a reload would keep serving that release; let activate replace it (--fix-pinned), or once: cd %s && pm2 delete %s && pm2 start %s", names[0], site.Root, names[0], r.PM2.Ecosystem)
+	}
+	return names, nil
+}
+
+// Prepare implements Ops: next-deploy's files (the drain preload, and the
+// ecosystem when the host has none), then pinned apps replaced on the
+// release they run, before anything is switched.
+func (r *Real) Prepare(ctx context.Context, h Host, x App) error {
+	a := x.(*app)
+	wrote, err := r.PM2.Install(ctx, h, a.eco)
+	if err != nil {
+		return err
+	}
+	if wrote {
+		if a.site, err = r.PM2.Inspect(ctx, h); err != nil {
+			return err
+		}
+		if err := a.site.CheckApps(); err != nil {
+			return fmt.Errorf("the ecosystem written to %s: %w", r.PM2.Ecosystem, err)
+		}
+		// An app of that name may run already, started by hand.
+		if a.pinned, err = r.pinned(ctx, h, a.site); err != nil {
+			return err
+		}
+	}
+	for _, name := range a.pinned {
+		if err := r.PM2.Migrate(ctx, h, a.site, name); err != nil {
+			return err
+		}
+	}
+	a.pinned = nil
+	return nil
+}
+
+// Record implements Ops.
+func (r *Real) Record(ctx context.Context, h Host, e release.Entry) error {
+	return r.Layout.Record(ctx, h, e)
+}
+
+// Switch implements Ops.
+func (r *Real) Switch(ctx context.Context, h Host, id string) error {
+	return r.Layout.Switch(ctx, h, id)
+}
+
+// Reload implements Ops: the watched pm2 reload (current switched back to
+// from when to crash-loops), then proof from the kernel that every worker
+// runs release to, then pm2 save.
+func (r *Real) Reload(ctx context.Context, h Host, x App, to, from string) error {
+	a := x.(*app)
+	w := pm2.Watch{Poll: r.Poll}
+	if from != "" && from != to {
+		w.Rescue = func(ctx context.Context) error { return r.Layout.Switch(ctx, h, from) }
+	}
+	rescued, err := r.PM2.Reload(ctx, h, a.site, w)
+	if err != nil {
+		return err
+	}
+	ps, err := r.PM2.Status(ctx, h)
+	if err != nil {
+		return err
+	}
+	if err := a.site.Verify(ps, to); err != nil {
+		if rescued {
+			return fmt.Errorf("release %s crash-loops at start: current was switched back to %s while the old workers still served (see pm2 logs): %w", to, from, err)
+		}
+		return fmt.Errorf("the workers do not run %s after the reload: %w", to, err)
+	}
+	return r.PM2.Save(ctx, h)
+}
+
+// Check implements Ops.
+func (r *Real) Check(ctx context.Context, h Host, id string) error {
+	u, err := health.Expand(r.HealthURL, h.Addr)
+	if err != nil {
+		return err
+	}
+	_, err = health.Check(ctx, h.DialTCP, health.Gate{URL: u, Release: id, Timeout: r.HealthTimeout})
+	return err
+}

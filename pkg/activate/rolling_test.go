@@ -1,0 +1,234 @@
+package activate
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/org/next-deploy/pkg/release"
+)
+
+func activateTo(id string) Choose { return func(*release.State) (string, error) { return id, nil } }
+
+func outcomes(rep *Report) string {
+	var s []string
+	for _, h := range rep.Hosts {
+		s = append(s, h.Host+":"+string(h.Outcome)+"@"+h.Current)
+	}
+	return strings.Join(s, " ")
+}
+
+// firstLast gives the log positions of each host's first and last step.
+func firstLast(log []string) (first, last map[string]int) {
+	first, last = map[string]int{}, map[string]int{}
+	for i, l := range log {
+		h := strings.Fields(l)[0]
+		if _, ok := first[h]; !ok {
+			first[h] = i
+		}
+		last[h] = i
+	}
+	return first, last
+}
+
+func TestActivateInBatchesWithPauses(t *testing.T) {
+	f, hosts := newFleet(5, "v1", "v1", "v2")
+	sl := &fakeSleep{}
+	rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{Batch: 2, Pause: 3 * time.Second, Sleep: sl.Sleep, Who: "ci@runner", Run: "https://ci/run/7"})
+	if rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	if got, want := outcomes(rep), "h0:switched@v2 h1:switched@v2 h2:switched@v2 h3:switched@v2 h4:switched@v2"; got != want {
+		t.Errorf("outcomes = %s, want %s", got, want)
+	}
+	// Batches of 2: every step of a batch before any of the next.
+	first, last := firstLast(f.log)
+	for _, pair := range [][2]string{{"h0", "h2"}, {"h1", "h2"}, {"h0", "h3"}, {"h1", "h3"}, {"h2", "h4"}, {"h3", "h4"}} {
+		if last[pair[0]] > first[pair[1]] {
+			t.Errorf("%s (batch before) still working when %s started:\n%s", pair[0], pair[1], strings.Join(f.log, "\n"))
+		}
+	}
+	if len(sl.pauses) != 2 || sl.pauses[0] != 3*time.Second {
+		t.Errorf("pauses = %v, want two of 3s (between three batches)", sl.pauses)
+	}
+	for name, s := range f.servers {
+		last := s.history[len(s.history)-1]
+		want := release.Entry{Action: ActionActivate, Release: "v2", From: "v1", Who: "ci@runner", Run: "https://ci/run/7"}
+		last.Time = time.Time{}
+		if last != want {
+			t.Errorf("%s history entry = %+v, want %+v", name, last, want)
+		}
+		if s.locked || !s.unlocked {
+			t.Errorf("%s: lock not released", name)
+		}
+	}
+}
+
+func TestRefusedWhenAHostLacksTheRelease(t *testing.T) {
+	f, hosts := newFleet(3, "v1", "v1", "v2")
+	delete(f.servers["h1"].has, "v2")
+	rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{})
+	if rep.Err == nil || !strings.Contains(rep.Err.Error(), "h1 does not hold release v2") || !strings.Contains(rep.Err.Error(), "no host was changed") {
+		t.Fatalf("err = %v, want a refusal naming h1", rep.Err)
+	}
+	if len(f.log) != 0 {
+		t.Errorf("steps were run after a refused preflight: %v", f.log)
+	}
+	if rep.Hosts[1].Outcome != Refused || rep.Hosts[0].Outcome != NotStarted {
+		t.Errorf("outcomes = %s", outcomes(rep))
+	}
+	for name, s := range f.servers {
+		if s.locked {
+			t.Errorf("%s still locked after a refusal", name)
+		}
+	}
+}
+
+func TestRefusedWhenAHostIsLocked(t *testing.T) {
+	f, hosts := newFleet(2, "v1", "v1", "v2")
+	f.servers["h1"].lockErr = &release.LockedError{Host: "h1", Root: "/app", Holder: release.Holder{Who: "bob"}}
+	rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{})
+	var le *release.LockedError
+	if !errors.As(rep.Err, &le) || len(f.log) != 0 {
+		t.Fatalf("err = %v, log %v; want a LockedError and nothing done", rep.Err, f.log)
+	}
+	if f.servers["h0"].locked {
+		t.Error("h0's lock kept after the refusal")
+	}
+}
+
+func TestOnFailureModes(t *testing.T) {
+	for _, tc := range []struct {
+		mode Mode
+		want string
+	}{
+		{RollbackAll, "h0:rolled back@v1 h1:rolled back@v1 h2:rolled back@v1 h3:not started@v1"},
+		{RollbackHost, "h0:switched@v2 h1:switched@v2 h2:rolled back@v1 h3:not started@v1"},
+		{Stop, "h0:switched@v2 h1:switched@v2 h2:failed@v2 h3:not started@v1"},
+	} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			f, hosts := newFleet(4, "v1", "v0", "v1", "v2")
+			for _, s := range f.servers {
+				s.history = []release.Entry{{Release: "v0"}, {Release: "v1", From: "v0"}}
+			}
+			f.servers["h2"].bad["v2"] = true
+			rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{OnFailure: tc.mode})
+			if got := outcomes(rep); got != tc.want {
+				t.Errorf("outcomes = %s\nwant       %s", got, tc.want)
+			}
+			if rep.Err == nil || !strings.Contains(rep.Err.Error(), "activate v2 on h2: health check") {
+				t.Errorf("err = %v, want the health failure of h2", rep.Err)
+			}
+			if c := f.servers["h3"].current; c != "v1" {
+				t.Errorf("h3 was touched after the failure: current %s", c)
+			}
+			// What went back says so in the history, and keeps its previous
+			// release (v0): the failed v2 is never a release to roll back to.
+			for _, h := range rep.Hosts {
+				s := f.servers[h.Host]
+				e := s.history[len(s.history)-1]
+				if h.Outcome == RolledBack && (e.Action != ActionRollback || e.Release != "v1" || e.From != "v0") {
+					t.Errorf("%s went back but its last history entry is %+v, want rollback to v1 keeping v0 previous", h.Host, e)
+				}
+				if st, _ := f.State(context.Background(), Host{Host: fakeRemote{h.Host}}); h.Outcome == RolledBack && st.Previous != "v0" {
+					t.Errorf("%s: previous after going back = %s, want v0", h.Host, st.Previous)
+				}
+				if s.current != h.Current {
+					t.Errorf("%s: report says current %s, host has %s", h.Host, h.Current, s.current)
+				}
+			}
+		})
+	}
+}
+
+func TestCrashingReleaseGoesBackAndStops(t *testing.T) {
+	f, hosts := newFleet(2, "v1", "v1", "v2")
+	f.servers["h0"].crash["v2"] = true
+	rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{})
+	if got, want := outcomes(rep), "h0:rolled back@v1 h1:not started@v1"; got != want {
+		t.Errorf("outcomes = %s, want %s", got, want)
+	}
+	if s := f.servers["h0"]; s.running != "v1" {
+		t.Errorf("h0 workers run %s after going back, want v1", s.running)
+	}
+	if !strings.Contains(rep.Err.Error(), "reload pm2") {
+		t.Errorf("err = %v, want the reload failure", rep.Err)
+	}
+}
+
+func TestAlreadyCurrentAndHealthyIsUnchanged(t *testing.T) {
+	f, hosts := newFleet(2, "v2", "v1", "v2")
+	rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{})
+	if rep.Err != nil || outcomes(rep) != "h0:unchanged@v2 h1:unchanged@v2" {
+		t.Fatalf("%s: %v", outcomes(rep), rep.Err)
+	}
+	for name, s := range f.servers {
+		if len(s.history) != 1 {
+			t.Errorf("%s: history written for an unchanged host: %+v", name, s.history)
+		}
+	}
+}
+
+func TestFirstActivationFailingHasNowhereToGo(t *testing.T) {
+	f, hosts := newFleet(1, "", "v1")
+	f.servers["h0"].bad["v1"] = true
+	rep := Run(context.Background(), f, hosts, activateTo("v1"), Options{})
+	if rep.Hosts[0].Outcome != Failed || !strings.Contains(rep.Err.Error(), "no previous release") {
+		t.Fatalf("%s: %v", outcomes(rep), rep.Err)
+	}
+}
+
+func TestRollbackToPreviousPerHost(t *testing.T) {
+	f, hosts := newFleet(2, "v1", "v1", "v2", "v3")
+	// h0 came to v3 from v2, h1 from v1.
+	f.servers["h0"].current, f.servers["h0"].running = "v3", "v3"
+	f.servers["h0"].history = append(f.servers["h0"].history, release.Entry{Action: ActionActivate, Release: "v3", From: "v2"})
+	f.servers["h1"].current, f.servers["h1"].running = "v3", "v3"
+	f.servers["h1"].history = append(f.servers["h1"].history, release.Entry{Action: ActionActivate, Release: "v3", From: "v1"})
+	choose := func(st *release.State) (string, error) { return st.Previous, nil }
+	rep := Run(context.Background(), f, hosts, choose, Options{Action: ActionRollback})
+	if rep.Err != nil || outcomes(rep) != "h0:switched@v2 h1:switched@v1" {
+		t.Fatalf("%s: %v", outcomes(rep), rep.Err)
+	}
+	e := f.servers["h0"].history[len(f.servers["h0"].history)-1]
+	if e.Action != ActionRollback || e.Release != "v2" || e.From != "v3" {
+		t.Errorf("history entry %+v, want rollback to v2 from v3", e)
+	}
+}
+
+// Regression guard: a run cancelled mid-rollout (SIGTERM) leaves no lock
+// behind and does not start switching hosts back on a dead context.
+func TestCancelledRolloutReleasesEveryLock(t *testing.T) {
+	f, hosts := newFleet(3, "v1", "v1", "v2")
+	ctx, cancel := context.WithCancel(context.Background())
+	f.block = func(host string) {
+		if host == "h1" {
+			cancel()
+		}
+	}
+	rep := Run(ctx, f, hosts, activateTo("v2"), Options{})
+	if rep.Err == nil || !strings.Contains(rep.Err.Error(), "interrupted") {
+		t.Errorf("err = %v, want interrupted", rep.Err)
+	}
+	for name, s := range f.servers {
+		if s.locked || !s.unlocked {
+			t.Errorf("%s: lock left behind", name)
+		}
+	}
+	if got := outcomes(rep); got != "h0:switched@v2 h1:failed@v2 h2:not started@v1" {
+		t.Errorf("outcomes = %s", got)
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for _, s := range []string{"rollback-all", "rollback-host", "stop"} {
+		if _, err := ParseMode(s); err != nil {
+			t.Errorf("ParseMode(%q): %v", s, err)
+		}
+	}
+	if _, err := ParseMode("pray"); err == nil {
+		t.Error("ParseMode(pray) accepted")
+	}
+}

@@ -1,0 +1,142 @@
+'use strict';
+// next-deploy drain preload, loaded into every worker with
+// `node --require <deploy root>/.next-deploy/drain.cjs` (the ecosystem's
+// node_args). It makes any Node HTTP server leave without failing a request
+// when pm2 replaces the worker during a reload:
+//
+//   1. Readiness: once the first HTTP server listens it sends 'ready' to pm2
+//      (wait_ready), so pm2 stops the old worker only when the new one
+//      accepts connections.
+//   2. Drain on SIGINT / SIGTERM (or pm2's 'shutdown' message): for
+//      NEXT_DEPLOY_DRAIN_MS (1 s) it keeps answering, every response with
+//      `Connection: close`, so a proxy holding keep-alive connections (nginx
+//      upstream keepalive) stops reusing them instead of sending a request
+//      into a socket that is being closed (a POST is not retried: it fails).
+//      Then it stops listening, closes idle connections, waits for in-flight
+//      requests (at most NEXT_DEPLOY_DRAIN_TIMEOUT_MS) and exits.
+//
+// Next's standalone server exits at once on SIGINT unless
+// NEXT_MANUAL_SIG_HANDLE is set. Instead of relying on that variable, the
+// SIGINT/SIGTERM handlers the app registers are held back and run after the
+// drain, so the app's own cleanup still happens, later.
+const http = require('http');
+const https = require('https');
+const net = require('net');
+
+const closeAfter = ms(process.env.NEXT_DEPLOY_DRAIN_MS, 1000);
+const giveUpAfter = ms(process.env.NEXT_DEPLOY_DRAIN_TIMEOUT_MS, 6000);
+const exitGrace = 1000;
+const SIGNALS = ['SIGINT', 'SIGTERM'];
+
+const servers = new Set();
+const held = []; // [signal, listener] the app registered
+let readySent = false;
+let draining = false;
+let finished = false;
+
+function ms(v, d) {
+  const n = parseInt(v, 10);
+  return Number.isFinite(n) && n >= 0 ? n : d;
+}
+
+function log(msg) {
+  process.stderr.write(`next-deploy drain [pid ${process.pid}]: ${msg}\n`);
+}
+
+function track(server) {
+  if (servers.has(server)) return;
+  servers.add(server);
+  const active = new Set();
+  server.nextDeployActive = active;
+  server.prependListener('request', (req, res) => {
+    if (draining) res.setHeader('Connection', 'close');
+    active.add(res);
+    const done = () => active.delete(res);
+    res.once('finish', done);
+    res.once('close', done);
+  });
+  server.once('listening', () => {
+    if (readySent || typeof process.send !== 'function') return;
+    readySent = true;
+    process.send('ready');
+  });
+}
+
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function nextDeployListen(...args) {
+  if (this instanceof http.Server || this instanceof https.Server) track(this);
+  return listen.apply(this, args);
+};
+
+function drain(why) {
+  if (draining) return;
+  draining = true;
+  log(`${why}: answering with Connection: close for ${closeAfter} ms, then closing`);
+  for (const s of servers) {
+    for (const res of s.nextDeployActive) {
+      if (!res.headersSent) res.setHeader('Connection', 'close');
+    }
+  }
+  setTimeout(stopListening, closeAfter);
+  setTimeout(() => {
+    log(`in-flight requests still open after ${giveUpAfter} ms: exiting anyway`);
+    finish();
+  }, giveUpAfter).unref();
+}
+
+function stopListening() {
+  let pending = 0;
+  for (const s of servers) {
+    if (!s.listening) continue;
+    pending++;
+    s.close(() => {
+      if (--pending === 0) finish();
+    });
+    if (typeof s.closeIdleConnections === 'function') s.closeIdleConnections();
+  }
+  if (pending === 0) finish();
+}
+
+function finish() {
+  if (finished) return;
+  finished = true;
+  log('drained');
+  // The app's own handlers (Next's cleanup) run now; if they do not exit,
+  // we do.
+  for (const [sig, fn] of held) {
+    try {
+      fn.call(process, sig);
+    } catch (err) {
+      log(`the app's ${sig} handler failed: ${err && err.stack}`);
+    }
+  }
+  setTimeout(() => process.exit(0), exitGrace).unref();
+}
+
+// Hold back the app's signal handlers; ours are the only ones installed.
+const on = process.on.bind(process);
+for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener']) {
+  const orig = process[method];
+  process[method] = function nextDeployHoldSignal(event, fn) {
+    if (SIGNALS.includes(event) && typeof fn === 'function') {
+      held.push([event, fn]);
+      return process;
+    }
+    return orig.call(process, event, fn);
+  };
+}
+for (const method of ['off', 'removeListener']) {
+  const orig = process[method];
+  process[method] = function nextDeployReleaseSignal(event, fn) {
+    if (SIGNALS.includes(event)) {
+      const i = held.findIndex(([sig, f]) => sig === event && f === fn);
+      if (i >= 0) held.splice(i, 1);
+      return process;
+    }
+    return orig.call(process, event, fn);
+  };
+}
+for (const sig of SIGNALS) on(sig, () => drain(sig));
+on('message', (msg) => {
+  if (msg === 'shutdown') drain('shutdown message');
+});

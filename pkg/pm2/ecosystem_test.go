@@ -1,0 +1,143 @@
+package pm2
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	file := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\n%s", file, got)
+	}
+}
+
+func ecoCases() map[string]Config {
+	def := Defaults
+	def.Root = "/app"
+	home := Defaults
+	home.Root, home.Name, home.AppDir, home.Instances = "~/app", "shop", "apps/web", "max"
+	home.Envs = []string{"production", "staging", "my-env"}
+	home.Hostname, home.Port = "127.0.0.11", 3000
+	home.ListenTimeout, home.KillTimeout, home.Drain, home.MaxMemory = 30*time.Second, 10*time.Second, 2*time.Second, "512M"
+	return map[string]Config{"default.config.js": def, "monorepo-home.config.js": home}
+}
+
+func TestEcosystemGolden(t *testing.T) {
+	for name, c := range ecoCases() {
+		t.Run(name, func(t *testing.T) {
+			got, err := Ecosystem(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name, got)
+		})
+	}
+}
+
+func needNode(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node not installed")
+		}
+		t.Skip("node not installed")
+	}
+	return bin
+}
+
+// The ecosystem is a CommonJS module that node loads, exporting what pm2
+// reads: absolute, unresolved paths through current, cluster mode,
+// wait_ready and the preload.
+func TestEcosystemLoadsInNode(t *testing.T) {
+	node := needNode(t)
+	home := t.TempDir()
+	for name, c := range ecoCases() {
+		file := filepath.Join(t.TempDir(), "ecosystem.config.js")
+		b, _ := Ecosystem(c)
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(node, "-e", "process.stdout.write(JSON.stringify(require(process.argv[1])))", file)
+		cmd.Env = append(os.Environ(), "HOME="+home)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: node: %v", name, err)
+		}
+		var got struct {
+			Apps []map[string]any `json:"apps"`
+		}
+		if err := json.Unmarshal(out, &got); err != nil || len(got.Apps) != 1 {
+			t.Fatalf("%s: %s: %v", name, out, err)
+		}
+		a := got.Apps[0]
+		root := c.Root
+		if strings.HasPrefix(root, "~/") {
+			root = home + root[1:]
+		}
+		cur := root + "/current"
+		if c.AppDir != "" {
+			cur += "/" + c.AppDir
+		}
+		for k, want := range map[string]any{
+			"name": c.Name, "cwd": cur, "script": cur + "/server.js", "exec_mode": "cluster", "wait_ready": true,
+		} {
+			if a[k] != want {
+				t.Errorf("%s: %s = %v, want %v", name, k, a[k], want)
+			}
+		}
+		if args, _ := a["node_args"].([]any); len(args) != 2 || args[1] != root+"/"+PreloadPath {
+			t.Errorf("%s: node_args = %v, want the preload", name, a["node_args"])
+		}
+		for _, e := range c.Envs {
+			if _, ok := a["env_"+e]; !ok {
+				t.Errorf("%s: no env_%s block", name, e)
+			}
+		}
+	}
+}
+
+func TestConfigValidateReportsEveryProblem(t *testing.T) {
+	c := Config{Root: "app", Name: "a b", AppDir: "/x", Hostname: "h;x", Port: 0, Instances: "0",
+		Envs: []string{"pro duction"}, ListenTimeout: 0, KillTimeout: time.Second, Drain: time.Second, MaxMemory: "lots"}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"deploy path", "app name", "app dir", "hostname", "port", "instances", "env name", "listen timeout", "kill timeout", "max memory"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestCheckEcosystemPath(t *testing.T) {
+	for p, ok := range map[string]bool{
+		"ecosystem.config.js": true, "deploy/pm2.config.js": true,
+		"": false, "/etc/eco.js": false, "../eco.js": false,
+		"current/ecosystem.config.js": false, "releases/abc/ecosystem.config.js": false,
+	} {
+		if err := CheckEcosystemPath(p); (err == nil) != ok {
+			t.Errorf("CheckEcosystemPath(%q) = %v, want ok=%v", p, err, ok)
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package release
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/org/next-deploy/pkg/remote"
+)
+
+// PruneOptions say what prune keeps.
+type PruneOptions struct {
+	// Keep is the number of newest complete releases kept (at least 1).
+	Keep int
+	// KeepFor keeps, besides, every release used within this long (0: no
+	// such rule).
+	KeepFor time.Duration
+	// Protect are releases never removed (the one being activated).
+	Protect []string
+	// Now is the time KeepFor counts back from.
+	Now time.Time
+}
+
+// Kept is a release prune keeps, and why.
+type Kept struct {
+	ID  string `json:"id"`
+	Why string `json:"why"`
+}
+
+// PrunePlan is what prune removes and keeps on one host.
+type PrunePlan struct {
+	Remove []string `json:"remove"`
+	Keep   []Kept   `json:"keep"`
+	// Freed is the disk space of the releases removed.
+	Freed int64 `json:"freed_bytes"`
+}
+
+// LastUsed is when a release was last delivered or current: its delivery,
+// or the last switch to it, or the last switch away from it, whichever is
+// newest. Prune orders releases by it (ids do not sort by time).
+func LastUsed(st *State, id string) time.Time {
+	var t time.Time
+	if r := st.Find(id); r != nil {
+		t = r.DeliveredAt
+	}
+	for _, e := range st.History {
+		if (e.Release == id || e.From == id) && e.Time.After(t) {
+			t = e.Time
+		}
+	}
+	return t
+}
+
+// PlanPrune decides what to remove: never current, the previous release,
+// a protected one, one a process runs in (inUse), or an incomplete one
+// (not made by next-deploy's delivery); of the rest, the newest Keep by
+// LastUsed stay, and those used within KeepFor.
+func PlanPrune(st *State, inUse []string, o PruneOptions) PrunePlan {
+	why := map[string]string{}
+	if st.Current != "" {
+		why[st.Current] = "current"
+	}
+	if st.Previous != "" && why[st.Previous] == "" {
+		why[st.Previous] = "previous"
+	}
+	for _, id := range o.Protect {
+		if why[id] == "" {
+			why[id] = "being activated"
+		}
+	}
+	for _, id := range inUse {
+		if why[id] == "" {
+			why[id] = "in use by a running process"
+		}
+	}
+	rels := append([]Release(nil), st.Releases...)
+	sort.SliceStable(rels, func(i, j int) bool {
+		a, b := LastUsed(st, rels[i].ID), LastUsed(st, rels[j].ID)
+		if !a.Equal(b) {
+			return a.After(b)
+		}
+		return rels[i].ID > rels[j].ID
+	})
+	var plan PrunePlan
+	newest := 0
+	for _, r := range rels {
+		w := why[r.ID]
+		switch {
+		case w != "":
+		case !r.Complete:
+			w = "incomplete: not made by next-deploy deliver, left alone"
+		case newest < o.Keep:
+			w = "among the newest " + strconv.Itoa(o.Keep)
+		case o.KeepFor > 0 && o.Now.Sub(LastUsed(st, r.ID)) < o.KeepFor:
+			w = "used within " + o.KeepFor.String()
+		}
+		if r.Complete {
+			newest++
+		}
+		if w != "" {
+			plan.Keep = append(plan.Keep, Kept{ID: r.ID, Why: w})
+			continue
+		}
+		plan.Remove = append(plan.Remove, r.ID)
+		plan.Freed += r.DiskBytes
+	}
+	return plan
+}
+
+// inUseScript lists the releases that are the working directory of a
+// process of this login (a pm2 worker still on an old release).
+const inUseScript = `
+cd "$root" 2>/dev/null || exit 0
+real=$(pwd -P)
+for p in /proc/[0-9]*; do
+	d=$(readlink "$p/cwd" 2>/dev/null) || continue
+	case $d in
+	"$real"/releases/*) r=${d#"$real"/releases/}; printf '%s\n' "${r%%/*}" ;;
+	esac
+done | sort -u
+`
+
+// InUse lists the releases some process of the login runs in.
+func (l Layout) InUse(ctx context.Context, h remote.Host) ([]string, error) {
+	out, err := l.run(ctx, h, "list releases in use", inUseScript)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if id := strings.TrimSpace(sc.Text()); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// removeScript removes releases $1...: each is renamed out of sight first
+// (.removing-*), so no half-removed release is ever seen under its name.
+// current is checked again here, under the lock.
+const removeScript = `
+cd "$root/releases" || fail "no $root/releases"
+cur=$(readlink "$root/current" 2>/dev/null || true)
+for id; do
+	case $id in ""|.*|*/*) fail "refusing to remove release $id" ;; esac
+	[ "$cur" != "releases/$id" ] || fail "release $id is current: not removed"
+	[ -d "$id" ] || continue
+	mv -T "$id" ".removing-$id-$$"
+	rm -rf ".removing-$id-$$"
+	printf '%s\n' "$id"
+done
+`
+
+// Remove deletes releases from the host. Run it under the deploy lock.
+func (l Layout) Remove(ctx context.Context, h remote.Host, ids []string) error {
+	for _, id := range ids {
+		if err := ValidID(id); err != nil {
+			return err
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := l.run(ctx, h, "remove releases "+strings.Join(ids, " "), removeScript, ids...)
+	return err
+}
+
+// cleanScript removes uploads abandoned for more than $1 minutes and
+// removals cut short.
+const cleanScript = `
+n=0
+for d in "$root"/releases/.incoming-* "$root"/releases/.removing-*; do
+	[ -e "$d" ] || continue
+	case $d in
+	*/.incoming-*) [ -n "$(find "$d" -maxdepth 0 -mmin +"$1")" ] || continue ;;
+	esac
+	rm -rf "$d" && n=$((n + 1))
+done
+echo "$n"
+`
+
+// CleanStale removes .incoming-* uploads older than staleMinutes (and
+// leftovers of cut removals); it returns how many it removed.
+func (l Layout) CleanStale(ctx context.Context, h remote.Host, staleMinutes int) (int, error) {
+	out, err := l.run(ctx, h, "remove stale uploads", cleanScript, strconv.Itoa(staleMinutes))
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		return 0, fmt.Errorf("remove stale uploads on %s: unexpected answer %q", h.Name(), out)
+	}
+	return n, nil
+}
