@@ -3,15 +3,249 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/org/next-deploy/pkg/cli"
 )
 
-type demoCmd struct{}
+// demoCmd is the whole pipeline on this machine: the fixture app built
+// twice, packed, delivered to a "local" host under a demo root, activated
+// with pm2, and the second release rolled out under load.
+type demoCmd struct {
+	dir     string
+	app     string
+	port    int
+	down    bool
+	workers int
+}
 
-func (*demoCmd) Name() string              { return "demo" }
-func (*demoCmd) Synopsis() string          { return "run a local demo deploy (not implemented yet: issue #6)" }
-func (*demoCmd) SetFlags(fs *flag.FlagSet) {}
-func (*demoCmd) Run(context.Context, *cli.Env, []string) error {
-	return notYet("demo", 6)
+func (*demoCmd) Name() string { return "demo" }
+func (*demoCmd) Synopsis() string {
+	return "a local demo deploy: build the fixture, pack, deliver, activate v1, then roll out v2 under load"
+}
+
+func (c *demoCmd) SetFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.dir, "dir", filepath.Join(os.TempDir(), "next-deploy-demo"), "demo root: the build copy, artifacts, deploy path and pm2 state")
+	fs.StringVar(&c.app, "app", "test/fixtures/next-app", "the Next.js app to deploy")
+	fs.IntVar(&c.port, "port", 3100, "port of the demo app on 127.0.0.1")
+	fs.IntVar(&c.workers, "load", 4, "concurrent clients during the second rollout")
+	fs.BoolVar(&c.down, "down", false, "stop the demo's pm2 and remove its root")
+}
+
+func (c *demoCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
+	if len(args) > 0 {
+		return cli.Usagef("unexpected arguments %q", args)
+	}
+	if c.port < 1 || c.port > 65535 {
+		return cli.Usagef("--port %d: want 1-65535", c.port)
+	}
+	root, err := filepath.Abs(c.dir)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	// The demo's own pm2 daemon, never the operator's.
+	if err := os.Setenv("PM2_HOME", filepath.Join(root, "pm2")); err != nil {
+		return err
+	}
+	if c.down {
+		return demoDown(env, root)
+	}
+	if _, err := os.Stat(filepath.Join(c.app, "package.json")); err != nil {
+		return cli.Usagef("--app %s: no package.json (run the demo from the repository root, or point --app at a Next.js app)", c.app)
+	}
+	for _, tool := range []string{"node", "npm", "pm2"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("demo needs %s on PATH: install Node.js 20 and then npm install -g pm2@7.0.4", tool)
+		}
+	}
+	src := filepath.Join(root, "src")
+	if err := copyTree(c.app, src); err != nil {
+		return fmt.Errorf("copy %s: %w", c.app, err)
+	}
+	deployPath := filepath.Join(root, "app")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", c.port)
+	conn := []string{"--hosts", "local", "--path", deployPath}
+	rollout := append(append([]string{}, conn...), "--port", strconv.Itoa(c.port), "--hostname", "127.0.0.1",
+		"--instances", "2", "--health-url", url, "--pm2-env", "production")
+
+	step := func(args ...string) error {
+		env.Progressf("\n==> next-deploy %s", strings.Join(args, " "))
+		if status := newApp().Main(ctx, env, args); status != cli.ExitOK {
+			return fmt.Errorf("demo step %s failed (exit %d); see above; next-deploy demo --down cleans up", args[0], status)
+		}
+		return nil
+	}
+	ship := func(id string) error {
+		if err := step("build-standalone", "--dir", src, "--release", id); err != nil {
+			return err
+		}
+		if err := step("postbuild-copy-static", "--dir", src); err != nil {
+			return err
+		}
+		if err := step("pack", "--source", filepath.Join(src, ".next", "standalone"), "--release", id, "--output-dir", filepath.Join(root, "dist")); err != nil {
+			return err
+		}
+		return step(append([]string{"deliver", "--artifact", filepath.Join(root, "dist", id+".tar.zst")}, conn...)...)
+	}
+	v1, v2 := "demo-v1", "demo-v2"
+	if err := ship(v1); err != nil {
+		return err
+	}
+	if err := step(append([]string{"activate", "--release", v1}, rollout...)...); err != nil {
+		return err
+	}
+	if err := ship(v2); err != nil {
+		return err
+	}
+	load := startLoad(ctx, url, c.workers)
+	err = step(append([]string{"activate", "--release", v2}, rollout...)...)
+	sum := load.stop()
+	fmt.Fprintf(env.Stdout, "\ndemo: rolled %s -> %s under load: %d requests, %d failed, releases seen: %s\n",
+		v1, v2, sum.requests, sum.failed, strings.Join(sum.releases(), ", "))
+	fmt.Fprintf(env.Stdout, "demo: the app is at %s (deploy path %s); stop it with: go run ./cmd/next-deploy demo --down\n", url, deployPath)
+	if err != nil {
+		return err
+	}
+	if sum.failed > 0 {
+		return fmt.Errorf("demo: %d of %d requests failed during the rollout", sum.failed, sum.requests)
+	}
+	return nil
+}
+
+func demoDown(env *cli.Env, root string) error {
+	if _, err := os.Stat(filepath.Join(root, "pm2", "pm2.pid")); err == nil {
+		out, err := exec.Command("pm2", "kill").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("pm2 kill (PM2_HOME=%s/pm2): %w: %s", root, err, out)
+		}
+	}
+	if err := os.RemoveAll(root); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "demo: stopped and removed %s\n", root)
+	return nil
+}
+
+// copyTree copies the app's sources, leaving out what a build makes.
+func copyTree(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	return filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".next") {
+			return filepath.SkipDir
+		}
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(dst)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}
+
+// load is a few clients requesting the home page until stopped, counting
+// failures and the releases the pages reference.
+type load struct {
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	requests atomic.Int64
+	failed   atomic.Int64
+	mu       sync.Mutex
+	seen     map[string]bool
+}
+
+var releaseRef = regexp.MustCompile(`/([A-Za-z0-9][A-Za-z0-9._-]{0,63})/_next/`)
+
+func startLoad(ctx context.Context, url string, workers int) *load {
+	ctx, cancel := context.WithCancel(ctx)
+	l := &load{cancel: cancel, seen: map[string]bool{}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{}).DialContext, MaxIdleConnsPerHost: workers}}
+	for range max(workers, 1) {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for ctx.Err() == nil {
+				l.once(ctx, client, url)
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *load) once(ctx context.Context, client *http.Client, url string) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if ctx.Err() != nil {
+		return
+	}
+	l.requests.Add(1)
+	if err != nil {
+		l.failed.Add(1)
+		return
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode >= 400 {
+		l.failed.Add(1)
+		return
+	}
+	if m := releaseRef.FindSubmatch(body); m != nil {
+		l.mu.Lock()
+		l.seen[string(m[1])] = true
+		l.mu.Unlock()
+	}
+}
+
+type loadSummary struct {
+	requests, failed int64
+	seen             map[string]bool
+}
+
+func (s loadSummary) releases() []string {
+	var out []string
+	for id := range s.seen {
+		out = append(out, id)
+	}
+	if len(out) == 0 {
+		return []string{"none"}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (l *load) stop() loadSummary {
+	l.cancel()
+	l.wg.Wait()
+	return loadSummary{requests: l.requests.Load(), failed: l.failed.Load(), seen: l.seen}
 }
