@@ -11,6 +11,7 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+bash scripts/lint-actions.sh
 # -p 2: the bed tests of several packages queue for the one bed (a file
 # lock); more packages at once only adds waiting on 2 cores.
 go test -race -shuffle=on -count=1 -p 2 -timeout 45m ./...
