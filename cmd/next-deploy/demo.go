@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/org/next-deploy/pkg/build"
 	"github.com/org/next-deploy/pkg/cli"
 )
 
@@ -72,7 +73,7 @@ func (c *demoCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 		}
 	}
 	src := filepath.Join(root, "src")
-	if err := copyTree(c.app, src); err != nil {
+	if err := build.CopySources(c.app, src); err != nil {
 		return fmt.Errorf("copy %s: %w", c.app, err)
 	}
 	deployPath := filepath.Join(root, "app")
@@ -137,40 +138,6 @@ func demoDown(env *cli.Env, root string) error {
 	}
 	fmt.Fprintf(env.Stdout, "demo: stopped and removed %s\n", root)
 	return nil
-}
-
-// copyTree copies the app's sources, leaving out what a build makes.
-func copyTree(from, to string) error {
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return err
-	}
-	return filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".next") {
-			return filepath.SkipDir
-		}
-		dst := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.Create(dst)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
 }
 
 // load is a few clients requesting the home page until stopped, counting

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/org/next-deploy/pkg/build"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -338,36 +338,18 @@ func git(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(run(t, dir, env, "git", args...))
 }
 
-// copyTree copies src to dst without what a local run may have left.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".next") {
-			return filepath.SkipDir
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// copyTree copies src to dst without what a local run may have left.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := build.CopySources(src, dst); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/org/next-deploy/pkg/build"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -208,32 +209,6 @@ func fixture(name string) string {
 	return p
 }
 
-// copyTree copies a fixture without what a local run may have left in it.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".next") {
-			return filepath.SkipDir
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // listing describes a tree (path, mode, size or link target) to compare
 // two states of it.
 func listing(t *testing.T, root string) string {
@@ -279,5 +254,13 @@ func needTools(t *testing.T) {
 	}
 	if testing.Short() {
 		t.Skip("-short: the end-to-end build takes a minute or more")
+	}
+}
+
+// copyTree copies src to dst without what a local run may have left.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := build.CopySources(src, dst); err != nil {
+		t.Fatal(err)
 	}
 }
