@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/sethvargo/go-githubactions"
 )
@@ -36,6 +37,9 @@ type Env struct {
 	InActions bool
 	// Version is the program's version.
 	Version string
+	// progress serializes Progressf: hosts report from goroutines of
+	// their own, and Stderr need not be safe for concurrent writes.
+	progress sync.Mutex
 }
 
 // NewEnv builds an Env over the given streams and environment.

@@ -83,6 +83,8 @@ func (e *Env) Progressf(format string, a ...any) {
 	if w == nil {
 		w = os.Stderr
 	}
+	e.progress.Lock()
+	defer e.progress.Unlock()
 	fmt.Fprintf(w, format+"\n", a...)
 }
 
