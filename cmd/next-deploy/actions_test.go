@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"github.com/org/next-deploy/internal/golden"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -491,7 +492,7 @@ func TestActionsDoc(t *testing.T) {
 		if got == s {
 			continue
 		}
-		if *update {
+		if golden.Updating() {
 			if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
 				t.Fatal(err)
 			}

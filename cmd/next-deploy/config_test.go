@@ -1,7 +1,7 @@
 package main
 
 import (
-	"os"
+	"github.com/org/next-deploy/internal/golden"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,19 +25,7 @@ func TestConfigGolden(t *testing.T) {
 			if status != cli.ExitOK {
 				t.Fatalf("status %d: %s", status, stderr)
 			}
-			file := filepath.Join("testdata", tc.golden)
-			if *update {
-				if err := os.WriteFile(file, []byte(stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (go test -update writes it)", err)
-			}
-			if stdout != string(want) {
-				t.Errorf("output differs from %s (go test -update rewrites it):\n%s", file, stdout)
-			}
+			golden.Check(t, filepath.Join("testdata", tc.golden), []byte(stdout))
 		})
 	}
 }

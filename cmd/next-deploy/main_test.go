@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/org/next-deploy/pkg/cli"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // runCLI runs the CLI in-process with the given environment.
 func runCLI(t *testing.T, env map[string]string, args ...string) (status int, stdout, stderr string) {

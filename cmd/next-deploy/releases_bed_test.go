@@ -2,7 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"os"
+	"github.com/org/next-deploy/internal/golden"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,19 +54,7 @@ func TestReleasesOverSSHGolden(t *testing.T) {
 		}
 	}
 	norm, _ := json.MarshalIndent(got, "", "  ")
-	golden := filepath.Join("testdata", "releases.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, append(norm, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(want) != string(norm)+"\n" {
-		t.Errorf("releases --json differs from %s (rerun with -update if intended):\n%s", golden, norm)
-	}
+	golden.Check(t, filepath.Join("testdata", "releases.golden.json"), append(norm, '\n'))
 
 	// The terminal table says the same for a person.
 	status, stdout, _ = runCLI(t, map[string]string{}, "releases",

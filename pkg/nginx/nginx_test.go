@@ -1,7 +1,7 @@
 package nginx
 
 import (
-	"flag"
+	"github.com/org/next-deploy/internal/golden"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,23 +9,9 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	file := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("output differs from %s (go test -update rewrites it):\n%s", file, got)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 func cases() map[string]Config {
@@ -43,7 +29,7 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name, got)
+			checkGolden(t, name, got)
 		})
 	}
 }

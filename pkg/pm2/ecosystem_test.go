@@ -2,7 +2,7 @@ package pm2
 
 import (
 	"encoding/json"
-	"flag"
+	"github.com/org/next-deploy/internal/golden"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,23 +11,9 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	file := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("output differs from %s (go test -update rewrites it):\n%s", file, got)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 func ecoCases() map[string]Config {
@@ -48,7 +34,7 @@ func TestEcosystemGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name, got)
+			checkGolden(t, name, got)
 		})
 	}
 }
