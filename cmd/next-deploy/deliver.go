@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ type deliverCmd struct {
 	release  string
 	retries  int
 	stale    time.Duration
+	delta    string
 	asJSON   bool
 }
 
@@ -33,6 +35,7 @@ func (c *deliverCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.release, "release", "", "release id (default: the artifact's name without .tar.<ext>)")
 	fs.IntVar(&c.retries, "retries", 3, "times one host's upload starts again after a transient failure")
 	fs.DurationVar(&c.stale, "stale-after", 2*time.Hour, "age after which an abandoned upload (releases/.incoming-*) is removed")
+	fs.StringVar(&c.delta, "delta", "auto", "auto: send each host only the files that changed since a release it holds (verified; falls back to the whole artifact), off: always the whole artifact")
 	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
 }
 
@@ -52,6 +55,9 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 	}
 	if c.artifact == "" {
 		errs = append(errs, errors.New("--artifact is required"))
+	}
+	if c.delta != "auto" && c.delta != "off" {
+		errs = append(errs, fmt.Errorf("--delta %q: want auto or off", c.delta))
 	}
 	if c.retries < 0 {
 		errs = append(errs, fmt.Errorf("--retries %d: want 0 or more", c.retries))
@@ -75,19 +81,25 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 		Retries:      c.retries,
 		StaleMinutes: int(c.stale.Minutes()),
 		RunURL:       runURL(env),
+		Delta:        c.delta == "auto",
 		Progress: func(host string, sent, total int64, elapsed time.Duration) {
 			env.Progressf("%s: %s of %s, %s/s", host, humanBytes(sent), humanBytes(total), humanBytes(rate(sent, elapsed)))
 		},
 	})
-	t := &cli.Table{Title: "deliver " + id, Header: []string{"host", "result", "bytes", "seconds", "MB/s", "attempts", "note"}}
+	t := &cli.Table{Title: "deliver " + id, Header: []string{"host", "result", "mode", "sent", "files sent", "linked", "copied", "seconds", "attempts", "note"}}
 	var hosts []string
 	for _, r := range results {
 		hosts = append(hosts, r.Host)
-		mbs := "-"
-		if r.State == deliver.Delivered {
-			mbs = fmt.Sprintf("%.1f", float64(rate(r.Bytes, r.Duration))/1e6)
+		mode := r.Mode
+		if r.Base != "" {
+			mode = "delta from " + r.Base
 		}
-		t.Add(r.Host, r.State, humanBytes(r.Bytes), fmt.Sprintf("%.1f", r.Seconds), mbs, strconv.Itoa(r.Attempts), r.Error)
+		note := r.Error
+		if r.Fallback != "" {
+			note = strings.Join(slices.DeleteFunc([]string{"full upload: " + r.Fallback, r.Error}, func(s string) bool { return s == "" }), "; ")
+		}
+		t.Add(r.Host, r.State, orDash(mode), humanBytes(r.Bytes), strconv.Itoa(r.SentFiles), strconv.Itoa(r.Linked), strconv.Itoa(r.Copied),
+			fmt.Sprintf("%.1f", r.Seconds), strconv.Itoa(r.Attempts), note)
 	}
 	if err := env.Report(c.asJSON, deliverReport{Release: id, Artifact: a.Path, SHA256: a.SHA256, Bytes: a.Bytes, Hosts: results}, t); err != nil {
 		return err

@@ -84,7 +84,7 @@ func TestDeliverCLI(t *testing.T) {
 		}
 	}
 	s, _ := os.ReadFile(summary)
-	if !strings.Contains(string(s), "| host | result | bytes | seconds | MB/s | attempts | note |") || strings.Count(string(s), "| delivered |") != 2 {
+	if !strings.Contains(string(s), "| host | result | mode | sent | files sent | linked | copied | seconds | attempts | note |") || strings.Count(string(s), "| delivered |") != 2 {
 		t.Errorf("job summary:\n%s", s)
 	}
 }

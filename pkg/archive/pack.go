@@ -48,10 +48,13 @@ type Result struct {
 	Release    string `json:"release"`
 	Artifact   string `json:"artifact"`
 	SHA256File string `json:"sha256_file"`
-	SHA256     string `json:"sha256"`
-	Format     Format `json:"format"`
-	Level      int    `json:"level"`
-	Bytes      int64  `json:"bytes"`
+	// FilesFile is the release's file manifest (release.Files), written
+	// beside the artifact: every path, type, mode, size and sha256.
+	FilesFile string `json:"files_file"`
+	SHA256    string `json:"sha256"`
+	Format    Format `json:"format"`
+	Level     int    `json:"level"`
+	Bytes     int64  `json:"bytes"`
 	Stats
 	// Excluded are the paths left out (build caches).
 	Excluded []string      `json:"excluded"`
@@ -121,7 +124,8 @@ func (res *Result) write(ctx context.Context, comp archiver.Compressor, files []
 		return err
 	}
 	res.SHA256, res.Bytes = hex.EncodeToString(out.h.Sum(nil)), out.n
-	if err := res.verify(ctx, tmp, len(files)); err != nil {
+	list, err := res.verify(ctx, tmp, len(files))
+	if err != nil {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
@@ -131,6 +135,10 @@ func (res *Result) write(ctx context.Context, comp archiver.Compressor, files []
 		return err
 	}
 	if err := os.Rename(tmp.Name(), res.Artifact); err != nil {
+		return err
+	}
+	res.FilesFile = res.Artifact + FilesExt
+	if err := WriteFiles(res.FilesFile, list); err != nil {
 		return err
 	}
 	res.SHA256File = res.Artifact + ".sha256"
@@ -205,20 +213,21 @@ func tarEntry(tw *tar.Writer, f archiver.FileInfo) error {
 }
 
 // verify reads the written artifact back: it must pass Check and hold
-// every entry that was written.
-func (res *Result) verify(ctx context.Context, f *os.File, entries int) error {
+// every entry that was written. It returns the artifact's file manifest,
+// made from what was read back.
+func (res *Result) verify(ctx context.Context, f *os.File, entries int) (release.Files, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
+		return nil, err
 	}
-	st, err := Check(ctx, f, res.Format)
+	list, st, err := List(ctx, f, res.Format)
 	if err != nil {
-		return fmt.Errorf("read back: %w", err)
+		return nil, fmt.Errorf("read back: %w", err)
 	}
 	if st.Entries != entries {
-		return fmt.Errorf("read back: %d entries, want %d", st.Entries, entries)
+		return nil, fmt.Errorf("read back: %d entries, want %d", st.Entries, entries)
 	}
 	res.Stats = st
-	return nil
+	return list, nil
 }
 
 // countingWriter hashes and counts what reaches the file, and remembers

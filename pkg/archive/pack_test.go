@@ -129,8 +129,9 @@ func TestPackIsReproducible(t *testing.T) {
 	}
 }
 
-func TestPackWritesChecksumAndNothingElse(t *testing.T) {
-	res := pack(t, tree(t), Zstd)
+func TestPackWritesChecksumManifestAndNothingElse(t *testing.T) {
+	src := tree(t)
+	res := pack(t, src, Zstd)
 	if filepath.Base(res.Artifact) != "r1.tar.zst" {
 		t.Errorf("artifact %s, want r1.tar.zst", res.Artifact)
 	}
@@ -139,9 +140,15 @@ func TestPackWritesChecksumAndNothingElse(t *testing.T) {
 	if want := res.SHA256 + "  r1.tar.zst\n"; string(sum) != want {
 		t.Errorf("%s holds %q, want %q", res.SHA256File, sum, want)
 	}
-	if names := dirNames(t, filepath.Dir(res.Artifact)); len(names) != 2 {
-		t.Errorf("output dir holds %q, want the artifact and its .sha256 only", names)
+	if names := dirNames(t, filepath.Dir(res.Artifact)); len(names) != 3 {
+		t.Errorf("output dir holds %q, want the artifact, its .sha256 and its .files.tsv only", names)
 	}
+	if res.FilesFile != res.Artifact+".files.tsv" {
+		t.Errorf("files manifest at %s", res.FilesFile)
+	}
+	files, err := ReadFiles(res.FilesFile)
+	must(t, err)
+	checkFilesDescribeTree(t, files, src)
 	if len(res.Excluded) != 1 || res.Excluded[0] != ".next/cache" {
 		t.Errorf("excluded %q, want [.next/cache]", res.Excluded)
 	}

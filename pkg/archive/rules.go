@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/org/next-deploy/pkg/build"
+	"github.com/org/next-deploy/pkg/release"
 )
 
 // ErrUnsafe marks an archive entry that would write outside the target,
@@ -106,6 +107,9 @@ func (v *validator) check(h *tar.Header) (string, error) {
 	if err != nil || name == "" {
 		return name, err
 	}
+	if name == release.StateDir || strings.HasPrefix(name, release.StateDir+"/") {
+		return "", fmt.Errorf("uses %s, which a release keeps for next-deploy's own files", release.StateDir)
+	}
 	if err := v.place(name, kind); err != nil {
 		return "", err
 	}
@@ -194,8 +198,8 @@ func checkLink(name, target string) error {
 		return errors.New("is a symlink without a target")
 	case strings.HasPrefix(target, "/"):
 		return fmt.Errorf("is a symlink to the absolute path %q", target)
-	case strings.ContainsRune(target, 0):
-		return errors.New("is a symlink with a NUL in its target")
+	case strings.ContainsFunc(target, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return errors.New("is a symlink with control characters in its target")
 	}
 	depth := strings.Count(name, "/") // directories between the root and the link
 	down := false

@@ -67,6 +67,8 @@ var hostile = []struct {
 	{"unclean name", []entry{file("a//b", "x")}, "clean"},
 	{"dot component", []entry{file("a/./b", "x")}, "clean"},
 	{"control character", []entry{file("a\nb", "x")}, "control"},
+	{"control character in target", []entry{symlink("l", "a\tb")}, "control"},
+	{"release state dir", []entry{dir(".next-deploy"), file(".next-deploy/release.json", "{}")}, "next-deploy's own"},
 	{"symlink escapes", []entry{symlink("l", "../outside")}, "outside the tree"},
 	{"nested symlink escapes", []entry{dir("a"), symlink("a/l", "../../x")}, "outside the tree"},
 	{"absolute symlink", []entry{symlink("l", "/etc")}, "absolute"},

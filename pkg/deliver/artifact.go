@@ -22,7 +22,9 @@ var ErrBadArtifact = errors.New("bad artifact")
 // Inspect reads the artifact at path once to learn its format (from the
 // name), sha256 and content, and refuses it when it does not match its
 // <path>.sha256 file or holds an entry that could write outside the
-// release (archive.Check). id, when empty, comes from the file name.
+// release (archive.Check). Its file manifest is made from its content
+// and compared with pack's <path>.files.tsv when there is one. id, when
+// empty, comes from the file name.
 func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
 	bad := func(err error) (Artifact, string, error) {
 		return Artifact{}, "", fmt.Errorf("%w %s: %w", ErrBadArtifact, path, err)
@@ -53,7 +55,7 @@ func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
 		return bad(err)
 	}
 	h := sha256.New()
-	st, err := archive.Check(ctx, io.TeeReader(f, h), archive.Format(a.Format))
+	files, st, err := archive.List(ctx, io.TeeReader(f, h), archive.Format(a.Format))
 	if err != nil {
 		return bad(err)
 	}
@@ -70,6 +72,16 @@ func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
 	if err := matchSumFile(path+".sha256", a.SHA256); err != nil {
 		return bad(err)
 	}
+	// The manifest is made from the artifact itself; pack's copy beside
+	// it, when there is one, must say the same.
+	packed, err := archive.ReadFiles(path + archive.FilesExt)
+	if err != nil {
+		return bad(fmt.Errorf("%s%s: %w", filepath.Base(path), archive.FilesExt, err))
+	}
+	if packed != nil && packed.SHA256() != files.SHA256() {
+		return bad(fmt.Errorf("%s%s does not describe the artifact: it changed after pack", filepath.Base(path), archive.FilesExt))
+	}
+	a.FileList = files
 	return a, id, nil
 }
 

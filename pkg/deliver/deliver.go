@@ -35,6 +35,8 @@ type Artifact struct {
 	Files    int
 	Unpacked int64
 	AppDir   string
+	// FileList is the release's file manifest, made from the artifact.
+	FileList release.Files
 }
 
 // Options tune a delivery.
@@ -47,6 +49,9 @@ type Options struct {
 	// StaleMinutes is the age after which an abandoned upload is removed.
 	StaleMinutes int
 	RunURL       string
+	// Delta sends a host only what changed since a release it holds
+	// (see delta.go); off, every host gets the whole artifact.
+	Delta bool
 	// Progress is called now and then during each upload.
 	Progress func(host string, sent, total int64, elapsed time.Duration)
 	// Sleep waits between retries; tests replace it.
@@ -59,14 +64,28 @@ type Options struct {
 type Result struct {
 	Host string `json:"host"`
 	// State is "delivered", "already delivered", "failed" or "not sent".
-	State    string        `json:"state"`
-	Bytes    int64         `json:"bytes"`
-	Duration time.Duration `json:"-"`
-	Seconds  float64       `json:"seconds"`
-	Attempts int           `json:"attempts"`
-	Cleaned  int           `json:"cleaned_uploads"`
-	Err      error         `json:"-"`
-	Error    string        `json:"error,omitempty"`
+	State string `json:"state"`
+	// Mode is "delta" or "full"; Base the release a delta was assembled
+	// from; Fallback why a delta was not possible or failed, and a full
+	// upload followed.
+	Mode     string `json:"mode,omitempty"`
+	Base     string `json:"base,omitempty"`
+	Fallback string `json:"fallback,omitempty"`
+	// Bytes is what went to the host (the artifact, or the delta with
+	// its edit), SentFiles the files in it; Linked and Copied the files a
+	// delta took from the base.
+	Bytes int64 `json:"bytes"`
+	// Received is what the host sent back to describe a delta's base.
+	Received  int64         `json:"received_bytes"`
+	SentFiles int           `json:"sent_files"`
+	Linked    int           `json:"linked"`
+	Copied    int           `json:"copied"`
+	Duration  time.Duration `json:"-"`
+	Seconds   float64       `json:"seconds"`
+	Attempts  int           `json:"attempts"`
+	Cleaned   int           `json:"cleaned_uploads"`
+	Err       error         `json:"-"`
+	Error     string        `json:"error,omitempty"`
 }
 
 // States of a host.
@@ -108,12 +127,14 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 	if failed > 0 {
 		return finish(results), fmt.Errorf("%w (%d of %d hosts failed)", ErrPreflight, failed, len(targets))
 	}
+	deltas := newDeltaCache(a)
+	defer deltas.close()
 	ups := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, t inventory.Target) (Result, error) {
 		i := indexOf(targets, t)
 		if results[i].State == AlreadyDelivered {
 			return results[i], nil
 		}
-		return upload(ctx, conn, t, layout, a, o, results[i])
+		return upload(ctx, conn, t, layout, a, o, deltas, results[i])
 	})
 	for i, u := range ups {
 		results[i] = u.Value
@@ -152,9 +173,23 @@ func preflight(ctx context.Context, conn Connector, t inventory.Target, layout r
 	return r, nil
 }
 
-// upload sends the artifact to one host, starting again from scratch after
-// a transient failure: a new incoming folder, the whole artifact.
-func upload(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options, r Result) (Result, error) {
+// upload sends the release to one host: a delta when the host holds a
+// base for it, else (or when the delta fails there) the whole artifact,
+// started again from scratch after a transient failure: a new incoming
+// folder, the whole artifact.
+func upload(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options, deltas *deltaCache, r Result) (Result, error) {
+	r.Mode = "full"
+	if o.Delta {
+		switch done, err := tryDelta(ctx, conn, t, layout, a, o, deltas, &r); {
+		case done:
+			return r, nil
+		case err != nil && (ctx.Err() != nil || release.IsConflict(err)):
+			return r, err
+		case err != nil:
+			r.Fallback = err.Error()
+			r.Base = ""
+		}
+	}
 	var last error
 	for attempt := 1; attempt <= o.Retries+1; attempt++ {
 		r.Attempts = attempt
@@ -163,10 +198,10 @@ func upload(ctx context.Context, conn Connector, t inventory.Target, layout rele
 				return r, fmt.Errorf("deliver to %s: %w (after: %w)", t, err, last)
 			}
 		}
-		made, err := uploadOnce(ctx, conn, t, layout, a, o)
+		got, err := uploadOnce(ctx, conn, t, layout, a, o)
 		if err == nil {
-			r.State, r.Bytes = Delivered, a.Bytes
-			if !made {
+			r.State, r.Bytes, r.SentFiles = Delivered, got.Sent, a.Files
+			if !got.Made {
 				r.State = AlreadyDelivered
 			}
 			return r, nil
@@ -179,19 +214,26 @@ func upload(ctx context.Context, conn Connector, t inventory.Target, layout rele
 	return r, last
 }
 
-func uploadOnce(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options) (bool, error) {
+func uploadOnce(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options) (*release.Received, error) {
 	h, err := conn.Get(ctx, t)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	f, err := os.Open(a.Path)
 	if err != nil {
-		return false, fmt.Errorf("open artifact: %w", err)
+		return nil, fmt.Errorf("open artifact: %w", err)
 	}
 	defer f.Close()
 	pr := &progressReader{r: f, total: a.Bytes, host: h.Name(), start: time.Now(), fn: o.Progress}
-	m := release.Manifest{ID: o.Release, SHA256: a.SHA256, Bytes: a.Bytes, Files: a.Files, AppDir: a.AppDir, Time: o.Now().UTC(), RunURL: o.RunURL}
-	return layout.Receive(ctx, h, pr, m, a.Format)
+	return layout.Receive(ctx, h, release.Upload{
+		Manifest: a.manifest(o), Format: a.Format, Files: a.FileList,
+		Payload: pr, PayloadBytes: a.Bytes, PayloadSHA256: a.SHA256,
+	})
+}
+
+// manifest is the release.json of the release.
+func (a Artifact) manifest(o Options) release.Manifest {
+	return release.Manifest{ID: o.Release, SHA256: a.SHA256, Bytes: a.Bytes, Files: a.Files, AppDir: a.AppDir, Time: o.Now().UTC(), RunURL: o.RunURL}
 }
 
 // transient is a failure worth starting the host again: not a conflict,

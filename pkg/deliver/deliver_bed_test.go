@@ -117,8 +117,8 @@ func TestDeliverToEveryHostLeavesCurrentAlone(t *testing.T) {
 		t.Fatalf("deliver: %v (%+v)", err, rs)
 	}
 	for i, h := range b.Hosts {
-		if rs[i].State != deliver.Delivered || rs[i].Bytes != a.Bytes {
-			t.Errorf("%s: %+v, want delivered with %d bytes", h.Name(), rs[i], a.Bytes)
+		if rs[i].State != deliver.Delivered || rs[i].Bytes < a.Bytes || rs[i].Bytes > a.Bytes+64<<10 {
+			t.Errorf("%s: %+v, want delivered with %d bytes and the file manifest", h.Name(), rs[i], a.Bytes)
 		}
 		host, _ := f.pool.Get(ctx, f.targets[i])
 		st, err := f.layout.State(ctx, host)

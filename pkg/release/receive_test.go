@@ -39,6 +39,11 @@ func tgz(t *testing.T, files map[string]string) ([]byte, string) {
 	return buf.Bytes(), hex.EncodeToString(sum[:])
 }
 
+// upload is a full upload of a gzip'd artifact without a file manifest.
+func upload(art []byte, sum string, m Manifest) Upload {
+	return Upload{Manifest: m, Format: "gz", Payload: bytes.NewReader(art), PayloadBytes: int64(len(art)), PayloadSHA256: sum}
+}
+
 func entries(t *testing.T, dir string) []string {
 	t.Helper()
 	des, err := os.ReadDir(dir)
@@ -66,9 +71,9 @@ func TestReceive(t *testing.T) {
 	}
 
 	m := Manifest{ID: "rel1", SHA256: sum, Bytes: int64(len(art)), Files: 2, Time: time.Now().UTC()}
-	made, err := l.Receive(ctx, h, bytes.NewReader(art), m, "gz")
-	if err != nil || !made {
-		t.Fatalf("Receive = %v, %v; want made", made, err)
+	got, err := l.Receive(ctx, h, upload(art, sum, m))
+	if err != nil || !got.Made {
+		t.Fatalf("Receive = %+v, %v; want made", got, err)
 	}
 	if b, err := os.ReadFile(filepath.Join(root, "releases", "rel1", ".next/static/a.js")); err != nil || string(b) != "a" {
 		t.Errorf("unpacked file: %q, %v", b, err)
@@ -86,14 +91,14 @@ func TestReceive(t *testing.T) {
 		t.Errorf("preflight of a delivered release = %+v, %v", r, err)
 	}
 	// Same id, same artifact, racing past the preflight: not made, no error.
-	if made, err := l.Receive(ctx, h, bytes.NewReader(art), m, "gz"); err != nil || made {
-		t.Errorf("second Receive = %v, %v; want not made, no error", made, err)
+	if got, err := l.Receive(ctx, h, upload(art, sum, m)); err != nil || got.Made {
+		t.Errorf("second Receive = %+v, %v; want not made, no error", got, err)
 	}
 	// Same id, other content: refused.
 	art2, sum2 := tgz(t, map[string]string{"server.js": "other"})
 	m2 := m
 	m2.SHA256 = sum2
-	if _, err := l.Receive(ctx, h, bytes.NewReader(art2), m2, "gz"); !IsConflict(err) {
+	if _, err := l.Receive(ctx, h, upload(art2, sum2, m2)); !IsConflict(err) {
 		t.Errorf("Receive of another artifact under the same id = %v, want a conflict", err)
 	}
 }
@@ -108,9 +113,11 @@ func TestReceiveTruncatedUploadLeavesNothing(t *testing.T) {
 	}
 	art, sum := tgz(t, map[string]string{"server.js": strings.Repeat("x", 100000)})
 	m := Manifest{ID: "cut1", SHA256: sum}
-	_, err := l.Receive(ctx, h, bytes.NewReader(art[:len(art)/2]), m, "gz")
-	if err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
-		t.Fatalf("Receive of half an artifact = %v, want a checksum mismatch", err)
+	u := upload(art, sum, m)
+	u.Payload = bytes.NewReader(art[:len(art)/2])
+	_, err := l.Receive(ctx, h, u)
+	if err == nil || !strings.Contains(err.Error(), "cut or damaged") {
+		t.Fatalf("Receive of half an artifact = %v, want the upload called cut", err)
 	}
 	if got := entries(t, filepath.Join(root, "releases")); len(got) != 0 {
 		t.Errorf("releases/ holds %v after a cut upload, want nothing", got)

@@ -30,6 +30,11 @@ type Manifest struct {
 	AppDir string    `json:"app_dir"`
 	Time   time.Time `json:"time"`
 	RunURL string    `json:"run_url,omitempty"`
+	// FilesSHA256 is the sha256 of the release's file manifest
+	// (.next-deploy/files.tsv), which the tree was verified against.
+	FilesSHA256 string `json:"files_sha256,omitempty"`
+	// Base is the release a delta delivery took unchanged files from.
+	Base string `json:"base,omitempty"`
 }
 
 // Release is one directory under releases/.

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
@@ -163,7 +164,14 @@ func (r Release) Deliver(ctx context.Context, h remote.Host, l release.Layout) e
 	if err := l.Ensure(ctx, h); err != nil {
 		return err
 	}
-	_, err = l.Receive(ctx, h, bytes.NewReader(art), m, "gz")
+	files, _, err := archive.List(ctx, bytes.NewReader(art), archive.Gzip)
+	if err != nil {
+		return fmt.Errorf("list test release %s: %w", r.ID, err)
+	}
+	_, err = l.Receive(ctx, h, release.Upload{
+		Manifest: m, Format: "gz", Files: files,
+		Payload: bytes.NewReader(art), PayloadBytes: m.Bytes, PayloadSHA256: m.SHA256,
+	})
 	return err
 }
 

@@ -1,0 +1,145 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/org/next-deploy/pkg/release"
+)
+
+// FilesExt is the name of the file manifest pack writes beside an
+// artifact: <release>.tar.zst.files.tsv.
+const FilesExt = ".files.tsv"
+
+// implicitDirMode is the mode a server's tar gives a directory the archive
+// names only as a parent (under umask 022, which the receiving script sets).
+const implicitDirMode = 0o755
+
+// List reads an archive like Check and returns, with its stats, its file
+// manifest: every entry with its type, mode, size and the sha256 of its
+// content. Parents without an entry of their own are listed as
+// directories of mode 755.
+func List(ctx context.Context, r io.Reader, f Format) (release.Files, Stats, error) {
+	var files release.Files
+	seen := map[string]bool{}
+	st, err := walk(ctx, r, f, func(name string, h *tar.Header, content io.Reader) error {
+		e := release.FileEntry{Path: name, Mode: fs.FileMode(h.Mode).Perm(), Data: "-"}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			e.Type = release.TypeDir
+		case tar.TypeSymlink:
+			e.Type, e.Mode, e.Data = release.TypeSymlink, 0o777, h.Linkname
+		default:
+			e.Type, e.Size = release.TypeFile, h.Size
+			s := sha256.New()
+			if _, err := io.Copy(s, content); err != nil {
+				return fmt.Errorf("read %s: %w", name, err)
+			}
+			e.Data = hex.EncodeToString(s.Sum(nil))
+		}
+		seen[name] = true
+		files = append(files, e)
+		return nil
+	})
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	for _, e := range files {
+		for p := parent(e.Path); p != ""; p = parent(p) {
+			if !seen[p] {
+				seen[p] = true
+				files = append(files, release.FileEntry{Path: p, Type: release.TypeDir, Mode: implicitDirMode, Data: "-"})
+			}
+		}
+	}
+	files.Sort()
+	return files, st, nil
+}
+
+func parent(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[:i]
+		}
+	}
+	return ""
+}
+
+// Subset writes to w, in format f at its default level, the entries of the
+// archive r (also in format f) that a delta delivery sends: every
+// directory and symlink (the shape of the tree, a few bytes each) and the
+// regular files for which keep returns true. It returns the files written.
+func Subset(ctx context.Context, r io.Reader, f Format, w io.Writer, keep func(name string) bool) (int, error) {
+	comp, err := f.compressor(0)
+	if err != nil {
+		return 0, err
+	}
+	out := &countingWriter{w: w, h: sha256.New()}
+	var cw io.WriteCloser
+	var dst io.Writer = out
+	if comp != nil {
+		if cw, err = comp.OpenWriter(out); err != nil {
+			return 0, err
+		}
+		dst = cw
+	}
+	bs, _ := cw.(binarySetter)
+	tw := tar.NewWriter(dst)
+	n := 0
+	_, err = walk(ctx, r, f, func(name string, h *tar.Header, content io.Reader) error {
+		regular := h.Typeflag != tar.TypeDir && h.Typeflag != tar.TypeSymlink
+		if regular && !keep(name) {
+			return nil
+		}
+		if bs != nil {
+			bs.setBinary(regular && binaryFile(name, h.Size))
+		}
+		hdr := *h
+		hdr.Format = tar.FormatUnknown
+		if err := tw.WriteHeader(&hdr); err != nil {
+			return err
+		}
+		if regular {
+			n++
+			if _, err := io.Copy(tw, content); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := tw.Close(); err != nil {
+		return 0, err
+	}
+	if cw != nil {
+		if err := cw.Close(); err != nil {
+			return 0, err
+		}
+	}
+	return n, out.err
+}
+
+// WriteFiles writes a file manifest atomically.
+func WriteFiles(path string, files release.Files) error {
+	return writeFileAtomic(path, files.Marshal())
+}
+
+// ReadFiles reads a file manifest; it returns nil, nil when there is none.
+func ReadFiles(path string) (release.Files, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return release.ParseFiles(b)
+}

@@ -1,0 +1,172 @@
+package deliver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/org/next-deploy/pkg/archive"
+	"github.com/org/next-deploy/pkg/inventory"
+	"github.com/org/next-deploy/pkg/release"
+)
+
+// A delta delivery sends a host only the files that differ from a release
+// it already holds (its base: the current release, else the newest
+// complete one), in the artifact's format, with the lines of the file
+// manifest that differ. The host assembles the release from the base and
+// the delta and verifies every file against the manifest before the
+// rename (release.Receive). Anything unexpected on the host, a missing
+// base or a verification that fails, makes that host get the whole
+// artifact instead; the result says why.
+
+// tryDelta delivers the release to one host as a delta. It reports
+// whether it did; when not, err (or r.Fallback, when no delta was
+// possible) says why, and the caller sends the whole artifact.
+func tryDelta(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options, deltas *deltaCache, r *Result) (bool, error) {
+	h, err := conn.Get(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	b, err := layout.DeltaBase(ctx, h, o.Release)
+	if err != nil {
+		return false, err
+	}
+	if b == nil {
+		r.Fallback = "no base: the host holds no release with a file manifest"
+		return false, nil
+	}
+	r.Received = b.Bytes
+	d := b.Plan(a.FileList)
+	p := deltas.payload(ctx, b.ID, d)
+	if p.err != nil {
+		return false, fmt.Errorf("delta from %s: %w", b.ID, p.err)
+	}
+	if p.bytes+int64(len(d.Edit)) >= a.Bytes*9/10 {
+		r.Fallback = fmt.Sprintf("a delta from %s would be %d%% of the artifact", b.ID, 100*(p.bytes+int64(len(d.Edit)))/max(a.Bytes, 1))
+		return false, nil
+	}
+	f, err := os.Open(p.path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	r.Base, r.Attempts = b.ID, 1
+	pr := &progressReader{r: f, total: p.bytes, host: h.Name(), start: time.Now(), fn: o.Progress}
+	got, err := layout.Receive(ctx, h, release.Upload{
+		Manifest: a.manifest(o), Format: a.Format, Files: a.FileList,
+		Payload: pr, PayloadBytes: p.bytes, PayloadSHA256: p.sha256,
+		Base: b.ID, Edit: d.Edit,
+	})
+	if err != nil {
+		return false, fmt.Errorf("delta from %s: %w", b.ID, err)
+	}
+	r.Mode, r.State, r.Bytes, r.SentFiles = "delta", Delivered, got.Sent, p.files
+	r.Linked, r.Copied = got.Linked, got.Copied
+	if !got.Made {
+		r.State = AlreadyDelivered
+	}
+	return true, nil
+}
+
+// deltaCache makes each distinct delta once, however many hosts share a
+// base, in a temporary directory removed by close.
+type deltaCache struct {
+	a    Artifact
+	mu   sync.Mutex
+	dir  string
+	made map[string]*deltaPayload
+}
+
+type deltaPayload struct {
+	once   sync.Once
+	path   string
+	sha256 string
+	bytes  int64
+	files  int
+	err    error
+}
+
+func newDeltaCache(a Artifact) *deltaCache {
+	return &deltaCache{a: a, made: map[string]*deltaPayload{}}
+}
+
+// payload returns the delta against base for plan d.
+func (c *deltaCache) payload(ctx context.Context, base string, d *release.Delta) *deltaPayload {
+	sum := sha256.Sum256([]byte(base + "\x00" + string(d.Edit)))
+	key := hex.EncodeToString(sum[:8])
+	c.mu.Lock()
+	p, ok := c.made[key]
+	if !ok {
+		p = &deltaPayload{}
+		c.made[key] = p
+	}
+	c.mu.Unlock()
+	p.once.Do(func() {
+		dir, err := c.tempDir()
+		if err != nil {
+			p.err = err
+			return
+		}
+		p.err = p.write(ctx, c.a, filepath.Join(dir, "delta-"+key+archive.Format(c.a.Format).Ext()), d.Send)
+	})
+	return p
+}
+
+func (c *deltaCache) tempDir() (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dir == "" {
+		dir, err := os.MkdirTemp("", "next-deploy-delta-")
+		if err != nil {
+			return "", err
+		}
+		c.dir = dir
+	}
+	return c.dir, nil
+}
+
+func (p *deltaPayload) write(ctx context.Context, a Artifact, path string, send map[string]bool) error {
+	in, err := os.Open(a.Path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(out, h)}
+	p.files, err = archive.Subset(ctx, in, archive.Format(a.Format), cw, func(name string) bool { return send[name] })
+	if err != nil {
+		return fmt.Errorf("make the delta of %s: %w", a.Path, err)
+	}
+	p.path, p.bytes, p.sha256 = path, cw.n, hex.EncodeToString(h.Sum(nil))
+	return out.Close()
+}
+
+func (c *deltaCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dir != "" {
+		os.RemoveAll(c.dir)
+	}
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,143 @@
+package release
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/org/next-deploy/pkg/remote"
+)
+
+// Base is a release on a host that a delta can be assembled from, as the
+// host described it: every path of its file manifest with the first 16
+// hex digits of each file's sha256 (enough to tell what changed; the
+// host verifies the assembled tree against full hashes).
+type Base struct {
+	ID string
+	// Bytes is what the host sent to describe it.
+	Bytes int64
+	lines map[string]string
+}
+
+// shortHash is how many hex digits of a file's sha256 a base listing
+// carries.
+const shortHash = 16
+
+// The base is the current release when it has a file manifest, else the
+// newest complete release (by its manifest's time on disk) that has one.
+// Its manifest goes back gzip'd with short hashes.
+// Arguments: $1 the release being delivered (never its own base).
+const baseScript = `
+want=$1
+rel="$root/releases"
+ok() { [ "$1" != "$want" ] && [ -f "$rel/$1/.next-deploy/release.json" ] && [ -f "$rel/$1/.next-deploy/files.tsv" ]; }
+base=
+if [ -L "$root/current" ]; then
+	c=$(readlink "$root/current"); c=${c%/}; c=${c##*/}
+	if ok "$c"; then base=$c; fi
+fi
+if [ -z "$base" ]; then
+	for m in "$rel"/*/.next-deploy/release.json; do
+		[ -f "$m" ] || continue
+		d=${m%/.next-deploy/release.json}; id=${d##*/}
+		ok "$id" || continue
+		if [ -z "$base" ] || [ "$m" -nt "$rel/$base/.next-deploy/release.json" ]; then base=$id; fi
+	done
+fi
+if [ -z "$base" ]; then
+	echo NONE
+	exit 0
+fi
+printf 'BASE\t%s\n' "$base"
+awk -F'\t' -v OFS='\t' '$2 == "f" { $5 = substr($5, 1, 16) } { print }' "$rel/$base/.next-deploy/files.tsv" | gzip -c
+`
+
+// DeltaBase finds the release on h to assemble release id from; nil when
+// the host has none with a file manifest.
+func (l Layout) DeltaBase(ctx context.Context, h remote.Host, id string) (*Base, error) {
+	out, err := l.run(ctx, h, "find a delta base", baseScript, id)
+	if err != nil {
+		return nil, err
+	}
+	head, rest, _ := bytes.Cut(out, []byte("\n"))
+	if string(head) == "NONE" {
+		return nil, nil
+	}
+	bid, ok := strings.CutPrefix(string(head), "BASE\t")
+	if !ok || ValidID(bid) != nil {
+		return nil, fmt.Errorf("find a delta base on %s: unexpected answer %q", h.Name(), head)
+	}
+	b := &Base{ID: bid, Bytes: int64(len(out)), lines: map[string]string{}}
+	zr, err := gzip.NewReader(bytes.NewReader(rest))
+	if err != nil {
+		return nil, fmt.Errorf("find a delta base on %s: file manifest of %s: %w", h.Name(), bid, err)
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		p, _, _ := strings.Cut(sc.Text(), "\t")
+		b.lines[p] = sc.Text()
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("find a delta base on %s: file manifest of %s: %w", h.Name(), bid, err)
+	}
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Delta is what a host needs beyond its base to assemble a release.
+type Delta struct {
+	// Edit goes with the upload (Upload.Edit).
+	Edit []byte
+	// Send are the files to send (the rest come from the base).
+	Send map[string]bool
+	// SendBytes is their total size; Unchanged counts the files taken
+	// from the base.
+	SendBytes int64
+	Unchanged int
+}
+
+// Plan compares a release's file manifest with the base.
+func (b *Base) Plan(files Files) *Delta {
+	d := &Delta{Send: map[string]bool{}}
+	var edit bytes.Buffer
+	seen := make(map[string]bool, len(files))
+	for _, e := range files {
+		seen[e.Path] = true
+		short := e
+		if e.Type == TypeFile {
+			short.Data = e.Data[:shortHash]
+		}
+		if b.lines[e.Path] == short.Line() {
+			if e.Type == TypeFile {
+				d.Unchanged++
+			}
+			continue
+		}
+		edit.WriteString(e.Line())
+		edit.WriteByte('\n')
+		if e.Type == TypeFile {
+			d.Send[e.Path] = true
+			d.SendBytes += e.Size
+		}
+	}
+	var gone []string
+	for p := range b.lines {
+		if !seen[p] {
+			gone = append(gone, p)
+		}
+	}
+	slices.Sort(gone)
+	for _, p := range gone {
+		edit.WriteString(p + "\t-\n")
+	}
+	d.Edit = edit.Bytes()
+	return d
+}
