@@ -368,3 +368,27 @@ func sameFile(t *testing.T, a, b string) bool {
 	}
 	return os.SameFile(fa, fb)
 }
+
+// A full upload is verified against its file manifest too: a manifest
+// that does not describe the artifact is refused, nothing is left.
+func TestFullUploadVerifiesTheTree(t *testing.T) {
+	l, root, h := newLocal(t)
+	ctx := context.Background()
+	if err := l.Ensure(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	art, sum := v1.artifact(t, nil)
+	for name, files := range map[string]Files{
+		"other content": v2.files(),
+		"missing entry": v1.files()[1:],
+	} {
+		_, err := l.Receive(ctx, h, Upload{Manifest: Manifest{ID: "v1", SHA256: sum}, Format: "gz", Files: files,
+			Payload: bytes.NewReader(art), PayloadBytes: int64(len(art)), PayloadSHA256: sum})
+		if err == nil || !strings.Contains(err.Error(), "VERIFY") {
+			t.Errorf("%s: full upload = %v, want a VERIFY error", name, err)
+		}
+		if got := entries(t, filepath.Join(root, "releases")); len(got) != 0 {
+			t.Errorf("%s: releases/ holds %v after a refused upload", name, got)
+		}
+	}
+}

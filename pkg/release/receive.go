@@ -54,6 +54,9 @@ mkdir -p "$root/releases" "$root/.next-deploy" 2>/dev/null || fail "cannot creat
 [ -w "$root/releases" ] || fail "$root/releases is not writable by $(id -un)"
 command -v tar >/dev/null 2>&1 || fail "tar is not installed: install it (apt-get install tar)"
 command -v sha256sum >/dev/null 2>&1 || fail "sha256sum is not installed: install coreutils"
+for t in awk gzip find xargs cmp; do
+	command -v "$t" >/dev/null 2>&1 || fail "$t is not installed: a delivered tree is verified with it; install it (apt-get install gawk gzip findutils diffutils)"
+done
 command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed: install it (apt-get install $tool), or pack with another --format"
 cleaned=0
 for d in "$root"/releases/.incoming-*; do
