@@ -14,7 +14,7 @@ import (
 )
 
 // Base is a release on a host that a delta can be assembled from, as the
-// host described it: every path of its file manifest with the first 16
+// host described it: every path of its file manifest with the first 8
 // hex digits of each file's sha256 (enough to tell what changed; the
 // host verifies the assembled tree against full hashes).
 type Base struct {
@@ -25,8 +25,10 @@ type Base struct {
 }
 
 // shortHash is how many hex digits of a file's sha256 a base listing
-// carries.
-const shortHash = 16
+// carries: it only has to tell a changed file from the same path's old
+// one. If two ever agree by chance, the assembled tree fails the host's
+// verification against full hashes and the host gets the whole artifact.
+const shortHash = 8
 
 // The base is the current release when it has a file manifest, else the
 // newest complete release (by its manifest's time on disk) that has one.
@@ -54,7 +56,7 @@ if [ -z "$base" ]; then
 	exit 0
 fi
 printf 'BASE\t%s\n' "$base"
-awk -F'\t' -v OFS='\t' '$2 == "f" { $5 = substr($5, 1, 16) } { print }' "$rel/$base/.next-deploy/files.tsv" | gzip -c
+awk -F'\t' -v OFS='\t' '$2 == "f" { $5 = substr($5, 1, 8) } { print }' "$rel/$base/.next-deploy/files.tsv" | gzip -9 -c
 `
 
 // DeltaBase finds the release on h to assemble release id from; nil when

@@ -156,6 +156,7 @@ linked=0 copied=0
 if [ "$mode" = delta ]; then
 	b=$rel/$base
 	[ -f "$b/.next-deploy/release.json" ] && [ -f "$b/.next-deploy/files.tsv" ] || fail "BASE: release $base is gone or incomplete"
+	gzip -dc < "$ctl/edit.gz" > "$ctl/edit"
 	# The new manifest: the base's lines, less those the edit removes or
 	# replaces, plus the edit's own.
 	awk -F'\t' 'FILENAME == ARGV[1] { del[$1] = 1; if ($2 != "-") print; next } !($1 in del)' "$ctl/edit" "$b/.next-deploy/files.tsv" | sort > "$ctl/files.tsv"
@@ -320,17 +321,11 @@ func writeEnvelope(w io.Writer, u Upload) error {
 	}
 	switch {
 	case u.Base != "":
-		if err := add("edit", int64(len(u.Edit)), bytes.NewReader(u.Edit)); err != nil {
+		if err := addGzip(add, "edit.gz", u.Edit); err != nil {
 			return err
 		}
 	case u.Files != nil:
-		var z bytes.Buffer
-		zw := gzip.NewWriter(&z)
-		zw.Write(u.Files.Marshal())
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		if err := add("files.tsv.gz", int64(z.Len()), &z); err != nil {
+		if err := addGzip(add, "files.tsv.gz", u.Files.Marshal()); err != nil {
 			return err
 		}
 	}
@@ -338,6 +333,16 @@ func writeEnvelope(w io.Writer, u Upload) error {
 		return err
 	}
 	return tw.Close()
+}
+
+func addGzip(add func(string, int64, io.Reader) error, name string, b []byte) error {
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+	zw.Write(b)
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return add(name, int64(z.Len()), &z)
 }
 
 type countWriter struct {
