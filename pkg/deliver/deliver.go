@@ -76,16 +76,19 @@ type Result struct {
 	// delta took from the base.
 	Bytes int64 `json:"bytes"`
 	// Received is what the host sent back to describe a delta's base.
-	Received  int64         `json:"received_bytes"`
-	SentFiles int           `json:"sent_files"`
-	Linked    int           `json:"linked"`
-	Copied    int           `json:"copied"`
-	Duration  time.Duration `json:"-"`
-	Seconds   float64       `json:"seconds"`
-	Attempts  int           `json:"attempts"`
-	Cleaned   int           `json:"cleaned_uploads"`
-	Err       error         `json:"-"`
-	Error     string        `json:"error,omitempty"`
+	Received  int64 `json:"received_bytes"`
+	SentFiles int   `json:"sent_files"`
+	Linked    int   `json:"linked"`
+	// Derived are files the host made from the base's by putting the
+	// new release id in place of the base's (release.Layout.Derive).
+	Derived  int           `json:"derived"`
+	Copied   int           `json:"copied"`
+	Duration time.Duration `json:"-"`
+	Seconds  float64       `json:"seconds"`
+	Attempts int           `json:"attempts"`
+	Cleaned  int           `json:"cleaned_uploads"`
+	Err      error         `json:"-"`
+	Error    string        `json:"error,omitempty"`
 }
 
 // States of a host.

@@ -41,8 +41,11 @@ func tryDelta(ctx context.Context, conn Connector, t inventory.Target, layout re
 		r.Fallback = "no base: the host holds no release with a file manifest"
 		return false, nil
 	}
-	r.Received = b.Bytes
 	d := b.Plan(a.FileList)
+	if err := layout.Derive(ctx, h, b, o.Release, a.FileList, d); err != nil {
+		return false, err
+	}
+	r.Received = b.Bytes + d.DeriveReceived
 	p := deltas.payload(ctx, b.ID, d)
 	if p.err != nil {
 		return false, fmt.Errorf("delta from %s: %w", b.ID, p.err)
@@ -61,13 +64,13 @@ func tryDelta(ctx context.Context, conn Connector, t inventory.Target, layout re
 	got, err := layout.Receive(ctx, h, release.Upload{
 		Manifest: a.manifest(o), Format: a.Format, Files: a.FileList,
 		Payload: pr, PayloadBytes: p.bytes, PayloadSHA256: p.sha256,
-		Base: b.ID, Edit: d.Edit,
+		Base: b.ID, Edit: d.Edit, Derive: d.Derive,
 	})
 	if err != nil {
 		return false, fmt.Errorf("delta from %s: %w", b.ID, err)
 	}
-	r.Mode, r.State, r.Bytes, r.SentFiles = "delta", Delivered, got.Sent, p.files
-	r.Linked, r.Copied = got.Linked, got.Copied
+	r.Mode, r.State, r.Bytes, r.SentFiles = "delta", Delivered, got.Sent+d.DeriveSent, p.files
+	r.Linked, r.Copied, r.Derived = got.Linked, got.Copied, d.Derived
 	if !got.Made {
 		r.State = AlreadyDelivered
 	}
@@ -98,7 +101,7 @@ func newDeltaCache(a Artifact) *deltaCache {
 
 // payload returns the delta against base for plan d.
 func (c *deltaCache) payload(ctx context.Context, base string, d *release.Delta) *deltaPayload {
-	sum := sha256.Sum256([]byte(base + "\x00" + string(d.Edit)))
+	sum := sha256.Sum256([]byte(base + "\x00" + string(d.Edit) + "\x00" + string(d.Derive)))
 	key := hex.EncodeToString(sum[:8])
 	c.mu.Lock()
 	p, ok := c.made[key]

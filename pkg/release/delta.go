@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/org/next-deploy/pkg/remote"
@@ -104,6 +105,12 @@ type Delta struct {
 	// from the base.
 	SendBytes int64
 	Unchanged int
+	// Derive lists ("mode\tpath" lines) the files the host makes from
+	// the base's by replacing the base's id (Layout.Derive); Derived
+	// counts them; DeriveSent and DeriveReceived are the bytes it took.
+	Derive                     []byte
+	Derived                    int
+	DeriveSent, DeriveReceived int64
 }
 
 // Plan compares a release's file manifest with the base.
@@ -142,4 +149,76 @@ func (b *Base) Plan(files Files) *Delta {
 	}
 	d.Edit = edit.Bytes()
 	return d
+}
+
+// Every release is built with its id in its asset prefix and build id
+// (/<release>/_next/...), so many files of a new release are a file of
+// the base with the base's id replaced by the new one. The host tries that
+// on the files that changed and says which it could make so; those are
+// not sent, the host makes them again while it assembles the release, and
+// the verification against full hashes covers them like any other file.
+// Input (stdin): "sha256  path" lines; the answer: the numbers (from 1)
+// of the lines whose file it can make. Arguments: $1 base, $2 new id.
+const deriveScript = `
+base=$1 new=$2
+b="$root/releases/$base"
+old=$(printf '%s' "$base" | sed 's/[.]/[.]/g')
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+n=0
+while IFS= read -r line; do
+	n=$((n + 1)) p=${line#*  }
+	if [ -f "$b/$p" ]; then
+		sed "s/$old/$new/g" "$b/$p" > "$t/$n"
+		printf '%s  %s\n' "${line%%  *}" "$n" >> "$t/sums"
+	fi
+done
+[ -f "$t/sums" ] || exit 0
+cd "$t" && sha256sum -c sums 2>/dev/null | sed -n 's/: OK$//p'
+exit 0
+`
+
+// Derive asks the host which changed files of d it can make from the
+// base by replacing the base's id with id, and moves them from d.Send to
+// d.Derive.
+func (l Layout) Derive(ctx context.Context, h remote.Host, b *Base, id string, files Files, d *Delta) error {
+	if err := ValidID(id); err != nil {
+		return err
+	}
+	var in bytes.Buffer
+	var asked []FileEntry
+	for _, e := range files {
+		if d.Send[e.Path] && b.lines[e.Path] != "" {
+			in.WriteString(e.Data + "  " + e.Path + "\n")
+			asked = append(asked, e)
+		}
+	}
+	if in.Len() == 0 {
+		return nil
+	}
+	c := l.cmd(deriveScript, b.ID, id)
+	c.Stdin = &in
+	d.DeriveSent = int64(in.Len())
+	res, err := h.Run(ctx, c)
+	if err != nil {
+		return fmt.Errorf("derive files from %s on %s: %w", b.ID, h.Name(), err)
+	}
+	d.DeriveReceived = int64(len(res.Stdout))
+	var matched []FileEntry
+	for n := range strings.FieldsSeq(string(res.Stdout)) {
+		i, err := strconv.Atoi(n)
+		if err != nil || i < 1 || i > len(asked) {
+			return fmt.Errorf("derive files from %s on %s: unexpected answer %q", b.ID, h.Name(), n)
+		}
+		matched = append(matched, asked[i-1])
+	}
+	var list bytes.Buffer
+	for _, e := range matched {
+		delete(d.Send, e.Path)
+		d.SendBytes -= e.Size
+		d.Derived++
+		fmt.Fprintf(&list, "%o\t%s\n", e.Mode.Perm(), e.Path)
+	}
+	d.Derive = list.Bytes()
+	return nil
 }

@@ -129,12 +129,13 @@ var v1 = tree{
 	"private":                           {dir: true, mode: 0o750},
 }
 
-// v2 is v1 after a one-line change: server.js, the BUILD_ID and the
-// index page change, a chunk is new and one is gone.
+// v2 is v1 after a one-line change: server.js and the BUILD_ID change
+// only by the release id (the host derives them from v1's), the index
+// page changes, a chunk is new and one is gone.
 var v2 = v1.with(tree{
 	"server.js":                      file644("require('next') // v2\n"),
 	".next/BUILD_ID":                 file644("v2"),
-	".next/server/app/index.html":    file644("<html>v2</html>"),
+	".next/server/app/index.html":    file644("<html>v2, new text</html>"),
 	".next/static/chunks/new-222.js": file644("new()"),
 	".next/static/chunks/old-111.js": {},
 })
@@ -165,12 +166,15 @@ func receiveDelta(t *testing.T, l Layout, tr tree, id string) (*Base, *Delta, *R
 		t.Fatalf("DeltaBase = %v, %v", b, err)
 	}
 	d := b.Plan(tr.files())
+	if err := l.Derive(ctx, remote.NewLocal(), b, id, tr.files(), d); err != nil {
+		t.Fatal(err)
+	}
 	pay, sum := tr.artifact(t, func(p string) bool { return d.Send[p] })
 	full, fullSum := tr.artifact(t, nil)
 	got, err := l.Receive(ctx, remote.NewLocal(), Upload{
 		Manifest: Manifest{ID: id, SHA256: fullSum, Bytes: int64(len(full))}, Format: "gz", Files: tr.files(),
 		Payload: bytes.NewReader(pay), PayloadBytes: int64(len(pay)), PayloadSHA256: sum,
-		Base: b.ID, Edit: d.Edit,
+		Base: b.ID, Edit: d.Edit, Derive: d.Derive,
 	})
 	return b, d, got, err
 }
@@ -189,8 +193,11 @@ func TestDeltaAssemblesTheSameTreeAsAFullUpload(t *testing.T) {
 	if b.ID != "v1" {
 		t.Errorf("base %s, want the current release v1", b.ID)
 	}
-	if len(d.Send) != 4 || !d.Send["server.js"] || !d.Send[".next/static/chunks/new-222.js"] {
-		t.Errorf("sent %v, want server.js, BUILD_ID, index.html and the new chunk", d.Send)
+	if len(d.Send) != 2 || !d.Send[".next/server/app/index.html"] || !d.Send[".next/static/chunks/new-222.js"] {
+		t.Errorf("sent %v, want index.html and the new chunk", d.Send)
+	}
+	if d.Derived != 2 || string(d.Derive) != "644\t.next/BUILD_ID\n644\tserver.js\n" {
+		t.Errorf("derived %d: %q, want server.js and BUILD_ID made from v1's", d.Derived, d.Derive)
 	}
 	// Shared: main chunk, logo, 3 files in node_modules. Copied: package.json, about.html.
 	if got.Linked != 5 || got.Copied != 2 {

@@ -175,6 +175,12 @@ if [ "$mode" = delta ]; then
 	(cd "$b" && xargs -d '\n' -r cp -p --parents -t "$tmp" -- < "$ctl/copy") 2>"$ctl.err" || fail "BASE: cannot copy the files of $base: $(head -c 300 "$ctl.err")"
 	rm -f "$ctl.err"
 	linked=$(wc -l < "$ctl/link") copied=$(wc -l < "$ctl/copy")
+	# Files of the base with its id replaced by the new one (Derive).
+	old=$(printf '%s' "$base" | sed 's/[.]/[.]/g')
+	gzip -dc < "$ctl/derive.gz" | while IFS="$(printf '\t')" read -r m p; do
+		mkdir -p "$(dirname "$tmp/$p")"
+		sed "s/$old/$id/g" "$b/$p" > "$tmp/$p" && chmod "$m" "$tmp/$p" || exit 1
+	done || fail "BASE: cannot make files from those of $base"
 elif [ -n "$want" ]; then
 	gzip -dc < "$ctl/files.tsv.gz" > "$ctl/files.tsv"
 fi
@@ -229,6 +235,9 @@ type Upload struct {
 	// Edit is Files less the base's lines: lines that differ or are new,
 	// and "path\t-" for paths the base has and the release has not.
 	Edit []byte
+	// Derive are the files the host makes from the base's by replacing
+	// the base's id with the release's (Delta.Derive).
+	Derive []byte
 }
 
 // Received is what a host did with an upload.
@@ -322,6 +331,9 @@ func writeEnvelope(w io.Writer, u Upload) error {
 	switch {
 	case u.Base != "":
 		if err := addGzip(add, "edit.gz", u.Edit); err != nil {
+			return err
+		}
+		if err := addGzip(add, "derive.gz", u.Derive); err != nil {
 			return err
 		}
 	case u.Files != nil:

@@ -135,7 +135,7 @@ func bench(ctx context.Context, t *testing.T, runs int, tree1, tree2 string) err
 		}
 	}
 	report(methods, samples, v2.art.Bytes)
-	return nil
+	return f.hashTime(v1.id)
 }
 
 func pack(ctx context.Context, id, tree, work string) (version, error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"text/tabwriter"
+	"time"
 
 	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/release"
@@ -141,9 +142,11 @@ func breakdown(ctx context.Context, v1, v2 version) error {
 	}
 	defer in.Close()
 	var payload counter
+	start := time.Now()
 	if _, err := archive.Subset(ctx, in, archive.Format(v2.art.Format), &payload, func(name string) bool { return send[name] }); err != nil {
 		return err
 	}
+	took := time.Since(start)
 	short := func(n int) int {
 		var b bytes.Buffer
 		for _, e := range v1.art.FileList {
@@ -154,8 +157,8 @@ func breakdown(ctx context.Context, v1, v2 version) error {
 		}
 		return gzipped(b.Bytes())
 	}
-	fmt.Printf("a delta v1 -> v2: payload %d bytes (%d files, %s), edit %d bytes raw (%d lines; %d gzip'd); base manifest from the host %d bytes gzip'd (%d with 8 hex digits per hash)\n",
-		payload.n, len(send), v2.art.Format, edit.Len(), bytes.Count(edit.Bytes(), []byte("\n")), gzipped(edit.Bytes()), short(16), short(8))
+	fmt.Printf("a delta v1 -> v2: payload %d bytes (%d files, %s; made in %.2fs), edit %d bytes raw (%d lines; %d gzip'd); base manifest from the host %d bytes gzip'd (%d with 8 hex digits per hash)\n",
+		payload.n, len(send), v2.art.Format, took.Seconds(), edit.Len(), bytes.Count(edit.Bytes(), []byte("\n")), gzipped(edit.Bytes()), short(16), short(8))
 	slices.SortFunc(changed, func(a, b release.FileEntry) int { return cmp.Compare(b.Size, a.Size) })
 	fmt.Print("largest changed files:")
 	for _, e := range changed[:min(6, len(changed))] {
