@@ -31,6 +31,7 @@ func (*activateCmd) Synopsis() string {
 func (c *activateCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.release, "release", "", "release id to activate (default: the first 7 characters of GITHUB_SHA)")
 	c.rollout.register(fs)
+	fs.DurationVar(&c.rollout.watch, "watch", 0, "after the switch, sample every worker's heap for this long (10s to 1h) and report its growth per minute and restarts; warns when it looks like a leak, not warm-up (0: off)")
 }
 
 func (c *activateCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
@@ -62,6 +63,8 @@ type rolloutFlags struct {
 	fixPinned      bool
 	breakLockAfter time.Duration
 	asJSON         bool
+	// watch is activate --watch (rollback has none).
+	watch time.Duration
 }
 
 func (r *rolloutFlags) register(fs *flag.FlagSet) {
@@ -118,6 +121,9 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 	if len(args) > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
 	}
+	if r.watch != 0 && (r.watch < minWatch || r.watch > maxWatch) {
+		errs = append(errs, fmt.Errorf("--watch %s: want 0 (off) or %s to %s", r.watch, minWatch, maxWatch))
+	}
 	mode, err := r.check(errs)
 	f, cerr := r.conn.open(env)
 	if err != nil || cerr != nil {
@@ -147,7 +153,11 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 		Who: who, Run: run,
 		Progress: func(host, format string, a ...any) { env.Progressf("%s: "+format, append([]any{host}, a...)...) },
 	})
-	if err := r.report(env, rep); err != nil {
+	var mem *memoryWatch
+	if r.watch > 0 && rep.Err == nil {
+		mem = watchMemory(ctx, env, ops.PM2, hosts, r.watch)
+	}
+	if err := r.report(env, rep, mem, f.layout.Root); err != nil {
 		return err
 	}
 	return rep.Err
@@ -190,7 +200,7 @@ func connectAll(ctx context.Context, f *fleetConn) ([]activate.Host, error) {
 	return hosts, nil
 }
 
-func (r *rolloutFlags) report(env *cli.Env, rep *activate.Report) error {
+func (r *rolloutFlags) report(env *cli.Env, rep *activate.Report, mem *memoryWatch, root string) error {
 	t := &cli.Table{Title: rep.Action, Header: []string{"host", "from", "to", "result", "current", "time", "error"}}
 	var on []string
 	for _, h := range rep.Hosts {
@@ -211,12 +221,17 @@ func (r *rolloutFlags) report(env *cli.Env, rep *activate.Report) error {
 	env.SetOutput("result", result)
 	out := struct {
 		*activate.Report
-		Error string `json:"error,omitempty"`
-	}{Report: rep}
+		Error  string       `json:"error,omitempty"`
+		Memory *memoryWatch `json:"memory,omitempty"`
+	}{Report: rep, Memory: mem}
 	if rep.Err != nil {
 		out.Error = rep.Err.Error()
 	}
-	return env.Report(r.asJSON, out, t)
+	var mt *cli.Table
+	if mem != nil {
+		mt = mem.table(env, root)
+	}
+	return env.Report(r.asJSON, out, t, mt)
 }
 
 func orDash(s string) string {

@@ -39,6 +39,8 @@ func newApp() *cli.App {
 			&pruneCmd{},
 			&rollbackCmd{},
 			&releasesCmd{},
+			&statusCmd{},
+			&heapSnapshotCmd{},
 			&configCmd{},
 			&demoCmd{},
 			&versionCmd{},

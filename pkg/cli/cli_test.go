@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -89,5 +91,36 @@ func TestTableMarkdown(t *testing.T) {
 	want := "### deliver v1\n\n| host | note |\n| --- | --- |\n| a\\|b | line break |\n"
 	if got := tb.Markdown(); got != want {
 		t.Errorf("Markdown() =\n%q\nwant\n%q", got, want)
+	}
+}
+
+// status reports two tables (workers, activations): both go to the
+// terminal and to the job summary, a nil one is left out, and a warning
+// is an annotation plus a summary line in Actions.
+func TestReportTablesAndWarnings(t *testing.T) {
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary}
+	var out, errOut bytes.Buffer
+	e := NewEnv(&out, &errOut, nil, func(k string) string { return env[k] }, "test")
+	a := &Table{Title: "workers", Header: []string{"host"}, Rows: [][]string{{"h0"}}}
+	b := &Table{Title: "last activations", Header: []string{"release"}, Rows: [][]string{{"v2"}}}
+	if err := e.Report(false, nil, a, nil, b); err != nil {
+		t.Fatal(err)
+	}
+	e.Warnf("h0: worker web#0: looks like a leak")
+	md, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"### workers", "### last activations", "| v2 |", "> [!WARNING]\n> h0: worker web#0: looks like a leak"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+	if !strings.Contains(out.String(), "::warning::h0: worker web#0: looks like a leak") {
+		t.Errorf("no warning annotation:\n%s", out.String())
+	}
+	if i, j := strings.Index(out.String(), "workers"), strings.Index(out.String(), "last activations"); i < 0 || j < i {
+		t.Errorf("stdout does not hold both tables in order:\n%s", out.String())
 	}
 }

@@ -59,21 +59,49 @@ func (t *Table) Markdown() string {
 }
 
 // Report writes a command's result where it belongs: as JSON on stdout when
-// asJSON, else the table on stdout; in Actions also the table to the job
-// summary (GITHUB_STEP_SUMMARY).
-func (e *Env) Report(asJSON bool, v any, t *Table) error {
-	if e.InActions && t != nil && e.Getenv("GITHUB_STEP_SUMMARY") != "" {
-		e.Action.AddStepSummary(t.Markdown())
+// asJSON, else the tables on stdout; in Actions also the tables to the job
+// summary (GITHUB_STEP_SUMMARY). Nil tables are left out.
+func (e *Env) Report(asJSON bool, v any, tables ...*Table) error {
+	var ts []*Table
+	for _, t := range tables {
+		if t != nil {
+			ts = append(ts, t)
+		}
+	}
+	if e.InActions && e.Getenv("GITHUB_STEP_SUMMARY") != "" {
+		for _, t := range ts {
+			e.Action.AddStepSummary(t.Markdown())
+		}
 	}
 	if asJSON {
 		enc := json.NewEncoder(e.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
-	if t == nil {
-		return nil
+	for i, t := range ts {
+		if i > 0 {
+			fmt.Fprintln(e.Stdout)
+		}
+		if err := t.WriteText(e.Stdout); err != nil {
+			return err
+		}
 	}
-	return t.WriteText(e.Stdout)
+	return nil
+}
+
+// Warnf reports a finding that is not a failure: a ::warning::
+// annotation and a line in the job summary in Actions, a line on stderr
+// elsewhere.
+func (e *Env) Warnf(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	if e.InActions {
+		e.Action.Warningf("%s", msg)
+		if e.Getenv("GITHUB_STEP_SUMMARY") != "" {
+			e.Action.AddStepSummary("> [!WARNING]\n> " + strings.ReplaceAll(msg, "\n", "\n> ") + "\n")
+		}
+		return
+	}
+	e.Progressf("warning: %s", msg)
 }
 
 // Progressf prints a progress line for long work: to stderr on a terminal,

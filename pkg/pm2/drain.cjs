@@ -15,10 +15,27 @@
 //      Then it stops listening, closes idle connections, waits for in-flight
 //      requests (at most NEXT_DEPLOY_DRAIN_TIMEOUT_MS) and exits.
 //
+//   3. Memory report: every NEXT_DEPLOY_MEM_MS (1000; 0 turns it off) it
+//      writes process.memoryUsage() to mem/<pid>.json next to this file
+//      (temporary file, then rename): the last two minutes at that pace and
+//      the last half hour every 10th sample. next-deploy status and
+//      activate --watch read it to tell a leak from warm-up. The file goes
+//      when the process exits.
+//   4. Heap snapshots (node --heapsnapshot-signal): node writes the snapshot
+//      from a signal listener that throws when it cannot write (no
+//      --diagnostic-dir, a full disk), which kills the worker. The listener
+//      is wrapped: a failed snapshot is logged and its partial file
+//      removed; the diagnostic dir is created at start.
+//
+// Nothing here may take the app down: every step that touches the file
+// system is guarded, and the timers do not keep the process alive.
+//
 // Next's standalone server exits at once on SIGINT unless
 // NEXT_MANUAL_SIG_HANDLE is set. Instead of relying on that variable, the
 // SIGINT/SIGTERM handlers the app registers are held back and run after the
 // drain, so the app's own cleanup still happens, later.
+const fs = require('fs');
+const path = require('path');
 const http = require('http');
 const https = require('https');
 const net = require('net');
@@ -140,3 +157,100 @@ for (const sig of SIGNALS) on(sig, () => drain(sig));
 on('message', (msg) => {
   if (msg === 'shutdown') drain('shutdown message');
 });
+
+function execArg(name) {
+  for (const a of process.execArgv) {
+    if (a.startsWith(name + '=')) return a.slice(name.length + 1);
+  }
+  const i = process.execArgv.indexOf(name);
+  return i >= 0 && i + 1 < process.execArgv.length ? process.execArgv[i + 1] : '';
+}
+
+const heapSignal = execArg('--heapsnapshot-signal');
+const diagnosticDir = heapSignal ? path.resolve(execArg('--diagnostic-dir') || process.cwd()) : '';
+
+// 3. Memory report.
+const memEvery = ms(process.env.NEXT_DEPLOY_MEM_MS, 1000);
+const FINE = 120; // samples at memEvery (two minutes at 1 s)
+const COARSE = 180; // every 10th sample (half an hour at 1 s)
+const memDir = process.env.NEXT_DEPLOY_MEM_DIR || path.join(__dirname, 'mem');
+const memFile = path.join(memDir, process.pid + '.json');
+const fine = [];
+const coarse = [];
+let memSamples = 0;
+let memErrors = 0;
+let memTimer = null;
+
+function heapLimit() {
+  try {
+    return require('v8').getHeapStatistics().heap_size_limit;
+  } catch (err) {
+    return 0;
+  }
+}
+
+function sampleMemory() {
+  try {
+    const m = process.memoryUsage();
+    const s = [Date.now(), m.rss, m.heapUsed, m.heapTotal, m.external];
+    fine.push(s);
+    if (fine.length > FINE) fine.shift();
+    if (memSamples++ % 10 === 0) {
+      coarse.push(s);
+      if (coarse.length > COARSE) coarse.shift();
+    }
+    if (memSamples === 1) fs.mkdirSync(memDir, { recursive: true });
+    // pm2 sets process.title, which hides node's options from
+    // /proc/<pid>/cmdline: heap-snapshot learns them here.
+    const doc = JSON.stringify({
+      v: 1, pid: process.pid, pm_id: process.env.pm_id === undefined ? null : String(process.env.pm_id),
+      every: memEvery, heap_limit: heapLimit(), heap_signal: heapSignal, diagnostic_dir: diagnosticDir,
+      coarse: coarse, fine: fine,
+    });
+    const tmp = memFile + '.tmp';
+    fs.writeFileSync(tmp, doc);
+    fs.renameSync(tmp, memFile);
+    memErrors = 0;
+  } catch (err) {
+    if (memErrors++ === 0) log(`memory report to ${memFile} failed: ${err && err.message}`);
+    if (memErrors >= 10 && memTimer) {
+      clearInterval(memTimer);
+      log('memory report stopped after 10 failures in a row');
+    }
+  }
+}
+
+if (memEvery > 0) {
+  sampleMemory();
+  memTimer = setInterval(sampleMemory, memEvery);
+  memTimer.unref();
+  process.on('exit', () => {
+    try {
+      fs.unlinkSync(memFile);
+    } catch (err) { /* never written, or gone */ }
+  });
+}
+
+// 4. Heap snapshots.
+if (heapSignal && !SIGNALS.includes(heapSignal)) {
+  try {
+    fs.mkdirSync(diagnosticDir, { recursive: true });
+  } catch (err) {
+    log(`cannot create the diagnostic dir ${diagnosticDir}: ${err && err.message}`);
+  }
+  for (const fn of process.listeners(heapSignal)) {
+    process.removeListener(heapSignal, fn);
+    on(heapSignal, function nextDeployHeapSnapshot(...args) {
+      try {
+        fn.apply(process, args);
+      } catch (err) {
+        log(`heap snapshot on ${heapSignal} failed: ${err && err.message}`);
+        if (err && err.path) {
+          try {
+            fs.unlinkSync(err.path);
+          } catch (e) { /* not written */ }
+        }
+      }
+    });
+  }
+}

@@ -30,6 +30,20 @@ type app struct {
 
 func startApp(t *testing.T, preload bool) *app {
 	t.Helper()
+	return startAppWith(t, appOpts{preload: preload})
+}
+
+// appOpts are more ways to start the app.
+type appOpts struct {
+	preload  bool
+	env      []string // more variables
+	nodeArgs []string // after the preload
+	dir      string   // where the release and the preload go (default: a temp dir)
+}
+
+func startAppWith(t *testing.T, o appOpts) *app {
+	t.Helper()
+	preload := o.preload
 	node, err := exec.LookPath("node")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -37,7 +51,10 @@ func startApp(t *testing.T, preload bool) *app {
 		}
 		t.Skip("node not installed")
 	}
-	dir := t.TempDir()
+	dir := o.dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	for name, content := range (pm2test.Release{ID: "d1"}).Files() {
 		f := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
@@ -63,11 +80,13 @@ func startApp(t *testing.T, preload bool) *app {
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "ipc"), os.NewFile(uintptr(fds[1]), "ipc-child")
 	args := []string{filepath.Join(dir, "server.js")}
+	args = append(append([]string{}, o.nodeArgs...), args...)
 	if preload {
 		args = append([]string{"--require", filepath.Join(dir, "drain.cjs")}, args...)
 	}
 	cmd := exec.Command(node, args...)
 	cmd.Env = append(os.Environ(), "HOSTNAME=127.0.0.1", "PORT="+port, "NODE_CHANNEL_FD=3", "NEXT_DEPLOY_DRAIN_MS=800")
+	cmd.Env = append(cmd.Env, o.env...)
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Stderr, cmd.Stdout = os.Stderr, io.Discard
 	if err := cmd.Start(); err != nil {

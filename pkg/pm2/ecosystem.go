@@ -25,6 +25,17 @@ const (
 	PreloadPath = ".next-deploy/drain.cjs"
 	// DefaultEcosystem is the ecosystem file, relative to the root.
 	DefaultEcosystem = "ecosystem.config.js"
+	// MemDir holds the preload's memory report of each worker,
+	// mem/<pid>.json, relative to the root.
+	MemDir = ".next-deploy/mem"
+	// HeapDir is the workers' --diagnostic-dir, where a heap snapshot is
+	// written, relative to the root.
+	HeapDir = ".next-deploy/heap"
+	// HeapSignal makes a worker write a heap snapshot
+	// (--heapsnapshot-signal). Not SIGINT or SIGTERM (pm2's stop, the
+	// drain), not SIGUSR1 (node's inspector); pm2 uses SIGUSR2 only in its
+	// daemon (reloadLogs), never on workers.
+	HeapSignal = "SIGUSR2"
 )
 
 // Config is what an ecosystem file is made from.
@@ -137,10 +148,11 @@ type ecoData struct {
 	Kill          int64
 	DrainMS       string
 	GiveUpMS      string
+	HeapSignal    string
 }
 
 func ecosystemData(c Config) ecoData {
-	d := ecoData{Config: c}
+	d := ecoData{Config: c, HeapSignal: HeapSignal}
 	if rel, ok := strings.CutPrefix(c.Root, "~/"); ok {
 		d.RootExpr = "require('os').homedir() + " + js("/"+rel)
 	} else {
@@ -189,8 +201,14 @@ module.exports = {
       exec_mode: 'cluster',
       instances: {{.InstancesExpr}},
       // Drain on SIGINT (keep-alive connections closed, in-flight requests
-      // answered) and 'ready' once the server listens, for wait_ready.
-      node_args: ['--require', root + '/.next-deploy/drain.cjs'],
+      // answered), 'ready' once the server listens (wait_ready), a memory
+      // report for next-deploy status; a heap snapshot on {{.HeapSignal}}
+      // into .next-deploy/heap (next-deploy heap-snapshot).
+      node_args: [
+        '--require', root + '/.next-deploy/drain.cjs',
+        '--heapsnapshot-signal={{.HeapSignal}}',
+        '--diagnostic-dir=' + root + '/.next-deploy/heap',
+      ],
       wait_ready: true,
       listen_timeout: {{.Listen}},
       kill_timeout: {{.Kill}},

@@ -2,6 +2,7 @@ package pm2
 
 import (
 	"encoding/json"
+	"fmt"
 	"github.com/org/next-deploy/internal/golden"
 	"os"
 	"os/exec"
@@ -91,8 +92,9 @@ func TestEcosystemLoadsInNode(t *testing.T) {
 				t.Errorf("%s: %s = %v, want %v", name, k, a[k], want)
 			}
 		}
-		if args, _ := a["node_args"].([]any); len(args) != 2 || args[1] != root+"/"+PreloadPath {
-			t.Errorf("%s: node_args = %v, want the preload", name, a["node_args"])
+		want := []any{"--require", root + "/" + PreloadPath, "--heapsnapshot-signal=" + HeapSignal, "--diagnostic-dir=" + root + "/" + HeapDir}
+		if args, _ := a["node_args"].([]any); fmt.Sprint(args) != fmt.Sprint(want) {
+			t.Errorf("%s: node_args = %v, want %v (the preload, heap snapshots into the state dir)", name, a["node_args"], want)
 		}
 		for _, e := range c.Envs {
 			if _, ok := a["env_"+e]; !ok {

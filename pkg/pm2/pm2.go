@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/org/next-deploy/pkg/remote"
 )
@@ -147,6 +148,16 @@ type Proc struct {
 	Script string `json:"script"`
 	// RealCwd is where the process really is: /proc/<pid>/cwd.
 	RealCwd string `json:"real_cwd"`
+	// RSS is pm2's measure of the process's resident memory (monit).
+	RSS int64 `json:"rss"`
+	// Started is when pm2 last started the process (pm_uptime).
+	Started time.Time `json:"-"`
+	// Memory is the drain preload's report (StatusMemory only); nil when
+	// the worker has none (started without the preload, or MEM_MS=0).
+	Memory *Memory `json:"-"`
+
+	StartedMS int64      `json:"started_ms"`
+	Mem       *memReport `json:"mem"`
 }
 
 // Key identifies the process across a reload (its pm_id).
@@ -156,6 +167,8 @@ func (p Proc) Key() string { return fmt.Sprint(p.ID) }
 // the environment: it may hold secrets) plus /proc/<pid>/cwd.
 const statusJS = `
 const fs = require('fs');
+const withMem = process.argv[1] === 'mem';
+const memDir = process.argv[2];
 let s = '';
 process.stdin.on('data', (d) => { s += d; }).on('end', () => {
   let list = null;
@@ -171,28 +184,66 @@ process.stdin.on('data', (d) => { s += d; }).on('end', () => {
     const e = p.pm2_env || {};
     let real = '';
     try { if (p.pid) real = fs.readlinkSync('/proc/' + p.pid + '/cwd'); } catch (err) { /* gone */ }
+    let mem = null;
+    if (withMem && p.pid) {
+      try { mem = JSON.parse(fs.readFileSync(memDir + '/' + p.pid + '.json', 'utf8')); } catch (err) { /* none */ }
+    }
     return {
       id: p.pm_id, name: p.name, pid: p.pid || 0, status: e.status || '',
       restarts: e.restart_time || 0, unstable: e.unstable_restarts || 0,
       mode: e.exec_mode || '', cwd: e.pm_cwd || '', script: e.pm_exec_path || '', real_cwd: real,
+      rss: (p.monit && p.monit.memory) || 0, started_ms: e.pm_uptime || 0, mem: mem,
     };
   })) + '\n');
+  if (withMem) {
+    // Reports of processes that died without removing theirs (SIGKILL).
+    try {
+      for (const f of fs.readdirSync(memDir)) {
+        const pid = parseInt(f, 10);
+        if (pid > 0 && !fs.existsSync('/proc/' + pid)) fs.unlinkSync(memDir + '/' + f);
+      }
+    } catch (err) { /* no reports */ }
+  }
 });
 `
 
 const statusScript = `
-pm2 jlist 2>/dev/null | node -e "$1"
+pm2 jlist 2>/dev/null | node -e "$1" "$2" "$3"
 `
 
 // Status lists the processes pm2 runs for this login.
 func (r Runner) Status(ctx context.Context, h remote.Host) ([]Proc, error) {
-	out, err := r.run(ctx, h, "list processes", statusScript, statusJS)
+	return r.status(ctx, h, false)
+}
+
+// StatusMemory is Status with each worker's memory report (Proc.Memory)
+// read from MemDir.
+func (r Runner) StatusMemory(ctx context.Context, h remote.Host) ([]Proc, error) {
+	return r.status(ctx, h, true)
+}
+
+func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc, error) {
+	mem := ""
+	if withMem {
+		mem = "mem"
+	}
+	out, err := r.run(ctx, h, "list processes", statusScript, statusJS, mem, MemDir)
 	if err != nil {
 		return nil, err
 	}
 	var ps []Proc
 	if err := json.Unmarshal(bytes.TrimSpace(out), &ps); err != nil {
 		return nil, fmt.Errorf("pm2 list processes on %s: bad answer: %w", h.Name(), err)
+	}
+	for i := range ps {
+		p := &ps[i]
+		if p.StartedMS > 0 {
+			p.Started = time.UnixMilli(p.StartedMS).UTC()
+		}
+		if p.Mem != nil && p.Mem.PID == p.PID {
+			p.Memory = p.Mem.memory()
+		}
+		p.Mem = nil
 	}
 	return ps, nil
 }

@@ -101,6 +101,32 @@ func (s *Site) RunsRelease(p Proc, id string) bool {
 	return p.RealCwd == dir || strings.HasPrefix(p.RealCwd, dir+"/")
 }
 
+// ReleaseOf names the release p really runs (from /proc/<pid>/cwd), or
+// "" when it runs outside releases/.
+func (s *Site) ReleaseOf(p Proc) string {
+	rest, ok := strings.CutPrefix(p.RealCwd, s.RealRoot+"/releases/")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	return id
+}
+
+// Workers are the processes of the ecosystem's apps, or when the host
+// has no ecosystem, every process that runs from the deploy root.
+func (s *Site) Workers(ps []Proc) []Proc {
+	if s.Apps != nil {
+		return s.Ours(ps)
+	}
+	var out []Proc
+	for _, p := range ps {
+		if s.Place(p) != Foreign {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Verify checks that every worker of the ecosystem's apps is online and
 // really runs release id.
 func (s *Site) Verify(ps []Proc, id string) error {

@@ -20,8 +20,14 @@ module.exports = {
       exec_mode: 'cluster',
       instances: "max",
       // Drain on SIGINT (keep-alive connections closed, in-flight requests
-      // answered) and 'ready' once the server listens, for wait_ready.
-      node_args: ['--require', root + '/.next-deploy/drain.cjs'],
+      // answered), 'ready' once the server listens (wait_ready), a memory
+      // report for next-deploy status; a heap snapshot on SIGUSR2
+      // into .next-deploy/heap (next-deploy heap-snapshot).
+      node_args: [
+        '--require', root + '/.next-deploy/drain.cjs',
+        '--heapsnapshot-signal=SIGUSR2',
+        '--diagnostic-dir=' + root + '/.next-deploy/heap',
+      ],
       wait_ready: true,
       listen_timeout: 15000,
       kill_timeout: 8000,

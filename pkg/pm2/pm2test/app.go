@@ -2,8 +2,9 @@
 // activation and rollback: a tiny Node HTTP server that behaves like
 // Next's standalone server where it matters (it listens on HOSTNAME/PORT,
 // its page references /<release>/_next/static/..., it exits at once on
-// SIGINT unless NEXT_MANUAL_SIG_HANDLE is set), with a POST route, and a
-// variant that crashes at start. A release is delivered the way deliver
+// SIGINT unless NEXT_MANUAL_SIG_HANDLE is set), with a POST route, a
+// route that leaks memory and one that allocates and frees, and a variant
+// that crashes at start. A release is delivered the way deliver
 // does it, through release.Layout.Receive.
 package pm2test
 
@@ -35,6 +36,17 @@ const page = '<!doctype html><html><head><script src="/' + RELEASE +
   '/_next/static/chunks/main-' + RELEASE + '.js" defer></script></head>' +
   '<body><h1>release ' + RELEASE + '</h1></body></html>\n';
 
+// Memory routes for the memory watch and heap snapshot tests (the
+// fixture app has them too, in its test build only): /leak keeps kb KiB
+// more of small objects on every request, as a leaking cache does;
+// /churn allocates as much and lets it go.
+const leaked = [];
+function allocate(kb, tag) {
+  const out = [];
+  for (let i = 0; i < kb; i++) out.push({ tag: tag, i: i, body: 'x'.repeat(1000) + i });
+  return out;
+}
+
 function json(res, code, v) {
   const b = JSON.stringify(v);
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(b) });
@@ -55,6 +67,12 @@ const server = http.createServer((req, res) => {
   }
   if (req.method === 'GET' && (url.pathname === '/api/release' || url.pathname === '/api/health')) {
     return json(res, 200, { status: 'ok', release: RELEASE, pid: process.pid, cwd: process.cwd() });
+  }
+  if (req.method === 'GET' && (url.pathname === '/leak' || url.pathname === '/churn')) {
+    const kb = Math.min(parseInt(url.searchParams.get('kb') || '16', 10) || 16, 1024);
+    const got = allocate(kb, url.pathname + ' ' + Date.now());
+    if (url.pathname === '/leak') leaked.push(got);
+    return json(res, 200, { release: RELEASE, kb: kb, kept: leaked.length });
   }
   if (req.method === 'GET' && url.pathname === '/slow') {
     const ms = parseInt(url.searchParams.get('ms') || '1000', 10);

@@ -1,0 +1,131 @@
+package heap
+
+import (
+	"sort"
+	"time"
+
+	"github.com/org/next-deploy/pkg/pm2"
+)
+
+// Points are the heap samples of a worker's memory report from since on.
+func Points(m *pm2.Memory, since time.Time) []Point {
+	if m == nil {
+		return nil
+	}
+	var ps []Point
+	for _, s := range m.Samples {
+		if !s.Time.Before(since) {
+			ps = append(ps, Point{Time: s.Time, Heap: s.HeapUsed})
+		}
+	}
+	return ps
+}
+
+// Collector gathers the samples of pm2 workers during a watch. A
+// worker is a host and a pm2 id; a restart gives it a new pid, and each
+// pid's samples are judged apart (a restart frees the heap).
+type Collector struct {
+	// Since is the start of the watch: older samples are left out.
+	Since   time.Time
+	workers map[[2]string]*series
+	order   [][2]string
+}
+
+type series struct {
+	host, app, id, release, status string
+	firstRestarts, restarts        int
+	pids                           []int
+	samples                        map[int]map[time.Time]pm2.Sample
+	last                           pm2.Sample
+	heapLimit                      int64
+}
+
+// Add records one look at a host's workers; releaseOf names the release
+// a worker runs.
+func (c *Collector) Add(host string, procs []pm2.Proc, releaseOf func(pm2.Proc) string) {
+	if c.workers == nil {
+		c.workers = map[[2]string]*series{}
+	}
+	for _, p := range procs {
+		k := [2]string{host, p.Key()}
+		s := c.workers[k]
+		if s == nil {
+			s = &series{host: host, app: p.Name, id: p.Key(), firstRestarts: p.Restarts, samples: map[int]map[time.Time]pm2.Sample{}}
+			c.workers[k] = s
+			c.order = append(c.order, k)
+		}
+		s.release, s.status, s.restarts = releaseOf(p), p.Status, p.Restarts
+		if p.PID == 0 {
+			continue
+		}
+		if len(s.pids) == 0 || s.pids[len(s.pids)-1] != p.PID {
+			s.pids = append(s.pids, p.PID)
+		}
+		if s.samples[p.PID] == nil {
+			s.samples[p.PID] = map[time.Time]pm2.Sample{}
+		}
+		if p.Memory == nil {
+			continue
+		}
+		s.heapLimit = p.Memory.HeapLimit
+		for _, m := range p.Memory.Samples {
+			if !m.Time.Before(c.Since) {
+				s.samples[p.PID][m.Time] = m
+			}
+		}
+		s.last = p.Memory.Last
+	}
+}
+
+// WorkerTrend is what one worker's heap did during a watch.
+type WorkerTrend struct {
+	Host    string `json:"host"`
+	App     string `json:"app"`
+	ID      string `json:"id"`
+	PID     int    `json:"pid"`
+	Release string `json:"release"`
+	Status  string `json:"status"`
+	// Restarts counts the restarts during the watch (pm2's counter, or
+	// new pids).
+	Restarts  int   `json:"restarts"`
+	RSS       int64 `json:"rss"`
+	HeapUsed  int64 `json:"heap_used"`
+	HeapLimit int64 `json:"heap_limit"`
+	// Trend is the leaking part of the watch if any, else the newest
+	// process's.
+	Trend Trend `json:"trend"`
+}
+
+// Trends judges every worker seen, in the order first seen.
+func (c *Collector) Trends(r Rules) []WorkerTrend {
+	out := make([]WorkerTrend, 0, len(c.order))
+	for _, k := range c.order {
+		s := c.workers[k]
+		w := WorkerTrend{
+			Host: s.host, App: s.app, ID: s.id, Release: s.release, Status: s.status,
+			Restarts: max(s.restarts-s.firstRestarts, len(s.pids)-1),
+			RSS:      s.last.RSS, HeapUsed: s.last.HeapUsed, HeapLimit: s.heapLimit,
+			Trend: Trend{Verdict: TooShort},
+		}
+		for i, pid := range s.pids {
+			t := Analyze(sorted(s.samples[pid]), r)
+			if i == len(s.pids)-1 || t.Leaking() {
+				w.Trend, w.PID = t, pid
+			}
+			if t.Leaking() {
+				break
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func sorted(m map[time.Time]pm2.Sample) []Point {
+	ps := make([]Point, 0, len(m))
+	for t, s := range m {
+		ps = append(ps, Point{Time: t, Heap: s.HeapUsed})
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Time.Before(ps[j].Time) })
+	return ps
+}
