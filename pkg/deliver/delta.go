@@ -146,12 +146,15 @@ func (p *deltaPayload) write(ctx context.Context, a Artifact, path string, send 
 	}
 	defer out.Close()
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(out, h)}
-	p.files, err = archive.Subset(ctx, in, archive.Format(a.Format), cw, func(name string) bool { return send[name] })
+	p.files, err = archive.Subset(ctx, in, archive.Format(a.Format), io.MultiWriter(out, h), func(name string) bool { return send[name] })
 	if err != nil {
 		return fmt.Errorf("make the delta of %s: %w", a.Path, err)
 	}
-	p.path, p.bytes, p.sha256 = path, cw.n, hex.EncodeToString(h.Sum(nil))
+	fi, err := out.Stat()
+	if err != nil {
+		return err
+	}
+	p.path, p.bytes, p.sha256 = path, fi.Size(), hex.EncodeToString(h.Sum(nil))
 	return out.Close()
 }
 
@@ -161,15 +164,4 @@ func (c *deltaCache) close() {
 	if c.dir != "" {
 		os.RemoveAll(c.dir)
 	}
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n += int64(n)
-	return n, err
 }
