@@ -1,0 +1,155 @@
+// Command delta measures a redeploy after a one-line change: the fixture
+// app (test/fixtures/next-app) built as release v1, then with one line of a
+// page changed as release v2 (the release id is the build id and the asset
+// prefix, so the change reaches many files, as in real life). v1 is on
+// both hosts of the real test bed (test/bed) as current; v2 goes to both
+// hosts in parallel by three methods:
+//
+//   - full: deliver.Run without delta, the whole artifact;
+//   - delta: deliver.Run with Delta, only what differs from v1;
+//   - rsync: rsync -a --no-times -c --link-dest=../v1 of the standalone
+//     tree over the bed's ssh, as a team would redeploy by hand.
+//
+// It prints, side by side, the bytes on the wire per host (both ways),
+// the wall time (median of -runs runs, the methods interleaved) and the
+// ratios to full and to rsync, and what the delta sent, derived (made on
+// the host from the base's file with the new release id), linked and copied.
+// Each delivered tree is listed on the host (find and sha256sum) and
+// compared with the v2 artifact's file manifest; a difference fails the
+// command. Targets (issue #7): the delta's bytes at most 1% of the
+// artifact, its time below rsync's. It is a benchmark to read, not a
+// test: nothing asserts a time.
+//
+//	sudo go run ./test/bench/delta                        # builds the fixture twice first (minutes)
+//	sudo go run ./test/bench/delta -runs 5 -v1 DIR -v2 DIR   # or two standalone trees (static copied in)
+//
+// The bed needs a *testing.T, which only the testing package can make, so
+// main hands one function to testing.Main (which exits, after the bed's
+// cleanup); the -test.* flags are accepted too.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/org/next-deploy/pkg/archive"
+	"github.com/org/next-deploy/pkg/deliver"
+	"github.com/org/next-deploy/pkg/inventory"
+	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/remote"
+	"github.com/org/next-deploy/test/bed"
+)
+
+func main() {
+	runs := flag.Int("runs", 3, "runs per method; the median counts")
+	v1 := flag.String("v1", "", "standalone tree of release v1 (static copied in); with -v2, instead of building the fixture")
+	v2 := flag.String("v2", "", "standalone tree of release v2")
+	testing.Init()
+	flag.Parse()
+	_ = flag.Set("test.v", "true") // the bed's log, and why it skipped
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	testing.Main(func(string, string) (bool, error) { return true, nil }, []testing.InternalTest{{Name: "BenchDelta", F: func(t *testing.T) {
+		defer stop()
+		if *runs < 1 {
+			t.Fatalf("-runs %d: want at least 1", *runs)
+		}
+		if (*v1 == "") != (*v2 == "") {
+			t.Fatal("-v1 and -v2 go together")
+		}
+		if err := bench(ctx, t, *runs, *v1, *v2); err != nil {
+			t.Fatal(err)
+		}
+	}}}, nil, nil)
+}
+
+// version is one packed release.
+type version struct {
+	id, tree string
+	excluded []string // what pack left out, relative to tree
+	art      deliver.Artifact
+}
+
+func bench(ctx context.Context, t *testing.T, runs int, tree1, tree2 string) error {
+	work := t.TempDir()
+	if tree1 == "" {
+		var err error
+		if tree1, tree2, err = buildFixture(ctx, work); err != nil {
+			return fmt.Errorf("build the fixture: %w", err)
+		}
+	}
+	v1, err := pack(ctx, "v1", tree1, work)
+	if err != nil {
+		return err
+	}
+	v2, err := pack(ctx, "v2", tree2, work)
+	if err != nil {
+		return err
+	}
+	b := bed.Start(t, bed.Options{Hosts: 2})
+	targets, err := inventory.Parse(b.HostsFlag())
+	if err != nil {
+		return err
+	}
+	d, err := remote.NewDialer(remote.SSHConfig{KnownHosts: b.KnownHosts, KeyFile: b.ClientKeyFile, ConnectTimeout: 10 * time.Second})
+	if err != nil {
+		return err
+	}
+	f := &fleet{b: b, d: d, targets: targets, layout: release.Layout{Root: "~/app"}}
+	methods := []method{
+		{name: "full (deliver, whole artifact)", send: f.ours(v2, false)},
+		{name: "delta (deliver --delta auto)", send: f.ours(v2, true)},
+		{name: "rsync -c --link-dest=../v1", send: f.rsync(v2)},
+	}
+	describe(v1, v2)
+	if err := breakdown(ctx, v1, v2); err != nil {
+		return err
+	}
+	fmt.Printf("\nv2 to 2 hosts in parallel, v1 current on both; median of %d runs, methods interleaved\n\n", runs)
+	samples := make([][]sample, len(methods))
+	for r := range runs {
+		if err := f.reset(ctx, v1); err != nil {
+			return fmt.Errorf("run %d: put v1 on the hosts: %w", r+1, err)
+		}
+		for k := range methods {
+			i := (k + r) % len(methods) // interleaved, each first in turn: drift and caches hit every method alike
+			m := methods[i]
+			if err := f.clear(v2.id); err != nil {
+				return err
+			}
+			start := time.Now()
+			s, err := m.send(ctx)
+			s.seconds = time.Since(start).Seconds()
+			if err != nil {
+				return fmt.Errorf("run %d: %s: %w", r+1, m.name, err)
+			}
+			if s.shared, err = f.check(v2); err != nil {
+				return fmt.Errorf("run %d: %s: %w", r+1, m.name, err)
+			}
+			samples[i] = append(samples[i], s)
+		}
+	}
+	report(methods, samples, v2.art.Bytes)
+	return f.hashTime(v1.id)
+}
+
+func pack(ctx context.Context, id, tree, work string) (version, error) {
+	res, err := archive.Pack(ctx, archive.Options{Source: tree, Release: id, Format: archive.Zstd, OutputDir: filepath.Join(work, "dist")})
+	if err != nil {
+		return version{}, fmt.Errorf("pack %s: %w", id, err)
+	}
+	a, _, err := deliver.Inspect(ctx, res.Artifact, id)
+	if err != nil {
+		return version{}, err
+	}
+	if len(a.FileList) == 0 {
+		return version{}, errors.New("pack " + id + ": empty file manifest")
+	}
+	return version{id: id, tree: tree, excluded: res.Excluded, art: a}, nil
+}
