@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 
 	"github.com/org/next-deploy/pkg/release"
 )
@@ -51,7 +52,7 @@ func List(ctx context.Context, r io.Reader, f Format) (release.Files, Stats, err
 		return nil, Stats{}, err
 	}
 	for _, e := range files {
-		for p := parent(e.Path); p != ""; p = parent(p) {
+		for p := path.Dir(e.Path); p != "."; p = path.Dir(p) {
 			if !seen[p] {
 				seen[p] = true
 				files = append(files, release.FileEntry{Path: p, Type: release.TypeDir, Mode: implicitDirMode, Data: "-"})
@@ -60,15 +61,6 @@ func List(ctx context.Context, r io.Reader, f Format) (release.Files, Stats, err
 	}
 	files.Sort()
 	return files, st, nil
-}
-
-func parent(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[:i]
-		}
-	}
-	return ""
 }
 
 // Subset writes to w, in format f at its default level, the entries of the
@@ -80,34 +72,25 @@ func Subset(ctx context.Context, r io.Reader, f Format, w io.Writer, keep func(n
 	if err != nil {
 		return 0, err
 	}
-	out := &countingWriter{w: w, h: sha256.New()}
-	var cw io.WriteCloser
-	var dst io.Writer = out
-	if comp != nil {
-		if cw, err = comp.OpenWriter(out); err != nil {
-			return 0, err
-		}
-		dst = cw
+	ts, err := newTarStream(&countingWriter{w: w, h: sha256.New()}, comp)
+	if err != nil {
+		return 0, err
 	}
-	bs, _ := cw.(binarySetter)
-	tw := tar.NewWriter(dst)
 	n := 0
 	_, err = walk(ctx, r, f, func(name string, h *tar.Header, content io.Reader) error {
 		regular := h.Typeflag != tar.TypeDir && h.Typeflag != tar.TypeSymlink
 		if regular && !keep(name) {
 			return nil
 		}
-		if bs != nil {
-			bs.setBinary(regular && binaryFile(name, h.Size))
-		}
+		ts.next(name, regular, h.Size)
 		hdr := *h
 		hdr.Format = tar.FormatUnknown
-		if err := tw.WriteHeader(&hdr); err != nil {
+		if err := ts.tw.WriteHeader(&hdr); err != nil {
 			return err
 		}
 		if regular {
 			n++
-			if _, err := io.Copy(tw, content); err != nil {
+			if _, err := io.Copy(ts.tw, content); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 		}
@@ -116,15 +99,7 @@ func Subset(ctx context.Context, r io.Reader, f Format, w io.Writer, keep func(n
 	if err != nil {
 		return 0, err
 	}
-	if err := tw.Close(); err != nil {
-		return 0, err
-	}
-	if cw != nil {
-		if err := cw.Close(); err != nil {
-			return 0, err
-		}
-	}
-	return n, out.err
+	return n, ts.close()
 }
 
 // WriteFiles writes a file manifest atomically.

@@ -149,41 +149,68 @@ func (res *Result) write(ctx context.Context, comp archiver.Compressor, files []
 // writeTar streams the tar through the compressor. archiver's
 // Archive.Archive would do both, but it drops the errors of closing the
 // tar writer and the compressor, which write the last blocks; here they
-// count, and countingWriter keeps the first write error of the file. A
-// compressor that compresses binaries apart (zstdFrames) is told before
-// each entry whether it is one; the entries stay in lexical order.
+// count (tarStream). The entries stay in lexical order.
 func writeTar(ctx context.Context, out *countingWriter, comp archiver.Compressor, files []archiver.FileInfo) error {
-	var w io.Writer = out
-	var wc io.WriteCloser
-	if comp != nil {
-		var err error
-		if wc, err = comp.OpenWriter(out); err != nil {
-			return err
-		}
-		w = wc
+	ts, err := newTarStream(out, comp)
+	if err != nil {
+		return err
 	}
-	bs, _ := wc.(binarySetter)
-	tw := tar.NewWriter(w)
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if bs != nil {
-			bs.setBinary(f.Mode().IsRegular() && binaryFile(f.NameInArchive, f.Size()))
-		}
-		if err := tarEntry(tw, f); err != nil {
+		ts.next(f.NameInArchive, f.Mode().IsRegular(), f.Size())
+		if err := tarEntry(ts.tw, f); err != nil {
 			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
+	return ts.close()
+}
+
+// tarStream is a tar writer over a compressor (nil: none) over a
+// countingWriter, which keeps the first write error of the file. A
+// compressor that compresses binaries apart (zstdFrames) is told before
+// each entry whether it is one.
+type tarStream struct {
+	tw  *tar.Writer
+	wc  io.WriteCloser
+	bs  binarySetter
+	out *countingWriter
+}
+
+func newTarStream(out *countingWriter, comp archiver.Compressor) (*tarStream, error) {
+	ts := &tarStream{out: out}
+	var w io.Writer = out
+	if comp != nil {
+		var err error
+		if ts.wc, err = comp.OpenWriter(out); err != nil {
+			return nil, err
+		}
+		w = ts.wc
+		ts.bs, _ = ts.wc.(binarySetter)
+	}
+	ts.tw = tar.NewWriter(w)
+	return ts, nil
+}
+
+// next is called before each entry is written.
+func (ts *tarStream) next(name string, regular bool, size int64) {
+	if ts.bs != nil {
+		ts.bs.setBinary(regular && binaryFile(name, size))
+	}
+}
+
+// close writes the tar's end and the compressor's last blocks.
+func (ts *tarStream) close() error {
+	if err := ts.tw.Close(); err != nil {
 		return fmt.Errorf("finish tar: %w", err)
 	}
-	if wc != nil {
-		if err := wc.Close(); err != nil {
+	if ts.wc != nil {
+		if err := ts.wc.Close(); err != nil {
 			return fmt.Errorf("finish compression: %w", err)
 		}
 	}
-	return out.err
+	return ts.out.err
 }
 
 // tarEntry writes one entry as archiver.Tar{NumericUIDGID: true} does.

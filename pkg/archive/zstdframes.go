@@ -169,7 +169,7 @@ func (f *framesWriter) Close() error {
 }
 
 // binarySetter is a compressing writer that can take binary files at
-// another level (framesWriter): writeTar tells it before each entry.
+// another level (framesWriter): tarStream tells it before each entry.
 type binarySetter interface {
 	setBinary(binary bool)
 }
