@@ -101,10 +101,6 @@ type Delta struct {
 	Edit []byte
 	// Send are the files to send (the rest come from the base).
 	Send map[string]bool
-	// SendBytes is their total size; Unchanged counts the files taken
-	// from the base.
-	SendBytes int64
-	Unchanged int
 	// Derive lists ("mode\tpath" lines) the files the host makes from
 	// the base's by replacing the base's id (Layout.Derive); Derived
 	// counts them; DeriveSent and DeriveReceived are the bytes it took.
@@ -125,16 +121,12 @@ func (b *Base) Plan(files Files) *Delta {
 			short.Data = e.Data[:shortHash]
 		}
 		if b.lines[e.Path] == short.Line() {
-			if e.Type == TypeFile {
-				d.Unchanged++
-			}
 			continue
 		}
 		edit.WriteString(e.Line())
 		edit.WriteByte('\n')
 		if e.Type == TypeFile {
 			d.Send[e.Path] = true
-			d.SendBytes += e.Size
 		}
 	}
 	var gone []string
@@ -213,7 +205,6 @@ func (l Layout) Derive(ctx context.Context, h remote.Host, b *Base, id string, f
 	var list bytes.Buffer
 	for _, e := range matched {
 		delete(d.Send, e.Path)
-		d.SendBytes -= e.Size
 		d.Derived++
 		fmt.Fprintf(&list, "%o\t%s\n", e.Mode.Perm(), e.Path)
 	}

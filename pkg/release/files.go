@@ -131,12 +131,3 @@ func parseFileLine(s string) (FileEntry, error) {
 	}
 	return e, nil
 }
-
-// Bytes is the total size of the files.
-func (f Files) Bytes() int64 {
-	var n int64
-	for _, e := range f {
-		n += e.Size
-	}
-	return n
-}
