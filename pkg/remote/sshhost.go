@@ -22,7 +22,7 @@ type sshHost struct {
 	jump     *ssh.Client // the jump host's connection, or nil
 	sessions chan struct{}
 	done     chan struct{} // closed when the connection has ended
-	broken   atomic.Bool   // a session could not be opened: the connection is failing
+	broken   atomic.Bool   // a session could not be opened, or ended without a status: the connection is failing
 
 	mu   sync.Mutex
 	lost error // why the connection ended, when not by Close
@@ -205,6 +205,10 @@ func (h *sshHost) outcome(err error, in *errReader, stderr string) error {
 	case errors.As(err, &ee):
 		return &ExitError{Host: h.name, Code: exitCode(ee), Stderr: stderr}
 	default:
+		// The session ended without an exit status: the server side of
+		// the connection went away. The transport may not have seen the
+		// end yet; a pool must not hand the connection out again.
+		h.broken.Store(true)
 		return h.connErr(err)
 	}
 }
