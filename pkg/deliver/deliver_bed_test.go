@@ -32,15 +32,7 @@ func packTree(t *testing.T, id string, randomBytes int) deliver.Artifact {
 		".next/static/chunks/a.js": "console.log('" + id + "')\n",
 		"public/robots.txt":        "User-agent: *\n",
 	}
-	for name, body := range files {
-		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, src, files)
 	if randomBytes > 0 {
 		b := make([]byte, randomBytes)
 		_, _ = rand.Read(b)
@@ -57,6 +49,20 @@ func packTree(t *testing.T, id string, randomBytes int) deliver.Artifact {
 		t.Fatalf("Inspect(%s) = %q, %v", res.Artifact, gotID, err)
 	}
 	return a
+}
+
+// writeTree writes files (path: content) under dir, mode 644.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 type fleetT struct {

@@ -45,15 +45,7 @@ func standaloneTree(t *testing.T, changed bool) string {
 		files[".next/server/app/index.html"] = "<html>home, new</html>"
 		files[".next/static/chunks/new.js"] = "added()"
 	}
-	for name, body := range files {
-		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, src, files)
 	if err := os.Symlink("../pkg0/index.js", filepath.Join(src, "node_modules/native/alias.js")); err != nil {
 		t.Fatal(err)
 	}

@@ -1,43 +1,14 @@
 package release
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
-
-// tgz builds a small gzip'd tar with the given files.
-func tgz(t *testing.T, files map[string]string) ([]byte, string) {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for name, body := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	return buf.Bytes(), hex.EncodeToString(sum[:])
-}
 
 // upload is a full upload of a gzip'd artifact without a file manifest.
 func upload(art []byte, sum string, m Manifest) Upload {
@@ -60,7 +31,7 @@ func entries(t *testing.T, dir string) []string {
 func TestReceive(t *testing.T) {
 	l, root, h := newLocal(t)
 	ctx := context.Background()
-	art, sum := tgz(t, map[string]string{"server.js": "console.log(1)\n", ".next/static/a.js": "a"})
+	art, sum := tree{"server.js": file644("console.log(1)\n"), ".next/static/a.js": file644("a")}.artifact(t, nil)
 
 	r, err := l.Preflight(ctx, h, "rel1", "gz", 60)
 	if err != nil {
@@ -95,7 +66,7 @@ func TestReceive(t *testing.T) {
 		t.Errorf("second Receive = %+v, %v; want not made, no error", got, err)
 	}
 	// Same id, other content: refused.
-	art2, sum2 := tgz(t, map[string]string{"server.js": "other"})
+	art2, sum2 := tree{"server.js": file644("other")}.artifact(t, nil)
 	m2 := m
 	m2.SHA256 = sum2
 	if _, err := l.Receive(ctx, h, upload(art2, sum2, m2)); !IsConflict(err) {
@@ -111,7 +82,7 @@ func TestReceiveTruncatedUploadLeavesNothing(t *testing.T) {
 	if err := l.Ensure(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	art, sum := tgz(t, map[string]string{"server.js": strings.Repeat("x", 100000)})
+	art, sum := tree{"server.js": file644(strings.Repeat("x", 100000))}.artifact(t, nil)
 	m := Manifest{ID: "cut1", SHA256: sum}
 	u := upload(art, sum, m)
 	u.Payload = bytes.NewReader(art[:len(art)/2])
