@@ -28,8 +28,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/org/next-deploy/test/bench/benchkit"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"testing"
@@ -43,19 +43,12 @@ var steps = flag.Bool("steps", false, "print the steps of our activation, timed"
 
 func main() {
 	runs := flag.Int("runs", 3, "deploys per method (and rollbacks)")
-	testing.Init()
-	flag.Parse()
-	_ = flag.Set("test.v", "true") // the bed's log, and why it skipped
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	testing.Main(func(string, string) (bool, error) { return true, nil }, []testing.InternalTest{{Name: "BenchActivate", F: func(t *testing.T) {
-		defer stop()
+	benchkit.Main("BenchActivate", func(ctx context.Context, t *testing.T) error {
 		if *runs < 1 {
-			t.Fatalf("-runs %d: want at least 1", *runs)
+			return fmt.Errorf("-runs %d: want at least 1", *runs)
 		}
-		if err := bench(ctx, t, *runs); err != nil {
-			t.Fatal(err)
-		}
-	}}}, nil, nil)
+		return bench(ctx, t, *runs)
+	})
 }
 
 // sample is one deploy under load.

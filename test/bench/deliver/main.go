@@ -20,15 +20,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -39,24 +36,18 @@ import (
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
 	"github.com/org/next-deploy/test/bed"
+	"github.com/org/next-deploy/test/bench/benchkit"
 )
 
 func main() {
 	runs := flag.Int("runs", 3, "runs per method; the median counts")
 	tree := flag.String("tree", os.Getenv("ND_BENCH_TREE"), "standalone tree to deliver (default $ND_BENCH_TREE, else the fixture's build, else synthetic)")
-	testing.Init()
-	flag.Parse()
-	_ = flag.Set("test.v", "true") // the bed's log, and why it skipped
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	testing.Main(func(string, string) (bool, error) { return true, nil }, []testing.InternalTest{{Name: "BenchDeliver", F: func(t *testing.T) {
-		defer stop()
+	benchkit.Main("BenchDeliver", func(ctx context.Context, t *testing.T) error {
 		if *runs < 1 {
-			t.Fatalf("-runs %d: want at least 1", *runs)
+			return fmt.Errorf("-runs %d: want at least 1", *runs)
 		}
-		if err := bench(ctx, t, *runs, *tree); err != nil {
-			t.Fatal(err)
-		}
-	}}}, nil, nil)
+		return bench(ctx, t, *runs, *tree)
+	})
 }
 
 // method is one way of getting the tree onto every host. pack (nil: none)
@@ -90,7 +81,7 @@ func bench(ctx context.Context, t *testing.T, runs int, tree string) error {
 	rsync := func(flags string) func(ctx context.Context, _, dir string) (int64, error) {
 		return func(ctx context.Context, _, dir string) (int64, error) {
 			return perHost(b, func(h *bed.Host) (int64, error) {
-				o, err := command(ctx, "rsync", flags, "--stats", "--mkpath", "-e", "ssh -F "+b.SSHConfigFile, src+"/", h.Name()+":"+dir+"/")
+				o, err := benchkit.Command(ctx, "rsync", flags, "--stats", "--mkpath", "-e", "ssh -F "+b.SSHConfigFile, src+"/", h.Name()+":"+dir+"/")
 				m := sentRe.FindStringSubmatch(o)
 				if err != nil || m == nil {
 					return 0, errors.Join(err, errors.New("no \"Total bytes sent\" in rsync --stats"))
@@ -121,7 +112,7 @@ func bench(ctx context.Context, t *testing.T, runs int, tree string) error {
 		{"tar czf, scp, ssh tar -xzf", "nd-scp",
 			func(ctx context.Context, out string) (string, error) {
 				art := filepath.Join(out, "bench.tar.gz")
-				_, err := command(ctx, "tar", "czf", art, "-C", src, ".")
+				_, err := benchkit.Command(ctx, "tar", "czf", art, "-C", src, ".")
 				return art, err
 			},
 			func(ctx context.Context, art, dir string) (int64, error) {
@@ -131,17 +122,17 @@ func bench(ctx context.Context, t *testing.T, runs int, tree string) error {
 				}
 				return perHost(b, func(h *bed.Host) (int64, error) {
 					tgz := strings.ReplaceAll(dir, "/", "-") + ".tar.gz" // in the home, as by hand
-					if _, err := command(ctx, "scp", "-q", "-F", b.SSHConfigFile, art, h.Name()+":"+tgz); err != nil {
+					if _, err := benchkit.Command(ctx, "scp", "-q", "-F", b.SSHConfigFile, art, h.Name()+":"+tgz); err != nil {
 						return 0, err
 					}
-					_, err := command(ctx, "ssh", "-F", b.SSHConfigFile, h.Name(), fmt.Sprintf("mkdir -p %[1]s && tar -xzf %[2]s -C %[1]s && rm %[2]s", dir, tgz))
+					_, err := benchkit.Command(ctx, "ssh", "-F", b.SSHConfigFile, h.Name(), fmt.Sprintf("mkdir -p %[1]s && tar -xzf %[2]s -C %[1]s && rm %[2]s", dir, tgz))
 					return fi.Size(), err
 				})
 			}},
 		{"rsync -a", "nd-rsync-a", nil, rsync("-a")},
 		{"rsync -az", "nd-rsync-az", nil, rsync("-az")},
 	}
-	fmt.Printf("tree: %s: %d files, %.1f MiB; 2 hosts in parallel; median of %d runs\n", desc, files, mib(size), runs)
+	fmt.Printf("tree: %s: %d files, %.1f MiB; 2 hosts in parallel; median of %d runs\n", desc, files, benchkit.MiB(size), runs)
 	samples := make([][][4]float64, len(methods)) // pack s, deliver s, both, bytes per host
 	for r := range runs {
 		for i, m := range methods { // interleaved, so drift hits every method alike
@@ -189,32 +180,12 @@ func check(b *bed.Bed, dir string, want int) error {
 
 // perHost runs fn on every host at once; it returns the mean of the counts.
 func perHost(b *bed.Bed, fn func(h *bed.Host) (int64, error)) (int64, error) {
-	ns, errs := make([]int64, len(b.Hosts)), make([]error, len(b.Hosts))
-	var wg sync.WaitGroup
-	for i, h := range b.Hosts {
-		wg.Go(func() {
-			ns[i], errs[i] = fn(h)
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("%s: %w", h.Name(), errs[i])
-			}
-		})
-	}
-	wg.Wait()
+	ns, err := benchkit.PerHost(b, fn)
 	var sum int64
 	for _, n := range ns {
 		sum += n
 	}
-	return sum / int64(len(ns)), errors.Join(errs...)
-}
-
-func command(ctx context.Context, name string, args ...string) (string, error) {
-	var o, e strings.Builder
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
-		return o.String(), fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(e.String()))
-	}
-	return o.String(), nil
+	return sum / int64(len(ns)), err
 }
 
 func report(methods []method, samples [][][4]float64) {
@@ -237,11 +208,9 @@ func report(methods []method, samples [][][4]float64) {
 		if methods[i].pack != nil {
 			pack = fmt.Sprintf("%.2fs", m[0])
 		}
-		fmt.Fprintf(tw, "%-28s\t%s\t%.2fs\t%.2fs\t%.2f\t%.2f\t%.2f\t%.2f\t\n", methods[i].name, pack, m[1], m[2], mib(int64(m[3])),
+		fmt.Fprintf(tw, "%-28s\t%s\t%.2fs\t%.2fs\t%.2f\t%.2f\t%.2f\t%.2f\t\n", methods[i].name, pack, m[1], m[2], benchkit.MiB(int64(m[3])),
 			m[1]/med[0][1], m[2]/med[0][2], m[3]/med[0][3])
 	}
 	tw.Flush()
 	fmt.Printf("pack alone: ours (zst) %.2fs, tar czf %.2fs = %.2f× ours\n", med[0][0], med[1][0], med[1][0]/med[0][0])
 }
-
-func mib(n int64) float64 { return float64(n) / (1 << 20) }

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/org/next-deploy/test/bench/benchkit"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -26,7 +25,7 @@ const (
 // like build-standalone and postbuild-copy-static do. It returns the two
 // standalone trees.
 func buildFixture(ctx context.Context, work string) (string, string, error) {
-	root, err := repoRoot()
+	root, err := benchkit.RepoRoot()
 	if err != nil {
 		return "", "", err
 	}
@@ -69,16 +68,4 @@ func changeLine(page string) error {
 		return fmt.Errorf("%s: no line %q to change", page, pageLine)
 	}
 	return os.WriteFile(page, []byte(changed), 0o644)
-}
-
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", err
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run it inside the next-deploy module")
-	}
-	return filepath.Dir(gomod), nil
 }

@@ -33,8 +33,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"testing"
 	"time"
@@ -45,28 +43,22 @@ import (
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
 	"github.com/org/next-deploy/test/bed"
+	"github.com/org/next-deploy/test/bench/benchkit"
 )
 
 func main() {
 	runs := flag.Int("runs", 3, "runs per method; the median counts")
 	v1 := flag.String("v1", "", "standalone tree of release v1 (static copied in); with -v2, instead of building the fixture")
 	v2 := flag.String("v2", "", "standalone tree of release v2")
-	testing.Init()
-	flag.Parse()
-	_ = flag.Set("test.v", "true") // the bed's log, and why it skipped
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	testing.Main(func(string, string) (bool, error) { return true, nil }, []testing.InternalTest{{Name: "BenchDelta", F: func(t *testing.T) {
-		defer stop()
+	benchkit.Main("BenchDelta", func(ctx context.Context, t *testing.T) error {
 		if *runs < 1 {
-			t.Fatalf("-runs %d: want at least 1", *runs)
+			return fmt.Errorf("-runs %d: want at least 1", *runs)
 		}
 		if (*v1 == "") != (*v2 == "") {
-			t.Fatal("-v1 and -v2 go together")
+			return errors.New("-v1 and -v2 go together")
 		}
-		if err := bench(ctx, t, *runs, *v1, *v2); err != nil {
-			t.Fatal(err)
-		}
-	}}}, nil, nil)
+		return bench(ctx, t, *runs, *v1, *v2)
+	})
 }
 
 // version is one packed release.
@@ -107,8 +99,7 @@ func bench(ctx context.Context, t *testing.T, runs int, tree1, tree2 string) err
 		{name: "delta (deliver --delta auto)", send: f.ours(v2, true)},
 		{name: "rsync -c --link-dest=../v1", send: f.rsync(v2)},
 	}
-	describe(v1, v2)
-	if err := breakdown(ctx, v1, v2); err != nil {
+	if err := breakdown(ctx, v2, describe(v1, v2)); err != nil {
 		return err
 	}
 	fmt.Printf("\nv2 to 2 hosts in parallel, v1 current on both; median of %d runs, methods interleaved\n\n", runs)

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
+	"github.com/org/next-deploy/test/bench/benchkit"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/org/next-deploy/pkg/deliver"
@@ -106,8 +105,8 @@ func (f *fleet) rsync(v version) func(ctx context.Context) (sample, error) {
 		for _, x := range v.excluded {
 			args = append(args, "--exclude=/"+x+"/")
 		}
-		ss, err := perHost(f.b, func(h *bed.Host) (sample, error) {
-			o, err := command(ctx, "rsync", append(args, v.tree+"/", h.Name()+":app/releases/"+v.id+"/")...)
+		ss, err := benchkit.PerHost(f.b, func(h *bed.Host) (sample, error) {
+			o, err := benchkit.Command(ctx, "rsync", append(args, v.tree+"/", h.Name()+":app/releases/"+v.id+"/")...)
 			if err != nil {
 				return sample{}, err
 			}
@@ -164,7 +163,7 @@ func (f *fleet) clear(id string) error {
 // on each host, both hosts at once, the page cache warm: what a host's
 // verification of an assembled tree costs at least.
 func (f *fleet) hashTime(id string) error {
-	ss, err := perHost(f.b, func(h *bed.Host) (sample, error) {
+	ss, err := benchkit.PerHost(f.b, func(h *bed.Host) (sample, error) {
 		o, e, err := f.b.TryRunAs(h, `cd ~/app/releases/"$1" && find . -type f -print0 | xargs -0 cat > /dev/null &&
 s=$(date +%s%N) && find . -type f -print0 | xargs -0 sha256sum > /dev/null && echo $(( $(date +%s%N) - s ))`, id)
 		if err != nil {
@@ -273,30 +272,4 @@ func diff(got, want string) string {
 		return out
 	}
 	return "on the host only:\n" + strings.Join(only(got, want), "\n") + "\nin the artifact only:\n" + strings.Join(only(want, got), "\n")
-}
-
-// perHost runs fn on every host at once.
-func perHost(b *bed.Bed, fn func(h *bed.Host) (sample, error)) ([]sample, error) {
-	ss, errs := make([]sample, len(b.Hosts)), make([]error, len(b.Hosts))
-	var wg sync.WaitGroup
-	for i, h := range b.Hosts {
-		wg.Go(func() {
-			ss[i], errs[i] = fn(h)
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("%s: %w", h.Name(), errs[i])
-			}
-		})
-	}
-	wg.Wait()
-	return ss, errors.Join(errs...)
-}
-
-func command(ctx context.Context, name string, args ...string) (string, error) {
-	var o, e strings.Builder
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
-		return o.String(), fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(e.String()))
-	}
-	return o.String(), nil
 }

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
-	"compress/gzip"
 	"context"
 	"fmt"
+	"github.com/org/next-deploy/test/bench/benchkit"
 	"os"
 	"slices"
 	"text/tabwriter"
@@ -16,13 +15,16 @@ import (
 )
 
 // describe prints the artifacts and what changed from v1 to v2.
-func describe(v1, v2 version) {
+// describe prints the artifacts and what differs between them; it returns
+// the files of v2 that are new or changed.
+func describe(v1, v2 version) []release.FileEntry {
 	old := map[string]release.FileEntry{}
 	for _, e := range v1.art.FileList {
 		old[e.Path] = e
 	}
 	var changed, added, removed int
 	var changedBytes, addedBytes int64
+	var differ []release.FileEntry
 	for _, e := range v2.art.FileList {
 		o, ok := old[e.Path]
 		delete(old, e.Path)
@@ -31,9 +33,11 @@ func describe(v1, v2 version) {
 		case !ok:
 			added++
 			addedBytes += e.Size
+			differ = append(differ, e)
 		case o.Data != e.Data || o.Mode != e.Mode:
 			changed++
 			changedBytes += e.Size
+			differ = append(differ, e)
 		}
 	}
 	for _, e := range old {
@@ -42,10 +46,11 @@ func describe(v1, v2 version) {
 		}
 	}
 	for _, v := range []version{v1, v2} {
-		fmt.Printf("artifact %s: %s, %d bytes (%.2f MiB); %d files, %.1f MiB unpacked\n", v.id, v.art.Path, v.art.Bytes, mib(v.art.Bytes), v.art.Files, mib(v.art.Unpacked))
+		fmt.Printf("artifact %s: %s, %d bytes (%.2f MiB); %d files, %.1f MiB unpacked\n", v.id, v.art.Path, v.art.Bytes, benchkit.MiB(v.art.Bytes), v.art.Files, benchkit.MiB(v.art.Unpacked))
 	}
 	fmt.Printf("v1 -> v2: %d files changed (%.1f KiB), %d added (%.1f KiB), %d removed; %d of %d files unchanged\n",
 		changed, float64(changedBytes)/1024, added, float64(addedBytes)/1024, removed, v2.art.Files-changed-added, v2.art.Files)
+	return differ
 }
 
 // report prints the medians side by side, with ratios to full and to
@@ -104,38 +109,16 @@ func median(ss []sample, f func(sample) float64) float64 {
 	return v[len(v)/2]
 }
 
-func mib(n int64) float64 { return float64(n) / (1 << 20) }
-
 // modeOf is find's %m as permission bits.
 func modeOf(m uint64) os.FileMode { return os.FileMode(m).Perm() }
 
-// breakdown prints what a delta from v1 to v2 is made of, computed here
-// as the host and deliver would: the payload (the changed files, a subset
-// of the artifact), the manifest edit (sent raw), and the base's manifest
-// the host sends back (16 hex digits of each hash, gzip'd); and, for
-// comparison, the edit gzip'd and the base's manifest with 8 hex digits.
-func breakdown(ctx context.Context, v1, v2 version) error {
-	old := map[string]string{}
-	for _, e := range v1.art.FileList {
-		old[e.Path] = e.Line()
-	}
-	var edit bytes.Buffer
+// breakdown prints what sending every new or changed file would take (the
+// delta's payload before the host derives files from the base), and the
+// largest of them.
+func breakdown(ctx context.Context, v2 version, differ []release.FileEntry) error {
 	send := map[string]bool{}
-	var changed []release.FileEntry
-	for _, e := range v2.art.FileList {
-		if old[e.Path] == e.Line() {
-			delete(old, e.Path)
-			continue
-		}
-		delete(old, e.Path)
-		edit.WriteString(e.Line() + "\n")
-		if e.Type == release.TypeFile {
-			send[e.Path] = true
-			changed = append(changed, e)
-		}
-	}
-	for p := range old {
-		edit.WriteString(p + "\t-\n")
+	for _, e := range differ {
+		send[e.Path] = true
 	}
 	in, err := os.Open(v2.art.Path)
 	if err != nil {
@@ -147,34 +130,15 @@ func breakdown(ctx context.Context, v1, v2 version) error {
 	if _, err := archive.Subset(ctx, in, archive.Format(v2.art.Format), &payload, func(name string) bool { return send[name] }); err != nil {
 		return err
 	}
-	took := time.Since(start)
-	short := func(n int) int {
-		var b bytes.Buffer
-		for _, e := range v1.art.FileList {
-			if e.Type == release.TypeFile {
-				e.Data = e.Data[:n]
-			}
-			b.WriteString(e.Line() + "\n")
-		}
-		return gzipped(b.Bytes())
-	}
-	fmt.Printf("a delta v1 -> v2 that sends every changed file: payload %d bytes (%d files, %s; made in %.2fs), edit %d bytes raw (%d lines; %d gzip'd); base manifest from the host %d bytes gzip'd (%d with 8 hex digits per hash)\n",
-		payload.n, len(send), v2.art.Format, took.Seconds(), edit.Len(), bytes.Count(edit.Bytes(), []byte("\n")), gzipped(edit.Bytes()), short(16), short(8))
-	slices.SortFunc(changed, func(a, b release.FileEntry) int { return cmp.Compare(b.Size, a.Size) })
+	fmt.Printf("every new or changed file, packed as a delta's payload: %d bytes (%d files, %s; made in %.2fs)\n",
+		payload.n, len(send), v2.art.Format, time.Since(start).Seconds())
+	slices.SortFunc(differ, func(a, b release.FileEntry) int { return cmp.Compare(b.Size, a.Size) })
 	fmt.Print("largest changed files:")
-	for _, e := range changed[:min(6, len(changed))] {
+	for _, e := range differ[:min(6, len(differ))] {
 		fmt.Printf(" %s (%.1f KiB)", e.Path, float64(e.Size)/1024)
 	}
 	fmt.Println()
 	return nil
-}
-
-func gzipped(b []byte) int {
-	var z counter
-	zw := gzip.NewWriter(&z)
-	zw.Write(b)
-	zw.Close()
-	return int(z.n)
 }
 
 type counter struct{ n int64 }

@@ -11,9 +11,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/org/next-deploy/test/bench/benchkit"
 	"io"
 	"io/fs"
 	"os"
@@ -200,7 +200,7 @@ func report(w io.Writer, src string, results []measure) error {
 // buildFixture builds a copy of the fixture app and copies its static
 // files in, like build-standalone and postbuild-copy-static do.
 func buildFixture(ctx context.Context, work string, log io.Writer) (string, error) {
-	root, err := repoRoot()
+	root, err := benchkit.RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -224,16 +224,4 @@ func buildFixture(ctx context.Context, work string, log io.Writer) (string, erro
 		return "", err
 	}
 	return res.Standalone, nil
-}
-
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", err
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run it inside the next-deploy module")
-	}
-	return filepath.Dir(gomod), nil
 }

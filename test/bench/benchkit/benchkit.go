@@ -1,0 +1,79 @@
+// Package benchkit holds what the benchmark commands under test/bench
+// share: running as the one test of a testing.Main (the bed needs a
+// *testing.T), running a command, fanning out over the bed's hosts.
+package benchkit
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/org/next-deploy/test/bed"
+)
+
+// Main parses the command's flags (define them first) and runs fn as the
+// test name under testing.Main, which exits after the bed's cleanup; the
+// -test.* flags are accepted too. An interrupt cancels ctx.
+func Main(name string, fn func(ctx context.Context, t *testing.T) error) {
+	testing.Init()
+	flag.Parse()
+	_ = flag.Set("test.v", "true") // the bed's log, and why it skipped
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	testing.Main(func(string, string) (bool, error) { return true, nil }, []testing.InternalTest{{Name: name, F: func(t *testing.T) {
+		defer stop()
+		if err := fn(ctx, t); err != nil {
+			t.Fatal(err)
+		}
+	}}}, nil, nil)
+}
+
+// Command runs name and returns its stdout; its stderr goes into the error.
+func Command(ctx context.Context, name string, args ...string) (string, error) {
+	var o, e strings.Builder
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		return o.String(), fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(e.String()))
+	}
+	return o.String(), nil
+}
+
+// PerHost runs fn on every host of the bed at once.
+func PerHost[T any](b *bed.Bed, fn func(h *bed.Host) (T, error)) ([]T, error) {
+	vs, errs := make([]T, len(b.Hosts)), make([]error, len(b.Hosts))
+	var wg sync.WaitGroup
+	for i, h := range b.Hosts {
+		wg.Go(func() {
+			vs[i], errs[i] = fn(h)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("%s: %w", h.Name(), errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return vs, errors.Join(errs...)
+}
+
+// RepoRoot is the next-deploy module's directory.
+func RepoRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run it inside the next-deploy module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// MiB is n bytes in MiB.
+func MiB(n int64) float64 { return float64(n) / (1 << 20) }
