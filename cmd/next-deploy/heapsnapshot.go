@@ -152,16 +152,12 @@ func (c *heapSnapshotCmd) Run(ctx context.Context, env *cli.Env, args []string) 
 // preflight picks a host's workers and checks each can be snapshotted:
 // it handles the signal, and the disk holds 2 x its heap + margin.
 func (c *heapSnapshotCmd) preflight(ctx context.Context, runner pm2.Runner, h remote.Host, want map[string]bool, margin int64) ([]snapTarget, error) {
-	site, err := runner.Inspect(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := runner.StatusMemory(ctx, h)
+	site, workers, err := runner.Workers(ctx, h)
 	if err != nil {
 		return nil, err
 	}
 	var targets []snapTarget
-	for _, p := range site.Workers(ps) {
+	for _, p := range workers {
 		if p.Status != "online" || p.PID == 0 || (len(want) > 0 && !want[p.Key()] && !want[p.Name]) {
 			continue
 		}

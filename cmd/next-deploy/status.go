@@ -136,15 +136,11 @@ func (c *statusCmd) host(ctx context.Context, l release.Layout, runner pm2.Runne
 	if n := len(st.History); n > 0 && c.history > 0 {
 		hs.History = append(hs.History, st.History[max(0, n-c.history):]...)
 	}
-	site, err := runner.Inspect(ctx, h)
+	site, workers, err := runner.Workers(ctx, h)
 	if err != nil {
 		return hs, err
 	}
-	ps, err := runner.StatusMemory(ctx, h)
-	if err != nil {
-		return hs, err
-	}
-	for _, p := range site.Workers(ps) {
+	for _, p := range workers {
 		w := workerStatus{App: p.Name, ID: p.Key(), PID: p.PID, Status: p.Status, Release: site.ReleaseOf(p),
 			Started: p.Started, Restarts: p.Restarts, RSS: p.RSS}
 		if m := p.Memory; m != nil {

@@ -222,6 +222,20 @@ func (r Runner) StatusMemory(ctx context.Context, h remote.Host) ([]Proc, error)
 	return r.status(ctx, h, true)
 }
 
+// Workers is the site on h and its workers (Site.Workers), each with
+// its memory report.
+func (r Runner) Workers(ctx context.Context, h remote.Host) (*Site, []Proc, error) {
+	site, err := r.Inspect(ctx, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	ps, err := r.StatusMemory(ctx, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	return site, site.Workers(ps), nil
+}
+
 func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc, error) {
 	mem := ""
 	if withMem {
