@@ -181,13 +181,14 @@ let memSamples = 0;
 let memErrors = 0;
 let memTimer = null;
 
-function heapLimit() {
+// The heap limit is fixed at start (--max-old-space-size): read it once.
+const heapLimit = (() => {
   try {
     return require('v8').getHeapStatistics().heap_size_limit;
   } catch (err) {
     return 0;
   }
-}
+})();
 
 function sampleMemory() {
   try {
@@ -204,7 +205,7 @@ function sampleMemory() {
     // /proc/<pid>/cmdline: heap-snapshot learns them here.
     const doc = JSON.stringify({
       v: 1, pid: process.pid, pm_id: process.env.pm_id === undefined ? null : String(process.env.pm_id),
-      every: memEvery, heap_limit: heapLimit(), heap_signal: heapSignal, diagnostic_dir: diagnosticDir,
+      every: memEvery, heap_limit: heapLimit, heap_signal: heapSignal, diagnostic_dir: diagnosticDir,
       coarse: coarse, fine: fine,
     });
     const tmp = memFile + '.tmp';
