@@ -67,17 +67,7 @@ func (f *actFixture) build(t *testing.T, id string) {
 	t.Helper()
 	dir := filepath.Join(f.work, id)
 	actCopyTree(t, actFixtureDir(t), dir)
-	out := actLocal(t, "build-standalone", "--dir", dir, "--release", id, "--install", "auto", "--json")
-	var built struct {
-		StandaloneDir string `json:"standalone_dir"`
-		AppDir        string `json:"app_dir"`
-	}
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &built); err != nil {
-		t.Fatalf("build-standalone --json: %v\n%s", err, out)
-	}
-	actLocal(t, "postbuild-copy-static", "--dir", dir)
-	artifacts := filepath.Join(f.work, "artifacts")
-	actLocal(t, "pack", "--source", built.StandaloneDir, "--release", id, "--output-dir", artifacts)
+	built := actBuildPack(t, dir, id, "auto", filepath.Join(f.work, "artifacts"))
 	// The files under .next/static/<build id>/ belong to this release only
 	// (the fixture's build id is the release id): after prune they 404.
 	static := filepath.Join(built.StandaloneDir, filepath.FromSlash(built.AppDir), ".next", "static", id)
@@ -101,6 +91,27 @@ func (f *actFixture) chunks(id string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.chunk[id]
+}
+
+// actBuilt is what build-standalone --json says of a build.
+type actBuilt struct {
+	StandaloneDir string `json:"standalone_dir"`
+	AppDir        string `json:"app_dir"`
+}
+
+// actBuildPack builds the app in dir as release id with the CLI
+// (build-standalone with --install, postbuild-copy-static) and packs it
+// into artifacts/<id>.tar.zst.
+func actBuildPack(t *testing.T, dir, id, install, artifacts string) actBuilt {
+	t.Helper()
+	out := actLocal(t, "build-standalone", "--dir", dir, "--release", id, "--install", install, "--json")
+	var built actBuilt
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &built); err != nil {
+		t.Fatalf("build-standalone --json: %v\n%s", err, out)
+	}
+	actLocal(t, "postbuild-copy-static", "--dir", dir)
+	actLocal(t, "pack", "--source", built.StandaloneDir, "--release", id, "--output-dir", artifacts)
+	return built
 }
 
 // actLocal runs a CLI step that touches no host and returns its stdout.

@@ -123,15 +123,7 @@ func dltBuild(t *testing.T, work string) (v1, v2 string) {
 			}
 			install = "skip"
 		}
-		out := actLocal(t, "build-standalone", "--dir", dir, "--release", id, "--install", install, "--json")
-		var built struct {
-			StandaloneDir string `json:"standalone_dir"`
-		}
-		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &built); err != nil {
-			t.Fatalf("build-standalone --json: %v\n%s", err, out)
-		}
-		actLocal(t, "postbuild-copy-static", "--dir", dir)
-		actLocal(t, "pack", "--source", built.StandaloneDir, "--release", id, "--output-dir", artifacts)
+		actBuildPack(t, dir, id, install, artifacts)
 	}
 	return filepath.Join(artifacts, "v1.tar.zst"), filepath.Join(artifacts, "v2.tar.zst")
 }
