@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"github.com/org/next-deploy/internal/golden"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +30,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/org/next-deploy/internal/golden"
 )
 
 const (

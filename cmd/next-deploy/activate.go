@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/activate"
-	"github.com/org/next-deploy/pkg/cli"
 	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
@@ -20,7 +20,7 @@ import (
 
 type activateCmd struct {
 	rollout rolloutFlags
-	release string
+	release cli.ReleaseFlag
 }
 
 func (*activateCmd) Name() string { return "activate" }
@@ -29,22 +29,14 @@ func (*activateCmd) Synopsis() string {
 }
 
 func (c *activateCmd) SetFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.release, "release", "", "release id to activate (default: the first 7 characters of GITHUB_SHA)")
+	c.release.Register(fs, "release id to activate")
 	c.rollout.register(fs)
 	fs.DurationVar(&c.rollout.watch, "watch", 0, "after the switch, sample every worker's heap for this long (10s to 1h) and report its growth per minute and restarts; warns when it looks like a leak, not warm-up (0: off)")
 }
 
 func (c *activateCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
-	id := c.release
-	if id == "" {
-		id = release.DefaultID(env.Getenv("GITHUB_SHA"))
-	}
-	var errs []error
-	if id == "" {
-		errs = append(errs, errors.New("--release: required (or GITHUB_SHA)"))
-	} else if err := release.ValidID(id); err != nil {
-		errs = append(errs, fmt.Errorf("--release: %w", err))
-	}
+	id, err := c.release.ID(env, true)
+	errs := []error{err}
 	choose := func(*release.State) (string, error) { return id, nil }
 	return c.rollout.run(ctx, env, args, activate.ActionActivate, choose, errs)
 }
@@ -118,9 +110,6 @@ func validName(s string) bool {
 // run is activate and rollback: check every input, connect to every host,
 // roll, report.
 func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, action string, choose activate.Choose, errs []error) error {
-	if len(args) > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
-	}
 	if r.watch != 0 && (r.watch < minWatch || r.watch > maxWatch) {
 		errs = append(errs, fmt.Errorf("--watch %s: want 0 (off) or %s to %s", r.watch, minWatch, maxWatch))
 	}

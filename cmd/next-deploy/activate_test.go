@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 )
 
 func TestRolloutBadInputExits2TouchingNoHost(t *testing.T) {
@@ -18,7 +18,7 @@ func TestRolloutBadInputExits2TouchingNoHost(t *testing.T) {
 			"--on-failure", "pray", "--batch", "0", "--ecosystem", "releases/a/eco.js", "--health-url", "https://{host}/",
 			"--health-timeout", "0s", "--pm2-env", "prod env", "--port", "0"},
 			[]string{"--release", "--on-failure", "--batch", "--ecosystem", "--health-url", "--health-timeout", "--pm2-env", "port 0"}},
-		{"activate without a release", []string{"activate", "--hosts", "deploy@" + addr}, []string{"--release: required"}},
+		{"activate without a release", []string{"activate", "--hosts", "deploy@" + addr}, []string{"--release is required"}},
 		{"rollback to a bad id", []string{"rollback", "--hosts", "deploy@" + addr, "--to", "a/b"}, []string{"--to"}},
 		{"prune", []string{"prune", "--hosts", "deploy@" + addr, "--keep", "0", "--keep-days", "-1", "--release", "-x"}, []string{"--keep 0", "--keep-days", "--release"}},
 		{"prune with arguments", []string{"prune", "--hosts", "deploy@" + addr, "extra"}, []string{"unexpected arguments"}},

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/barrier"
-	"github.com/org/next-deploy/pkg/cli"
 	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/ghapi"
 	"github.com/org/next-deploy/pkg/inventory"
@@ -24,7 +24,7 @@ import (
 type barrierCmd struct {
 	conn     connFlags
 	mode     string
-	release  string
+	release  cli.ReleaseFlag
 	sha256   string
 	timeout  time.Duration
 	interval time.Duration
@@ -47,7 +47,7 @@ func (*barrierCmd) Synopsis() string {
 func (c *barrierCmd) SetFlags(fs *flag.FlagSet) {
 	c.conn.register(fs)
 	fs.StringVar(&c.mode, "mode", "hosts", `what to wait for: "hosts" (ask every host over SSH) or "jobs" (ask the GitHub API about this run's matrix jobs)`)
-	fs.StringVar(&c.release, "release", "", "release id to wait for (default: the first 7 characters of GITHUB_SHA)")
+	c.release.Register(fs, "release id to wait for")
 	fs.StringVar(&c.sha256, "sha256", "", "artifact checksum every host's release must have (hosts mode; the sha256 output of pack)")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "how long to wait in all; then exit 1 naming who is missing")
 	fs.DurationVar(&c.interval, "interval", 10*time.Second, "pause between two looks")
@@ -88,9 +88,6 @@ type barrierPlan struct {
 }
 
 func (c *barrierCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
-	if len(args) > 0 {
-		return cli.Usagef("unexpected arguments %q", args)
-	}
 	p, err := c.plan(env)
 	if err != nil {
 		return err
@@ -109,20 +106,13 @@ func (c *barrierCmd) plan(env *cli.Env) (*barrierPlan, error) {
 	if c.interval <= 0 {
 		errs = append(errs, fmt.Errorf("--interval %s: want more than 0, like 10s", c.interval))
 	}
-	id := c.release
-	if id == "" {
-		id = release.DefaultID(env.Getenv("GITHUB_SHA"))
-	}
-	if id != "" {
-		if err := release.ValidID(id); err != nil {
-			errs = append(errs, fmt.Errorf("--release: %w", err))
-		}
+	// jobs mode may wait without a release id; hosts mode needs one.
+	id, err := c.release.ID(env, c.mode == "hosts")
+	if err != nil {
+		errs = append(errs, err)
 	}
 	switch c.mode {
 	case "hosts":
-		if id == "" {
-			errs = append(errs, errors.New("--release is required (or GITHUB_SHA, whose first 7 characters are the default)"))
-		}
 		sum, err := checkSHA256(c.sha256)
 		if err != nil {
 			errs = append(errs, err)
@@ -329,7 +319,7 @@ func hostsPoll(targets []inventory.Target, parallel int, perHost time.Duration, 
 				at = append(at, i)
 			}
 		}
-		results := fleet.Each(ctx, todo, parallel, func(ctx context.Context, t inventory.Target) (*release.State, error) {
+		results := fleet.Each(ctx, todo, parallel, func(ctx context.Context, _ int, t inventory.Target) (*release.State, error) {
 			ctx, cancel := context.WithTimeout(ctx, perHost)
 			defer cancel()
 			return state(ctx, t)

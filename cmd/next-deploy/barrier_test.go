@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/barrier"
-	"github.com/org/next-deploy/pkg/cli"
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"

@@ -8,14 +8,14 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/build"
-	"github.com/org/next-deploy/pkg/cli"
-	"github.com/org/next-deploy/pkg/release"
 )
 
 type buildCmd struct {
-	dir, release, install, memory, bundler string
-	asJSON                                 bool
+	dir, install, memory, bundler string
+	release                       cli.ReleaseFlag
+	asJSON                        bool
 }
 
 func (*buildCmd) Name() string { return "build-standalone" }
@@ -25,7 +25,7 @@ func (*buildCmd) Synopsis() string {
 
 func (c *buildCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dir, "dir", ".", "the Next.js app's directory (where next.config is)")
-	fs.StringVar(&c.release, "release", "", "release id (default: the first 7 characters of GITHUB_SHA)")
+	c.release.Register(fs, "release id")
 	fs.StringVar(&c.install, "install", "auto", "auto: clean install from the lockfile (npm ci, pnpm/yarn/bun frozen) first; skip: use node_modules as it is")
 	fs.StringVar(&c.memory, "memory", "auto", "V8 heap limit in MiB for next build; auto: 3/4 of the machine's or the cgroup's memory")
 	fs.StringVar(&c.bundler, "bundler", build.BundlerDefault, "default (Next's choice: Turbopack) or webpack")
@@ -66,10 +66,7 @@ func (c *buildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 // options checks every flag and reports every bad one at once.
 func (c *buildCmd) options(env *cli.Env, args []string) (build.Options, error) {
 	var errs []error
-	if len(args) > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
-	}
-	id, err := releaseID(env, c.release)
+	id, err := c.release.ID(env, true)
 	errs = append(errs, err)
 	errs = append(errs, dirExists("--dir", c.dir))
 	o := build.Options{Dir: c.dir, Release: id, Bundler: c.bundler, Environ: os.Environ()}
@@ -91,21 +88,6 @@ func (c *buildCmd) options(env *cli.Env, args []string) (build.Options, error) {
 		errs = append(errs, fmt.Errorf("--bundler %q: want default or webpack", c.bundler))
 	}
 	return o, errors.Join(errs...)
-}
-
-// releaseID is --release, or the first 7 characters of GITHUB_SHA.
-func releaseID(env *cli.Env, flagValue string) (string, error) {
-	id := flagValue
-	if id == "" {
-		id = release.DefaultID(env.Getenv("GITHUB_SHA"))
-	}
-	if id == "" {
-		return "", errors.New("--release is required outside GitHub Actions (there it defaults to the commit's short SHA)")
-	}
-	if err := release.ValidID(id); err != nil {
-		return "", fmt.Errorf("--release: %w", err)
-	}
-	return id, nil
 }
 
 // dirExists checks that a directory flag names a directory.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 )
 
 func TestBuildSideBadInputExits2DoingNothing(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/pkg/pm2"
 )
@@ -85,6 +85,9 @@ func (c *configCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.upstream, "upstream", "", "nginx: the app's address (default --hostname:--port)")
 	fs.IntVar(&c.keepalive, "keepalive", d.Keepalive, "nginx: idle connections kept to the app")
 }
+
+// Args implements cli.ArgsTaker.
+func (*configCmd) Args() string { return "nginx|pm2|preload [flags]" }
 
 func (c *configCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	if len(args) == 0 {

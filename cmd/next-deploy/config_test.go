@@ -1,12 +1,13 @@
 package main
 
 import (
-	"github.com/org/next-deploy/internal/golden"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/golden"
+
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/pm2"
 )
 

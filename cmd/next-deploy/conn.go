@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
@@ -145,7 +145,7 @@ func (c *connFlags) sshConfig(env *cli.Env, need bool) (remote.SSHConfig, error)
 // eachHost runs fn on every host of f with its connection, f.parallel at
 // a time, and returns every host's result in --hosts order.
 func eachHost[T any](ctx context.Context, f *fleetConn, fn func(ctx context.Context, h remote.Host) (T, error)) []fleet.Result[T] {
-	return fleet.Each(ctx, f.targets, f.parallel, func(ctx context.Context, t inventory.Target) (T, error) {
+	return fleet.Each(ctx, f.targets, f.parallel, func(ctx context.Context, _ int, t inventory.Target) (T, error) {
 		h, err := f.pool.Get(ctx, t)
 		if err != nil {
 			var zero T

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/deliver"
 )
 
@@ -50,9 +50,6 @@ type deliverReport struct {
 
 func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	var errs []error
-	if len(args) > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
-	}
 	if c.artifact == "" {
 		errs = append(errs, errors.New("--artifact is required"))
 	}

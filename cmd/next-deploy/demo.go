@@ -18,8 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/build"
-	"github.com/org/next-deploy/pkg/cli"
 )
 
 // demoCmd is the whole pipeline on this machine: the fixture app built
@@ -47,9 +47,6 @@ func (c *demoCmd) SetFlags(fs *flag.FlagSet) {
 }
 
 func (c *demoCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
-	if len(args) > 0 {
-		return cli.Usagef("unexpected arguments %q", args)
-	}
 	if c.port < 1 || c.port > 65535 {
 		return cli.Usagef("--port %d: want 1-65535", c.port)
 	}

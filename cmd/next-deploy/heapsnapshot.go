@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/heap"
 	"github.com/org/next-deploy/pkg/inventory"
@@ -86,9 +86,6 @@ type snapResult struct {
 
 func (c *heapSnapshotCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	var errs []error
-	if len(args) > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
-	}
 	if err := pm2.CheckEcosystemPath(c.ecosystem); err != nil {
 		errs = append(errs, fmt.Errorf("--ecosystem: %w", err))
 	}
@@ -139,7 +136,7 @@ func (c *heapSnapshotCmd) Run(ctx context.Context, env *cli.Env, args []string) 
 	for _, p := range plans {
 		byTarget[p.Target.String()] = p.Value
 	}
-	results := fleet.Each(ctx, f.targets, f.parallel, func(ctx context.Context, t inventory.Target) ([]snapResult, error) {
+	results := fleet.Each(ctx, f.targets, f.parallel, func(ctx context.Context, _ int, t inventory.Target) ([]snapResult, error) {
 		h, err := f.pool.Get(ctx, t)
 		if err != nil {
 			return nil, err

@@ -10,15 +10,16 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/build"
-	"github.com/org/next-deploy/pkg/cli"
 )
 
 type packCmd struct {
-	source, release, format, outputDir string
-	level                              int
-	asJSON                             bool
+	source, format, outputDir string
+	release                   cli.ReleaseFlag
+	level                     int
+	asJSON                    bool
 }
 
 func (*packCmd) Name() string { return "pack" }
@@ -28,7 +29,7 @@ func (*packCmd) Synopsis() string {
 
 func (c *packCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.source, "source", "", "the standalone tree (APP/.next/standalone, static copied in) (required)")
-	fs.StringVar(&c.release, "release", "", "release id (default: the first 7 characters of GITHUB_SHA)")
+	c.release.Register(fs, "release id")
 	fs.StringVar(&c.format, "format", string(archive.Zstd), "compression: zst, gz or xz")
 	fs.IntVar(&c.level, "level", 0, "compression level (zst 1-22, gz 1-9, xz 0-9); 0: the format's default")
 	fs.StringVar(&c.outputDir, "output-dir", ".", "where <release>.tar.<ext> and its .sha256 are written")
@@ -63,15 +64,12 @@ func (c *packCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 
 func (c *packCmd) options(env *cli.Env, args []string) (archive.Options, error) {
 	var errs []error
-	if len(args) > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
-	}
 	if c.source == "" {
 		errs = append(errs, errors.New("--source is required"))
 	} else {
 		errs = append(errs, dirExists("--source", c.source))
 	}
-	id, err := releaseID(env, c.release)
+	id, err := c.release.ID(env, true)
 	errs = append(errs, err)
 	f, err := archive.ParseFormat(c.format)
 	if err == nil && f == archive.Plain {

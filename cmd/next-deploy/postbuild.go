@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/static"
 )
 
@@ -29,9 +29,6 @@ func (c *postbuildCmd) SetFlags(fs *flag.FlagSet) {
 
 func (c *postbuildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	var errs []error
-	if len(args) > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
-	}
 	errs = append(errs, dirExists("--dir", c.dir))
 	if err := errors.Join(errs...); err != nil {
 		return cli.Usage(err)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
 )
@@ -54,9 +54,6 @@ type hostPrune struct {
 
 func (c *pruneCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	var errs []error
-	if len(args) > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
-	}
 	if c.keep < 1 {
 		errs = append(errs, fmt.Errorf("--keep %d: want 1 or more", c.keep))
 	}

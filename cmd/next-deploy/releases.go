@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
 )
@@ -39,9 +39,6 @@ type hostReleases struct {
 }
 
 func (c *releasesCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
-	if len(args) > 0 {
-		return cli.Usagef("unexpected arguments %q", args)
-	}
 	f, err := c.conn.open(env)
 	if err != nil {
 		return err

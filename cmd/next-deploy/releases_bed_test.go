@@ -2,12 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/org/next-deploy/internal/golden"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/golden"
+
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/test/bed"
 )
 

@@ -5,8 +5,8 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/activate"
-	"github.com/org/next-deploy/pkg/cli"
 	"github.com/org/next-deploy/pkg/release"
 )
 

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/heap"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
@@ -65,9 +65,6 @@ type workerStatus struct {
 
 func (c *statusCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	var errs []error
-	if len(args) > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q", args))
-	}
 	if err := pm2.CheckEcosystemPath(c.ecosystem); err != nil {
 		errs = append(errs, fmt.Errorf("--ecosystem: %w", err))
 	}

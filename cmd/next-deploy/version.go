@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/org/next-deploy/pkg/cli"
+	"github.com/org/next-deploy/internal/cli"
 )
 
 type versionCmd struct{}

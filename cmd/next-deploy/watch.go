@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/activate"
-	"github.com/org/next-deploy/pkg/cli"
 	"github.com/org/next-deploy/pkg/heap"
 	"github.com/org/next-deploy/pkg/pm2"
 )

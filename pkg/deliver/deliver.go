@@ -110,7 +110,7 @@ const freeMargin = 64 << 20
 // result; the error says whether the delivery as a whole failed.
 func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout release.Layout, a Artifact, o Options) ([]Result, error) {
 	o = o.withDefaults()
-	pre := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, t inventory.Target) (*release.Readiness, error) {
+	pre := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, _ int, t inventory.Target) (*release.Readiness, error) {
 		return preflight(ctx, conn, t, layout, a, o)
 	})
 	results := make([]Result, len(targets))
@@ -132,7 +132,7 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 	}
 	deltas := newDeltaCache(a)
 	defer deltas.close()
-	ups := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, t inventory.Target) (Result, error) {
+	ups := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, _ int, t inventory.Target) (Result, error) {
 		i := indexOf(targets, t)
 		if results[i].State == AlreadyDelivered {
 			return results[i], nil

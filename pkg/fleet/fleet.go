@@ -20,10 +20,13 @@ type Result[T any] struct {
 }
 
 // Each runs fn for every target, at most parallel at a time (<=0: all at
-// once), and returns the results in the order of targets. It waits for
-// every host; one failure does not cancel the others (a deploy step wants
-// each host's answer in its table).
-func Each[T any](ctx context.Context, targets []inventory.Target, parallel int, fn func(ctx context.Context, t inventory.Target) (T, error)) []Result[T] {
+// once), and returns the results in the order of targets. fn gets the
+// target's index, so a caller can reach its own per-host values without
+// sharing mutable state. It waits for every host; one failure does not
+// cancel the others (a deploy step wants each host's answer in its table).
+// It is the one bounded fan-out of next-deploy: steps do not start their
+// own goroutines per host.
+func Each[T any](ctx context.Context, targets []inventory.Target, parallel int, fn func(ctx context.Context, i int, t inventory.Target) (T, error)) []Result[T] {
 	if parallel <= 0 || parallel > len(targets) {
 		parallel = len(targets)
 	}
@@ -42,7 +45,7 @@ func Each[T any](ctx context.Context, targets []inventory.Target, parallel int, 
 			}
 			defer func() { <-sem }()
 			start := time.Now()
-			v, err := fn(ctx, t)
+			v, err := fn(ctx, i, t)
 			results[i] = Result[T]{Target: t, Value: v, Err: err, Duration: time.Since(start)}
 		}()
 	}

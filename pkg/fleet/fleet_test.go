@@ -25,7 +25,7 @@ func TestEachBoundsAndOrders(t *testing.T) {
 	ts := targets(7)
 	done := make(chan []Result[string])
 	go func() {
-		done <- Each(context.Background(), ts, 3, func(_ context.Context, tg inventory.Target) (string, error) {
+		done <- Each(context.Background(), ts, 3, func(_ context.Context, _ int, tg inventory.Target) (string, error) {
 			n := running.Add(1)
 			for {
 				p := peak.Load()
@@ -72,7 +72,7 @@ func TestEachCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var ran atomic.Int32
-	rs := Each(ctx, targets(4), 1, func(context.Context, inventory.Target) (int, error) {
+	rs := Each(ctx, targets(4), 1, func(context.Context, int, inventory.Target) (int, error) {
 		ran.Add(1)
 		return 0, nil
 	})

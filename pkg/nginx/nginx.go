@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+
+	"github.com/org/next-deploy/pkg/release"
 )
 
 // Config is what the nginx pieces are made from.
@@ -89,8 +91,9 @@ func StaticLocation(c Config) (string, error) {
 	var b strings.Builder
 	err := staticTmpl.Execute(&b, struct {
 		Config
-		Sub string
-	}{c, c.sub()})
+		Sub       string
+		IDPattern string
+	}{c, c.sub(), release.IDPattern})
 	return b.String(), err
 }
 
@@ -121,7 +124,7 @@ func indent(s, prefix string) string {
 var staticTmpl = template.Must(template.New("static").Parse(`# /<release>/_next/static/... (assetPrefix = /<release>) from that release
 # while it is kept, else from current: a browser holding a page of an
 # older release still gets its chunks. File names carry content hashes.
-location ~ "^/(?<nd_release>[A-Za-z0-9][A-Za-z0-9._-]{0,63})/_next/static/(?<nd_file>.+)$" {
+location ~ "^/(?<nd_release>{{.IDPattern}})/_next/static/(?<nd_file>.+)$" {
     root {{.Root}};
     try_files /releases/$nd_release/{{.Sub}}.next/static/$nd_file /current/{{.Sub}}.next/static/$nd_file =404;
     add_header Cache-Control "public, max-age=31536000, immutable";

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/org/next-deploy/pkg/release"
 )
 
 // Preload is the drain preload (drain.cjs): installed on every host at
@@ -79,7 +81,7 @@ var Defaults = Config{
 }
 
 var (
-	nameRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	nameRe   = release.IDRe // pm2 app names follow the release id rule
 	memoryRe = regexp.MustCompile(`^[1-9][0-9]*[KMG]$`)
 	hostRe   = regexp.MustCompile(`^[A-Za-z0-9.:_-]{1,253}$`)
 )

@@ -17,12 +17,18 @@ import (
 // ErrInvalid marks input errors of this package (exit status 2).
 var ErrInvalid = errors.New("invalid input")
 
-var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// IDPattern is a release id, unanchored: the one spelling of the rule for
+// every generator and matcher that embeds it (nginx locations, page
+// scrapers, pm2 names).
+const IDPattern = `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`
+
+// IDRe matches a whole release id.
+var IDRe = regexp.MustCompile(`^` + IDPattern + `$`)
 
 // ValidID checks a release id: ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$. Anything
 // else is refused before a host is touched.
 func ValidID(id string) error {
-	if !idRe.MatchString(id) {
+	if !IDRe.MatchString(id) {
 		return fmt.Errorf("%w: release id %q: want 1-64 characters of letters, digits, '.', '_', '-', starting with a letter or digit", ErrInvalid, id)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/org/next-deploy/pkg/release"
 )
 
 // DefaultStaticLocation is the nginx location serving Next.js static files
@@ -23,7 +25,7 @@ func DefaultStaticLocation(deployPath, appDir string) string {
 	if sub != "" {
 		sub += "/"
 	}
-	return fmt.Sprintf(`location ~ "^/(?<nd_release>[A-Za-z0-9][A-Za-z0-9._-]{0,63})/_next/static/(?<nd_file>.+)$" {
+	return fmt.Sprintf(`location ~ "^/(?<nd_release>`+release.IDPattern+`)/_next/static/(?<nd_file>.+)$" {
 	root %s;
 	try_files /releases/$nd_release/%s.next/static/$nd_file /current/%s.next/static/$nd_file =404;
 	add_header Cache-Control "public, max-age=31536000, immutable";

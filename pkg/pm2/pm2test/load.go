@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/org/next-deploy/pkg/release"
 )
 
 // Load is constant traffic against an app (directly, through a host's
@@ -116,7 +118,7 @@ func (r *Run) record(release string, err error) {
 
 // pageRe finds the release a page belongs to: its assets are under
 // /<release>/_next/static/ (assetPrefix).
-var pageRe = regexp.MustCompile(`/([A-Za-z0-9][A-Za-z0-9._-]{0,63})/_next/static/`)
+var pageRe = regexp.MustCompile(`/(` + release.IDPattern + `)/_next/static/`)
 
 func (l Load) worker(ctx context.Context, r *Run, i int) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}

@@ -65,8 +65,16 @@ type Command interface {
 	// command's own fields.
 	SetFlags(fs *flag.FlagSet)
 	// Run runs the command once its flags are parsed. args are the
-	// positional arguments left after the flags.
+	// positional arguments left after the flags: always none unless the
+	// command is an ArgsTaker.
 	Run(ctx context.Context, env *Env, args []string) error
+}
+
+// ArgsTaker is a Command that takes positional arguments (config nginx).
+// Every other command refuses them in App, before it runs.
+type ArgsTaker interface {
+	// Args names the positional arguments for the usage line.
+	Args() string
 }
 
 // UsageError is bad input: exit status 2, nothing touched.
@@ -183,8 +191,15 @@ func (a *App) run(ctx context.Context, env *Env, args []string) error {
 		}
 		return Usage(err)
 	}
+	var errs []error
+	if _, ok := c.(ArgsTaker); !ok && fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q: %s takes flags only", fs.Args(), c.Name()))
+	}
 	if err := overlayInputs(fs, env); err != nil {
-		return Usage(err)
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return Usage(errors.Join(errs...))
 	}
 	return c.Run(ctx, env, fs.Args())
 }
@@ -211,7 +226,11 @@ func newFlagSet(prog string, c Command, w io.Writer) *flag.FlagSet {
 	fs.SetOutput(w)
 	c.SetFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(w, "usage: %s %s [flags]\n\n%s\n\nflags:\n", prog, c.Name(), c.Synopsis())
+		args := ""
+		if a, ok := c.(ArgsTaker); ok {
+			args = " " + a.Args()
+		}
+		fmt.Fprintf(w, "usage: %s %s [flags]%s\n\n%s\n\nflags:\n", prog, c.Name(), args, c.Synopsis())
 		fs.PrintDefaults()
 		if len(actionInputNames(fs)) > 0 {
 			fmt.Fprintf(w, "\nIn GitHub Actions (GITHUB_ACTIONS=true) a flag not given on the command line\nis read from the input of the same name (INPUT_<NAME>, '-' as '_').\n")

@@ -124,3 +124,67 @@ func TestReportTablesAndWarnings(t *testing.T) {
 		t.Errorf("stdout does not hold both tables in order:\n%s", out.String())
 	}
 }
+
+// argsCmd takes positional arguments, as config does.
+type argsCmd struct{ got []string }
+
+func (*argsCmd) Name() string           { return "words" }
+func (*argsCmd) Synopsis() string       { return "take words" }
+func (*argsCmd) SetFlags(*flag.FlagSet) {}
+func (*argsCmd) Args() string           { return "WORD..." }
+func (c *argsCmd) Run(_ context.Context, _ *Env, args []string) error {
+	c.got = args
+	return nil
+}
+
+// Regression: every command checked for stray arguments itself, twelve
+// times with different words; now App refuses them for every command that
+// is not an ArgsTaker, before it runs.
+func TestPositionalArgumentsOnlyForArgsTakers(t *testing.T) {
+	var out, errb bytes.Buffer
+	e := NewEnv(&out, &errb, nil, func(string) string { return "" }, "t")
+	words := &argsCmd{}
+	app := &App{Name: "nd", Commands: []Command{&echoCmd{}, words}}
+	if got := app.Main(context.Background(), e, []string{"echo", "--hosts", "a", "extra"}); got != ExitUsage {
+		t.Fatalf("echo with an argument: status %d, want %d", got, ExitUsage)
+	}
+	if !strings.Contains(errb.String(), `unexpected arguments ["extra"]`) || strings.Contains(out.String(), "hosts=") {
+		t.Fatalf("echo with an argument ran or said the wrong thing: stdout %q stderr %q", out.String(), errb.String())
+	}
+	if got := app.Main(context.Background(), e, []string{"words", "a", "b"}); got != ExitOK || strings.Join(words.got, ",") != "a,b" {
+		t.Fatalf("words a b: status %d, args %q", got, words.got)
+	}
+}
+
+func TestReleaseFlagDefaultsToCommit(t *testing.T) {
+	for _, tc := range []struct {
+		flag, sha string
+		required  bool
+		want, err string
+	}{
+		{"", "0123456789abcdef", true, "0123456", ""},
+		{"r1", "0123456789abcdef", true, "r1", ""},
+		{"", "", false, "", ""},
+		{"", "", true, "", "--release is required"},
+		{"../x", "", true, "", "--release: invalid input"},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		var r ReleaseFlag
+		r.Register(fs, "release id")
+		if tc.flag != "" {
+			if err := fs.Parse([]string{"--release", tc.flag}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e := NewEnv(&bytes.Buffer{}, &bytes.Buffer{}, nil, func(k string) string {
+			if k == "GITHUB_SHA" {
+				return tc.sha
+			}
+			return ""
+		}, "t")
+		got, err := r.ID(e, tc.required)
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("--release %q, GITHUB_SHA %q, required %v: got %q, %v; want %q, %q", tc.flag, tc.sha, tc.required, got, err, tc.want, tc.err)
+		}
+	}
+}
