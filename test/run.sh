@@ -11,6 +11,13 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# staticcheck at the version .ci/run installs; a laptop without it skips.
+if command -v staticcheck >/dev/null 2>&1; then
+	staticcheck ./...
+elif [ "${CI:-}" = true ]; then
+	echo "staticcheck is not installed (.ci/run installs honnef.co/go/tools/cmd/staticcheck@v0.8.2)" >&2
+	exit 1
+fi
 bash scripts/lint-actions.sh
 # -p 2: the bed tests of several packages queue for the one bed (a file
 # lock); more packages at once only adds waiting on 2 cores.
