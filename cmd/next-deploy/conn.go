@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -39,9 +41,9 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.user, "user", "", "SSH login for hosts given without user@ (default: the local user name)")
 	fs.StringVar(&c.knownHosts, "known-hosts", "", "known_hosts content verifying every host key (and the jump host's)")
 	fs.StringVar(&c.knownHostsFile, "known-hosts-file", "", "known_hosts file (default ~/.ssh/known_hosts when --known-hosts is not given)")
-	fs.StringVar(&c.sshKey, "ssh-key", "", "private key content (secret: masked in Actions, never written to disk)")
-	fs.StringVar(&c.sshKeyFile, "ssh-key-file", "", "private key file")
-	fs.StringVar(&c.passphrase, "ssh-passphrase", "", "passphrase of an encrypted private key (secret)")
+	fs.StringVar(&c.sshKey, "ssh-key", "", "private key content: a secret, so never on the command line; from $NEXT_DEPLOY_SSH_KEY (in Actions the ssh-key input); masked, never written to disk")
+	fs.StringVar(&c.sshKeyFile, "ssh-key-file", "", "private key file; - reads the key from stdin")
+	fs.StringVar(&c.passphrase, "ssh-passphrase", "", "passphrase of an encrypted private key: a secret, from $NEXT_DEPLOY_SSH_PASSPHRASE (in Actions the ssh-passphrase input), never on the command line")
 	fs.BoolVar(&c.agent, "ssh-agent", false, "authenticate with ssh-agent (SSH_AUTH_SOCK); the default when no key is given and an agent is running")
 	fs.StringVar(&c.jump, "jump", "", "jump host (bastion): [user@]host[:port]")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", 15*time.Second, "time limit to connect and log in to one host")
@@ -115,6 +117,18 @@ func (c *connFlags) sshConfig(env *cli.Env, need bool) (remote.SSHConfig, error)
 		return cfg, nil
 	}
 	var errs []error
+	if cfg.KeyFile == "-" {
+		// The key from stdin: neither argv nor the environment holds it.
+		var b []byte
+		var err error
+		if env.Stdin != nil {
+			b, err = io.ReadAll(io.LimitReader(env.Stdin, 1<<20))
+		}
+		if err != nil || len(bytes.TrimSpace(b)) == 0 {
+			errs = append(errs, fmt.Errorf("--ssh-key-file -: no private key on stdin"))
+		}
+		cfg.Key, cfg.KeyFile = b, ""
+	}
 	if c.jump != "" {
 		j, err := inventory.ParseEntry(c.jump)
 		if err != nil || j.Local {

@@ -37,6 +37,10 @@ type Env struct {
 	InActions bool
 	// Version is the program's version.
 	Version string
+	// Unsetenv removes a variable from the process environment once a
+	// secret has been read from it, so nothing started later (a local
+	// host's scripts, pm2, hooks) inherits it; nil in tests.
+	Unsetenv func(string)
 	// progress serializes Progressf: hosts report from goroutines of
 	// their own, and Stderr need not be safe for concurrent writes.
 	progress sync.Mutex
@@ -122,12 +126,31 @@ func ExitStatus(err error) int {
 	return ExitFailed
 }
 
-// SecretFlags are flags whose values are masked in the Actions log, line by
-// line, as soon as they are read.
-var SecretFlags = map[string]bool{
-	"ssh-key":        true,
-	"ssh-passphrase": true,
-	"github-token":   true,
+// SecretFlags are the flags whose values are secrets, with the environment
+// variable that carries them outside Actions. A secret is never taken from
+// the command line (every local user reads /proc/<pid>/cmdline): it comes
+// from INPUT_<FLAG> in Actions, from its variable, or from a file. Its value
+// is masked in the Actions log, line by line, as soon as it is read, and
+// the variable it came from is unset.
+var SecretFlags = map[string]string{
+	"ssh-key":        "NEXT_DEPLOY_SSH_KEY",
+	"ssh-passphrase": "NEXT_DEPLOY_SSH_PASSPHRASE",
+	"github-token":   "GITHUB_TOKEN",
+}
+
+// secretOnCommandLine refuses a secret flag given as an argument.
+func secretOnCommandLine(fs *flag.FlagSet) error {
+	var errs []error
+	fs.Visit(func(f *flag.Flag) {
+		if v, ok := SecretFlags[f.Name]; ok {
+			hint := "set " + v
+			if f.Name == "ssh-key" {
+				hint += ", or pass --ssh-key-file FILE (--ssh-key-file - reads the key from stdin)"
+			}
+			errs = append(errs, fmt.Errorf("--%s on the command line is readable by every local user (/proc/<pid>/cmdline); nothing was done: %s instead", f.Name, hint))
+		}
+	})
+	return errors.Join(errs...)
 }
 
 // App is the set of subcommands of one program.
@@ -191,15 +214,15 @@ func (a *App) run(ctx context.Context, env *Env, args []string) error {
 		}
 		return Usage(err)
 	}
-	var errs []error
+	errs := []error{secretOnCommandLine(fs)}
 	if _, ok := c.(ArgsTaker); !ok && fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments %q: %s takes flags only", fs.Args(), c.Name()))
 	}
 	if err := overlayInputs(fs, env); err != nil {
 		errs = append(errs, err)
 	}
-	if len(errs) > 0 {
-		return Usage(errors.Join(errs...))
+	if err := errors.Join(errs...); err != nil {
+		return Usage(err)
 	}
 	return c.Run(ctx, env, fs.Args())
 }
@@ -246,34 +269,46 @@ func newFlagSet(prog string, c Command, w io.Writer) *flag.FlagSet {
 func overlayInputs(fs *flag.FlagSet, env *Env) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if env.InActions {
-		// Secrets given as flags are masked too.
-		fs.Visit(func(f *flag.Flag) {
-			if SecretFlags[f.Name] {
-				mask(env, f.Value.String())
-			}
-		})
-	}
-	if !env.InActions {
-		return nil
-	}
 	var errs []error
 	for _, name := range actionInputNames(fs) {
 		if set[name] {
 			continue
 		}
-		v := env.Getenv("INPUT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+		input := "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		v, from := "", ""
+		if env.InActions {
+			v, from = env.Getenv(input), "input "+strings.ReplaceAll(name, "-", "_")
+		}
+		secretVar, secret := SecretFlags[name]
+		if secret {
+			if v == "" {
+				v, from = env.Getenv(secretVar), secretVar
+			}
+			// Read once, then gone from the environment that local
+			// scripts, pm2 and hooks would inherit.
+			env.unset(input)
+			env.unset(secretVar)
+		}
 		if v == "" {
 			continue
 		}
-		if SecretFlags[name] {
+		if secret && env.InActions {
 			mask(env, v)
 		}
 		if err := fs.Set(name, strings.TrimSpace(v)); err != nil {
-			errs = append(errs, fmt.Errorf("input %s: %w", strings.ReplaceAll(name, "-", "_"), err))
+			if secret {
+				err = errors.New("bad value") // never echo a secret
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", from, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (e *Env) unset(name string) {
+	if e.Unsetenv != nil {
+		e.Unsetenv(name)
+	}
 }
 
 func actionInputNames(fs *flag.FlagSet) []string {
@@ -294,5 +329,7 @@ func mask(env *Env, secret string) {
 
 // OSEnv builds the Env of the real process.
 func OSEnv(version string) *Env {
-	return NewEnv(os.Stdout, os.Stderr, os.Stdin, os.Getenv, version)
+	e := NewEnv(os.Stdout, os.Stderr, os.Stdin, os.Getenv, version)
+	e.Unsetenv = func(k string) { _ = os.Unsetenv(k) }
+	return e
 }

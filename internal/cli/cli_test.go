@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -186,5 +187,59 @@ func TestReleaseFlagDefaultsToCommit(t *testing.T) {
 		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("--release %q, GITHUB_SHA %q, required %v: got %q, %v; want %q, %q", tc.flag, tc.sha, tc.required, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+// Regression (issue 13): --ssh-key "$KEY" put the key in
+// /proc/<pid>/cmdline for every local user to read. A secret flag on the
+// command line is refused before anything runs, naming the variable to use.
+func TestSecretsNeverFromTheCommandLine(t *testing.T) {
+	st, out, stderr := runApp(nil, "echo", "--hosts", "a", "--ssh-key", "PRIVATE")
+	if st != ExitUsage || strings.Contains(out, "hosts=") {
+		t.Fatalf("--ssh-key on the command line: status %d, ran: %q", st, out)
+	}
+	for _, want := range []string{"--ssh-key on the command line", "NEXT_DEPLOY_SSH_KEY", "--ssh-key-file -"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("message lacks %q: %s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "PRIVATE") {
+		t.Errorf("the refused secret was echoed: %s", stderr)
+	}
+}
+
+// A secret comes from its variable (or INPUT_ in Actions), is masked in
+// Actions, and both variables are unset once read so that nothing started
+// later inherits them.
+func TestSecretsFromTheEnvironmentAreUnset(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{"terminal", map[string]string{"NEXT_DEPLOY_SSH_KEY": "k1"}},
+		{"actions", map[string]string{"GITHUB_ACTIONS": "true", "INPUT_SSH_KEY": "k1", "NEXT_DEPLOY_SSH_KEY": "other"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var unset []string
+			var out bytes.Buffer
+			e := NewEnv(&out, &bytes.Buffer{}, nil, func(k string) string { return tc.env[k] }, "t")
+			e.Unsetenv = func(k string) { unset = append(unset, k) }
+			c := &echoCmd{}
+			app := &App{Name: "nd", Commands: []Command{c}}
+			if st := app.Main(context.Background(), e, []string{"echo", "--hosts", "a"}); st != ExitOK {
+				t.Fatalf("status %d", st)
+			}
+			if c.key != "k1" {
+				t.Errorf("key = %q, want k1", c.key)
+			}
+			for _, v := range []string{"INPUT_SSH_KEY", "NEXT_DEPLOY_SSH_KEY"} {
+				if !slices.Contains(unset, v) {
+					t.Errorf("%s not unset after reading (unset: %q)", v, unset)
+				}
+			}
+			if masked := strings.Contains(out.String(), "::add-mask::k1"); masked != e.InActions {
+				t.Errorf("masked = %v in Actions = %v: %q", masked, e.InActions, out.String())
+			}
+		})
 	}
 }

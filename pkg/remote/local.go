@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -30,6 +32,7 @@ func (l *Local) Run(ctx context.Context, c Cmd) (*Result, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = LocalEnv(os.Environ())
 	cmd.Stdin = c.Stdin
 	var res Result
 	var stdout, stderr bytes.Buffer
@@ -53,6 +56,31 @@ func (l *Local) Run(ctx context.Context, c Cmd) (*Result, error) {
 		return &res, err
 	}
 	return &res, nil
+}
+
+// localEnvKeys are the variables a script on this machine inherits: what
+// sh, tar, node and pm2 need. Everything else stays behind: the runner's
+// secrets (INPUT_SSH_KEY reached pm2, every worker's environment and
+// dump.pm2 on disk), GITHUB_TOKEN, and RUNNER_TRACKING_ID, which a
+// self-hosted runner uses to kill every process carrying it when the job
+// ends (the pm2 daemon of a local deploy included). An SSH host gets
+// sshd's clean login environment; this gives the local host the same.
+var localEnvKeys = map[string]bool{
+	"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "SHELL": true,
+	"LANG": true, "LANGUAGE": true, "TZ": true, "TMPDIR": true, "PM2_HOME": true,
+}
+
+// LocalEnv is the allow-listed part of environ (KEY=value entries): the
+// environment of every script the local host runs.
+func LocalEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if localEnvKeys[k] || strings.HasPrefix(k, "LC_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // DialTCP implements Host: on the local host it is a plain dial.
