@@ -45,7 +45,6 @@ var (
 	listenRe = regexp.MustCompile(`^([0-9A-Za-z.:\[\]-]+:)?[0-9]{1,5}$`)
 	addrRe   = regexp.MustCompile(`^[0-9A-Za-z.\[\]:-]+:[0-9]{1,5}$`)
 	nameRe   = regexp.MustCompile(`^[A-Za-z0-9_.*~^$-]+( [A-Za-z0-9_.*~^$-]+)*$`)
-	pathRe   = regexp.MustCompile(`^[A-Za-z0-9/._-]+$`)
 )
 
 // Validate reports every problem of c at once.
@@ -55,10 +54,10 @@ func (c Config) Validate() error {
 	switch {
 	case strings.HasPrefix(c.Root, "~"):
 		bad("deploy path %q: nginx does not expand ~: give the absolute path, like /home/deploy/app", c.Root)
-	case !path.IsAbs(c.Root) || path.Clean(c.Root) != c.Root || c.Root == "/" || !pathRe.MatchString(c.Root):
+	case !path.IsAbs(c.Root) || path.Clean(c.Root) != c.Root || c.Root == "/" || release.CheckPathChars(c.Root) != nil:
 		bad("deploy path %q: want a clean absolute path of letters, digits, '/', '.', '_', '-'", c.Root)
 	}
-	if c.AppDir != "" && (path.IsAbs(c.AppDir) || path.Clean(c.AppDir) != c.AppDir || strings.HasPrefix(c.AppDir, "..") || !pathRe.MatchString(c.AppDir)) {
+	if c.AppDir != "" && (path.IsAbs(c.AppDir) || path.Clean(c.AppDir) != c.AppDir || strings.HasPrefix(c.AppDir, "..") || !release.PathChars.MatchString(c.AppDir)) {
 		bad("app dir %q: want a clean path relative to the release, like apps/web", c.AppDir)
 	}
 	if !listenRe.MatchString(c.Listen) {

@@ -59,8 +59,23 @@ type Layout struct {
 	Root string
 }
 
+// PathChars is the one rule for the characters of a deploy path, after an
+// optional leading "~/": the path reaches shell scripts, nginx and pm2's
+// JavaScript ecosystem, and a newline or U+2028 in it once ran as code when
+// pm2 loaded the ecosystem. Letters, digits, '/', '.', '_', '-' are safe in
+// all three.
+var PathChars = regexp.MustCompile(`^[A-Za-z0-9/._-]+$`)
+
+// CheckPathChars applies PathChars to a deploy path ("~/" allowed first).
+func CheckPathChars(root string) error {
+	if !PathChars.MatchString(strings.TrimPrefix(root, "~/")) {
+		return fmt.Errorf("%w: deploy path %q: want letters, digits, '/', '.', '_', '-' only (after an optional ~/)", ErrInvalid, root)
+	}
+	return nil
+}
+
 // NewLayout checks a --path value: absolute or starting with "~/", clean,
-// not "/" and with no control characters.
+// not "/", of PathChars only.
 func NewLayout(root string) (Layout, error) {
 	bad := func(why string) (Layout, error) {
 		return Layout{}, fmt.Errorf("%w: deploy path %q: %s", ErrInvalid, root, why)
@@ -68,8 +83,8 @@ func NewLayout(root string) (Layout, error) {
 	if root == "" {
 		return bad("empty (want an absolute path like /app, or ~/app)")
 	}
-	if strings.ContainsFunc(root, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return bad("contains control characters")
+	if err := CheckPathChars(root); err != nil {
+		return Layout{}, err
 	}
 	rel, home := strings.CutPrefix(root, "~/")
 	if !home && !strings.HasPrefix(root, "/") {

@@ -59,6 +59,12 @@ func TestNewLayout(t *testing.T) {
 		{"~bob/app", ""},
 		{"/srv/../etc", ""},
 		{"/srv/app\n", ""},
+		// Regression (issue 13): U+2028 or a newline in --path ran as
+		// JavaScript when pm2 loaded the generated ecosystem.
+		{"/srv/app\u2028x", ""},
+		{"/srv/a b", ""},
+		{"/srv/$(id)", ""},
+		{"~/a'b", ""},
 	} {
 		l, err := NewLayout(tc.in)
 		if tc.want == "" {
