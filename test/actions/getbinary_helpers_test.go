@@ -115,6 +115,14 @@ func newGetBinary(t *testing.T, withGo bool) (*getBinary, string) {
 	return gb, goLog
 }
 
+// release sets what an action gives the script: its ref and repository,
+// and (for the tests) where the release assets are downloaded from.
+func (gb *getBinary) release(ref, base string) {
+	gb.env["NEXT_DEPLOY_ACTION_REF"] = ref
+	gb.env["NEXT_DEPLOY_ACTION_REPOSITORY"] = Repo
+	gb.env["NEXT_DEPLOY_DOWNLOAD_BASE"] = base
+}
+
 func (gb *getBinary) run(t *testing.T) (status int, stdout, stderr string, took time.Duration) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(gb.path, "bash"), gb.script)
@@ -137,7 +145,16 @@ func (gb *getBinary) run(t *testing.T) (status int, stdout, stderr string, took 
 	return status, out.String(), errb.String(), took
 }
 
-// files lists the regular files under dir.
+// wantNoGo fails the test when the fake go of toolDir was run; msg says
+// why it should not have been.
+func wantNoGo(t *testing.T, goLog, msg string) {
+	t.Helper()
+	if log, _ := os.ReadFile(goLog); len(log) != 0 {
+		t.Errorf("%s: %s", msg, log)
+	}
+}
+
+// regularFiles lists the regular files under dir.
 func regularFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var got []string

@@ -26,9 +26,7 @@ func TestGetBinaryRefusesTamperedDownload(t *testing.T) {
 	})
 	// Go is present: a refused download must not fall back to a build.
 	gb, goLog := newGetBinary(t, true)
-	gb.env["NEXT_DEPLOY_ACTION_REF"] = tag
-	gb.env["NEXT_DEPLOY_ACTION_REPOSITORY"] = Repo
-	gb.env["NEXT_DEPLOY_DOWNLOAD_BASE"] = fr.srv.URL
+	gb.release(tag, fr.srv.URL)
 
 	status, stdout, stderr, _ := gb.run(t)
 	if status == 0 {
@@ -46,9 +44,7 @@ func TestGetBinaryRefusesTamperedDownload(t *testing.T) {
 	if got := regularFiles(t, gb.cache); len(got) != 0 {
 		t.Errorf("the cache holds %v after a refused download, want nothing", got)
 	}
-	if log, _ := os.ReadFile(goLog); len(log) != 0 {
-		t.Errorf("go was run after a refused download: %s", log)
-	}
+	wantNoGo(t, goLog, "go was run after a refused download")
 	if got := fr.requests(); !slices.Equal(got, []string{"/" + tag + "/checksums.txt", "/" + tag + "/" + asset}) {
 		t.Errorf("requests %v", got)
 	}
@@ -65,9 +61,7 @@ func TestGetBinaryInstallsVerifiedDownloadOnceThenUsesCache(t *testing.T) {
 		asset:           binary,
 	})
 	gb, goLog := newGetBinary(t, true)
-	gb.env["NEXT_DEPLOY_ACTION_REF"] = tag
-	gb.env["NEXT_DEPLOY_ACTION_REPOSITORY"] = Repo
-	gb.env["NEXT_DEPLOY_DOWNLOAD_BASE"] = fr.srv.URL
+	gb.release(tag, fr.srv.URL)
 
 	want := filepath.Join(gb.cache, "next-deploy", tag, runtime.GOOS+"-"+runtime.GOARCH, "next-deploy") + "\n"
 	status, stdout, stderr, _ := gb.run(t)
@@ -103,9 +97,7 @@ func TestGetBinaryInstallsVerifiedDownloadOnceThenUsesCache(t *testing.T) {
 		t.Errorf("start-up with a cached binary took %v, want well under a second", took)
 	}
 	t.Logf("start-up with a cached binary: %v", took)
-	if log, _ := os.ReadFile(goLog); len(log) != 0 {
-		t.Errorf("go was run although the release had a binary: %s", log)
-	}
+	wantNoGo(t, goLog, "go was run although the release had a binary")
 }
 
 // TestGetBinaryBuildsWhenNoRelease: a branch ref has no release; the
@@ -114,9 +106,7 @@ func TestGetBinaryInstallsVerifiedDownloadOnceThenUsesCache(t *testing.T) {
 func TestGetBinaryBuildsWhenNoRelease(t *testing.T) {
 	fr := newFakeRelease(t, "none", nil)
 	gb, goLog := newGetBinary(t, true)
-	gb.env["NEXT_DEPLOY_ACTION_REF"] = "feature/x"
-	gb.env["NEXT_DEPLOY_ACTION_REPOSITORY"] = Repo
-	gb.env["NEXT_DEPLOY_DOWNLOAD_BASE"] = fr.srv.URL
+	gb.release("feature/x", fr.srv.URL)
 
 	status, stdout, stderr, _ := gb.run(t)
 	if status != 0 {
@@ -136,17 +126,13 @@ func TestGetBinaryBuildsWhenNoRelease(t *testing.T) {
 	if status2, stdout2, _, _ := gb.run(t); status2 != 0 || stdout2 != stdout {
 		t.Errorf("second run: %d %q, want the cached %q", status2, stdout2, stdout)
 	}
-	if log, _ := os.ReadFile(goLog); len(log) != 0 {
-		t.Errorf("built again although cached: %s", log)
-	}
+	wantNoGo(t, goLog, "built again although cached")
 }
 
 func TestGetBinaryFailsClearlyWithoutReleaseOrGo(t *testing.T) {
 	fr := newFakeRelease(t, "none", nil)
 	gb, _ := newGetBinary(t, false)
-	gb.env["NEXT_DEPLOY_ACTION_REF"] = "main"
-	gb.env["NEXT_DEPLOY_ACTION_REPOSITORY"] = Repo
-	gb.env["NEXT_DEPLOY_DOWNLOAD_BASE"] = fr.srv.URL
+	gb.release("main", fr.srv.URL)
 	status, stdout, stderr, _ := gb.run(t)
 	if status == 0 || stdout != "" {
 		t.Fatalf("status %d, stdout %q, want a failure", status, stdout)
