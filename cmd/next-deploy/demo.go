@@ -4,22 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/build"
+	"github.com/org/next-deploy/pkg/pm2/pm2test"
 )
 
 // demoCmd is the whole pipeline on this machine: the fixture app built
@@ -74,7 +68,8 @@ func (c *demoCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 		return fmt.Errorf("copy %s: %w", c.app, err)
 	}
 	deployPath := filepath.Join(root, "app")
-	url := fmt.Sprintf("http://127.0.0.1:%d/", c.port)
+	base := fmt.Sprintf("http://127.0.0.1:%d", c.port)
+	url := base + "/"
 	conn := []string{"--hosts", "local", "--path", deployPath}
 	rollout := append(append([]string{}, conn...), "--port", strconv.Itoa(c.port), "--hostname", "127.0.0.1",
 		"--instances", "2", "--health-url", url, "--pm2-env", "production")
@@ -108,17 +103,17 @@ func (c *demoCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	if err := ship(v2); err != nil {
 		return err
 	}
-	load := startLoad(ctx, url, c.workers)
+	// Home page GETs only: an app given with --app may have no /api/echo.
+	load := pm2test.Load{BaseURL: base, Workers: max(c.workers, 1), NoPost: true, Pause: 20 * time.Millisecond}.Start(ctx)
 	err = step(append([]string{"activate", "--release", v2}, rollout...)...)
-	sum := load.stop()
-	fmt.Fprintf(env.Stdout, "\ndemo: rolled %s -> %s under load: %d requests, %d failed, releases seen: %s\n",
-		v1, v2, sum.requests, sum.failed, strings.Join(sum.releases(), ", "))
+	sum := load.Stop()
+	fmt.Fprintf(env.Stdout, "\ndemo: rolled %s -> %s under load: %s\n", v1, v2, sum)
 	fmt.Fprintf(env.Stdout, "demo: the app is at %s (deploy path %s); stop it with: go run ./cmd/next-deploy demo --down\n", url, deployPath)
 	if err != nil {
 		return err
 	}
-	if sum.failed > 0 {
-		return fmt.Errorf("demo: %d of %d requests failed during the rollout", sum.failed, sum.requests)
+	if sum.Failures > 0 {
+		return fmt.Errorf("demo: %d of %d requests failed during the rollout, the first: %s", sum.Failures, sum.Requests, sum.Errors[0])
 	}
 	return nil
 }
@@ -135,81 +130,4 @@ func demoDown(env *cli.Env, root string) error {
 	}
 	fmt.Fprintf(env.Stdout, "demo: stopped and removed %s\n", root)
 	return nil
-}
-
-// load is a few clients requesting the home page until stopped, counting
-// failures and the releases the pages reference.
-type load struct {
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	requests atomic.Int64
-	failed   atomic.Int64
-	mu       sync.Mutex
-	seen     map[string]bool
-}
-
-var releaseRef = regexp.MustCompile(`/([A-Za-z0-9][A-Za-z0-9._-]{0,63})/_next/`)
-
-func startLoad(ctx context.Context, url string, workers int) *load {
-	ctx, cancel := context.WithCancel(ctx)
-	l := &load{cancel: cancel, seen: map[string]bool{}}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{}).DialContext, MaxIdleConnsPerHost: workers}}
-	for range max(workers, 1) {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for ctx.Err() == nil {
-				l.once(ctx, client, url)
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
-	}
-	return l
-}
-
-func (l *load) once(ctx context.Context, client *http.Client, url string) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := client.Do(req)
-	if ctx.Err() != nil {
-		return
-	}
-	l.requests.Add(1)
-	if err != nil {
-		l.failed.Add(1)
-		return
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode >= 400 {
-		l.failed.Add(1)
-		return
-	}
-	if m := releaseRef.FindSubmatch(body); m != nil {
-		l.mu.Lock()
-		l.seen[string(m[1])] = true
-		l.mu.Unlock()
-	}
-}
-
-type loadSummary struct {
-	requests, failed int64
-	seen             map[string]bool
-}
-
-func (s loadSummary) releases() []string {
-	var out []string
-	for id := range s.seen {
-		out = append(out, id)
-	}
-	if len(out) == 0 {
-		return []string{"none"}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (l *load) stop() loadSummary {
-	l.cancel()
-	l.wg.Wait()
-	return loadSummary{requests: l.requests.Load(), failed: l.failed.Load(), seen: l.seen}
 }
