@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
-	"github.com/org/next-deploy/pkg/release"
-	"github.com/org/next-deploy/pkg/remote"
+	"github.com/org/next-deploy/pkg/status"
 )
 
 type releasesCmd struct {
@@ -27,68 +25,30 @@ func (c *releasesCmd) SetFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
 }
 
-// hostReleases is one host's answer, as printed by --json.
-type hostReleases struct {
-	Host     string            `json:"host"`
-	Path     string            `json:"path"`
-	Current  string            `json:"current"`
-	Previous string            `json:"previous"`
-	Incoming int               `json:"incoming"`
-	Releases []release.Release `json:"releases"`
-	Error    string            `json:"error,omitempty"`
-}
-
 func (c *releasesCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	f, err := c.conn.open(env)
 	if err != nil {
 		return err
 	}
 	defer f.close()
-	results := eachHost(ctx, f, func(ctx context.Context, h remote.Host) (*release.State, error) {
-		return f.layout.State(ctx, h)
-	})
-	out := make([]hostReleases, 0, len(results))
+	out, runErr := status.Releases(ctx, f.pool, f.targets, f.layout, f.parallel)
 	t := &cli.Table{Title: "releases in " + f.layout.Root, Header: []string{"host", "release", "size", "delivered", "state"}}
-	var errs []error
-	for _, r := range results {
-		hr := hostReleases{Host: r.Target.String(), Path: f.layout.Root, Releases: []release.Release{}}
-		if r.Err != nil {
-			hr.Error = r.Err.Error()
-			errs = append(errs, r.Err)
-			t.Add(hr.Host, "-", "-", "-", "error: "+r.Err.Error())
-			out = append(out, hr)
+	for _, hr := range out {
+		if hr.Err != nil {
+			t.Add(hr.Host, "-", "-", "-", "error: "+hr.Error)
 			continue
 		}
-		st := r.Value
-		hr.Current, hr.Previous, hr.Incoming = st.Current, st.Previous, st.Incoming
-		hr.Releases = append(hr.Releases, st.Releases...)
-		if len(st.Releases) == 0 {
+		if len(hr.Releases) == 0 {
 			t.Add(hr.Host, "-", "-", "-", "no releases")
 		}
-		for _, rel := range st.Releases {
-			t.Add(hr.Host, rel.ID, humanBytes(rel.DiskBytes), rel.DeliveredAt.Format(time.RFC3339), releaseState(rel))
+		for _, rel := range hr.Releases {
+			t.Add(hr.Host, rel.ID, humanBytes(rel.DiskBytes), rel.DeliveredAt.Format(time.RFC3339), status.ReleaseState(rel))
 		}
-		out = append(out, hr)
 	}
 	if err := env.Report(c.asJSON, out, t); err != nil {
 		return err
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%d of %d hosts could not be listed: %w", len(errs), len(results), errors.Join(errs...))
-	}
-	return nil
-}
-
-func releaseState(r release.Release) string {
-	switch {
-	case !r.Complete:
-		return "incomplete"
-	case r.Current:
-		return "current"
-	case r.Previous:
-		return "previous"
-	}
-	return ""
+	return runErr
 }
 
 // humanBytes prints a size the way a person reads it: 1.5 MB.

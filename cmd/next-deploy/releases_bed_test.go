@@ -9,6 +9,7 @@ import (
 	"github.com/org/next-deploy/internal/golden"
 
 	"github.com/org/next-deploy/internal/cli"
+	"github.com/org/next-deploy/pkg/status"
 	"github.com/org/next-deploy/test/bed"
 )
 
@@ -33,13 +34,13 @@ printf '%s\n' '{"time":"2026-03-01T11:00:00Z","action":"activate","release":"1a2
 func TestReleasesOverSSHGolden(t *testing.T) {
 	b := bed.Start(t, bed.Options{Hosts: 2})
 	b.RunAs(t, b.Hosts[0], seedReleases)
-	status, stdout, stderr := runCLI(t, map[string]string{}, "releases",
+	code, stdout, stderr := runCLI(t, map[string]string{}, "releases",
 		"--hosts", b.HostsFlag(), "--path", "~/app", "--json",
 		"--known-hosts-file", b.KnownHostsFile, "--ssh-key-file", b.ClientKeyFile)
-	if status != cli.ExitOK {
-		t.Fatalf("status %d; stderr:\n%s", status, stderr)
+	if code != cli.ExitOK {
+		t.Fatalf("status %d; stderr:\n%s", code, stderr)
 	}
-	var got []hostReleases
+	var got []status.HostReleases
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
 	}
@@ -58,11 +59,11 @@ func TestReleasesOverSSHGolden(t *testing.T) {
 	golden.Check(t, filepath.Join("testdata", "releases.golden.json"), append(norm, '\n'))
 
 	// The terminal table says the same for a person.
-	status, stdout, _ = runCLI(t, map[string]string{}, "releases",
+	code, stdout, _ = runCLI(t, map[string]string{}, "releases",
 		"--hosts", b.HostsFlag(), "--path", "~/app",
 		"--known-hosts-file", b.KnownHostsFile, "--ssh-key-file", b.ClientKeyFile)
-	if status != cli.ExitOK {
-		t.Fatalf("table run: status %d", status)
+	if code != cli.ExitOK {
+		t.Fatalf("table run: status %d", code)
 	}
 	for _, want := range []string{"9f8e7d6", "current", "1a2b3c4", "previous", "no releases"} {
 		if !strings.Contains(stdout, want) {
