@@ -1,9 +1,11 @@
-// Package barrier owns waiting until every member of a group is ready: the
-// hosts of a fleet holding a release, or the matrix jobs of a workflow run
-// having delivered theirs. It knows nothing of hosts or jobs; a Poll says
-// where each member stands, and Wait polls until all are ready, one has
-// failed (waiting longer would not help) or the time is up. Time is behind
-// Clock, so tests never sleep.
+// Package barrier owns barrier-wait: waiting until every member of a group
+// is ready. A Plan says what to poll and how to speak of it: Hosts judges
+// every host's releases against the release id and artifact checksum, Jobs
+// judges the matrix jobs of a workflow run (listed by ghapi) by their
+// delivery step. Wait polls a plan until all are ready, one has failed
+// (waiting longer would not help) or the time is up, and says who is still
+// missing as progress lines. Time is behind a clock.Clock, so tests never
+// sleep.
 package barrier
 
 import (
@@ -12,6 +14,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/org/next-deploy/pkg/clock"
 )
 
 // State is where one member stands.
@@ -98,42 +102,21 @@ func Describe(ms []Member) string {
 // whole and is retried on the next round, unless it is Permanent.
 type Poll func(ctx context.Context) (Status, error)
 
-// Clock is the time Wait sees; tests pass a fake one that never sleeps.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d, or until ctx is done (then it returns ctx's error).
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-// RealClock is the wall clock.
-type RealClock struct{}
-
-// Now implements Clock.
-func (RealClock) Now() time.Time { return time.Now() }
-
-// Sleep implements Clock.
-func (RealClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
 // Options tune Wait.
 type Options struct {
 	// Interval is the pause between two polls (default 5s).
 	Interval time.Duration
 	// Timeout is how long to wait in all (required, > 0).
 	Timeout time.Duration
-	// Clock defaults to RealClock.
-	Clock Clock
+	// Clock defaults to the wall clock.
+	Clock clock.Clock
 	// Progress, when set, is called after every round that does not end
 	// the wait, including rounds whose poll failed (Status.Err set).
 	Progress func(Status)
+	// Say, when set, gets progress lines for a person: who is still
+	// missing when that changes, and every sixth round while it does not;
+	// and every failed look (see Lines).
+	Say func(line string)
 }
 
 // DefaultInterval is the pause between polls when Options.Interval is 0.
@@ -205,25 +188,36 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// Wait polls until every member is ready (nil error), a member failed
+// Wait polls p until every member is ready (nil error), a member failed
 // (*FailedError), the timeout passed (*TimeoutError), a poll failed
 // permanently (that error, unwrapped from Permanent) or ctx is done (its
-// error). It always returns the last known status. Each poll gets a
-// context that ends at the deadline, so a hung host cannot hold the wait
-// past it; the last poll, made at the deadline, gets one more interval
-// (at most 30s) to answer.
-func Wait(ctx context.Context, poll Poll, opts Options) (Status, error) {
+// error); a non-nil error is wrapped once, naming p.Subject and ending in
+// the hint that fits. It always returns the last known status. Each poll
+// gets a context that ends at the deadline, so a hung host cannot hold
+// the wait past it; the last poll, made at the deadline, gets one more
+// interval (at most 30s) to answer.
+func Wait(ctx context.Context, p Plan, opts Options) (Status, error) {
 	if opts.Timeout <= 0 {
 		return Status{}, fmt.Errorf("barrier timeout %s: want more than 0", opts.Timeout)
 	}
-	interval := opts.Interval
-	if interval <= 0 {
-		interval = DefaultInterval
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultInterval
 	}
-	clk := opts.Clock
-	if clk == nil {
-		clk = RealClock{}
+	opts.Clock = clock.Or(opts.Clock)
+	if opts.Say != nil {
+		noun := p.Noun
+		if noun == "" {
+			noun = "members"
+		}
+		opts.Progress = both(opts.Progress, Lines(noun, opts.Say))
 	}
+	st, err := wait(ctx, p.Poll, opts)
+	return st, p.explain(err)
+}
+
+// wait is Wait's loop over a checked opts.
+func wait(ctx context.Context, poll Poll, opts Options) (Status, error) {
+	clk, interval := opts.Clock, opts.Interval
 	start := clk.Now()
 	deadline := start.Add(opts.Timeout)
 	var last Status

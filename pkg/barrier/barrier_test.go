@@ -7,24 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/org/next-deploy/pkg/clock"
 )
-
-// fakeClock never sleeps: Sleep moves its time forward.
-type fakeClock struct {
-	now   time.Time
-	slept []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time { return c.now }
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.slept = append(c.slept, d)
-	c.now = c.now.Add(d)
-	return nil
-}
 
 // answer is one poll's result.
 type answer struct {
@@ -169,10 +154,10 @@ func TestWait(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := &fakeClock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
+			clk := clock.NewFake(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
 			poll, polls := script(tc.answers...)
 			var progress []string
-			st, err := Wait(context.Background(), poll, Options{
+			st, err := Wait(context.Background(), Plan{Poll: poll}, Options{
 				Interval: tc.interval,
 				Timeout:  tc.timeout,
 				Clock:    clk,
@@ -196,7 +181,7 @@ func TestWait(t *testing.T) {
 			if got, want := st.Round, tc.wantPolls; got != want {
 				t.Errorf("Status.Round = %d, want %d", got, want)
 			}
-			if got, want := clk.slept, tc.wantSlept; !reflect.DeepEqual(got, want) {
+			if got, want := clk.Sleeps(), tc.wantSlept; !reflect.DeepEqual(got, want) {
 				t.Errorf("slept %v, want %v", got, want)
 			}
 			if got, want := progress, tc.wantProgress; !reflect.DeepEqual(got, want) {
@@ -212,9 +197,9 @@ func TestWait(t *testing.T) {
 }
 
 func TestWaitKeepsLastMembersOnTransientError(t *testing.T) {
-	clk := &fakeClock{}
+	clk := clock.NewFake(time.Time{})
 	poll, _ := script(answer{st: members("a=ready", "b=waiting")}, answer{err: errFlaky})
-	st, err := Wait(context.Background(), poll, Options{Timeout: 10 * time.Second, Interval: 5 * time.Second, Clock: clk})
+	st, err := Wait(context.Background(), Plan{Poll: poll}, Options{Timeout: 10 * time.Second, Interval: 5 * time.Second, Clock: clk})
 	var te *TimeoutError
 	if !errors.As(err, &te) {
 		t.Fatalf("error = %v, want a *TimeoutError", err)
@@ -232,7 +217,7 @@ func TestWaitKeepsLastMembersOnTransientError(t *testing.T) {
 
 func TestWaitKeepsTheTellingErrorOverACutOffPoll(t *testing.T) {
 	poll, _ := script(answer{err: errFlaky}, answer{err: context.DeadlineExceeded})
-	_, err := Wait(context.Background(), poll, Options{Timeout: time.Second, Interval: time.Second, Clock: &fakeClock{}})
+	_, err := Wait(context.Background(), Plan{Poll: poll}, Options{Timeout: time.Second, Interval: time.Second, Clock: clock.NewFake(time.Time{})})
 	if !errors.Is(err, errFlaky) || !errors.Is(err, ErrTimeout) {
 		t.Errorf("error = %v, want a timeout naming %v", err, errFlaky)
 	}
@@ -241,9 +226,9 @@ func TestWaitKeepsTheTellingErrorOverACutOffPoll(t *testing.T) {
 func TestWaitStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	poll, polls := script(answer{st: members("a=waiting")})
-	_, err := Wait(ctx, poll, Options{
+	_, err := Wait(ctx, Plan{Poll: poll}, Options{
 		Timeout:  time.Hour,
-		Clock:    &fakeClock{},
+		Clock:    clock.NewFake(time.Time{}),
 		Progress: func(Status) { cancel() },
 	})
 	if !errors.Is(err, context.Canceled) {
@@ -257,9 +242,9 @@ func TestWaitStopsWhenCancelled(t *testing.T) {
 func TestWaitPollSeesCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Wait(ctx, func(ctx context.Context) (Status, error) {
+	_, err := Wait(ctx, Plan{Poll: func(ctx context.Context) (Status, error) {
 		return Status{}, ctx.Err()
-	}, Options{Timeout: time.Hour, Clock: &fakeClock{}})
+	}}, Options{Timeout: time.Hour, Clock: clock.NewFake(time.Time{})})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v, want context.Canceled", err)
 	}
@@ -267,7 +252,7 @@ func TestWaitPollSeesCancelledContext(t *testing.T) {
 
 func TestWaitRefusesNoTimeout(t *testing.T) {
 	poll, polls := script(answer{st: members("a=ready")})
-	if _, err := Wait(context.Background(), poll, Options{}); err == nil {
+	if _, err := Wait(context.Background(), Plan{Poll: poll}, Options{}); err == nil {
 		t.Fatal("Wait with no timeout succeeded, want an error")
 	}
 	if *polls != 0 {
@@ -279,5 +264,29 @@ func TestDescribe(t *testing.T) {
 	got := Describe([]Member{{Name: "a", Detail: "no release yet"}, {Name: "b"}})
 	if want := "a (no release yet), b"; got != want {
 		t.Errorf("Describe = %q, want %q", got, want)
+	}
+}
+
+func TestLines(t *testing.T) {
+	var said []string
+	progress := Lines("hosts", func(l string) { said = append(said, l) })
+	round := func(n int, st Status) {
+		st.Round, st.Elapsed = n, time.Duration(n-1)*10*time.Second
+		progress(st)
+	}
+	round(1, members("a=ready", "b=waiting", "c=waiting"))
+	for n := 2; n <= 8; n++ { // unchanged: said again on the sixth repeat only
+		round(n, members("a=ready", "b=ready", "c=waiting"))
+	}
+	round(9, Status{Err: errFlaky})
+	round(10, members("a=ready", "b=ready", "c=waiting"))
+	want := []string{
+		"[0s] waiting for 2 of 3 hosts: b, c",
+		"[10s] waiting for 1 of 3 hosts: c",
+		"[1m10s] waiting for 1 of 3 hosts: c",
+		"[1m20s] look 9 failed, retrying: dial b:22: connection refused",
+	}
+	if !reflect.DeepEqual(said, want) {
+		t.Errorf("lines:\n got %q\nwant %q", said, want)
 	}
 }

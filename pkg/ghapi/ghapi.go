@@ -1,8 +1,8 @@
 // Package ghapi owns next-deploy's use of the GitHub REST API: the HTTP
 // client that talks to it (go-github over a retrying, context-respecting
 // *http.Client, github.com or GHES), the workflow run a step belongs to,
-// listing that run's jobs, and judging from them whether every matrix job
-// has delivered its release (a barrier.Poll for barrier-wait --mode jobs).
+// and listing that run's jobs as plain data. What the jobs mean (whether
+// every matrix job has delivered) is barrier-wait's, in pkg/barrier.
 package ghapi
 
 import (

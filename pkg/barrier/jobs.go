@@ -1,17 +1,24 @@
-package ghapi
+package barrier
 
 import (
 	"context"
 	"fmt"
 	"strings"
 
-	"github.com/org/next-deploy/pkg/barrier"
+	"github.com/org/next-deploy/pkg/ghapi"
 )
 
-// Delivery says which jobs of a run deliver a release, and how to tell
+// JobLister lists the jobs of a workflow run: *ghapi.Client, or a fake.
+type JobLister interface {
+	Jobs(ctx context.Context, run ghapi.Run) ([]ghapi.Job, error)
+}
+
+// JobsOptions say which jobs of a run deliver a release, and how to tell
 // that one has: the barrier of a matrix workflow where each job delivers
 // to one server.
-type Delivery struct {
+type JobsOptions struct {
+	Client JobLister
+	Run    ghapi.Run
 	// Pattern is a glob over job names ("deploy (*)"): '*' matches any
 	// text, '?' one character. It is matched against the whole name and
 	// against the part after the last " / ", so "deploy (*)" also matches
@@ -26,17 +33,17 @@ type Delivery struct {
 	Expect int
 }
 
-// Validate checks d before anything is asked of GitHub.
-func (d Delivery) Validate() error {
+// Validate checks o before anything is asked of GitHub.
+func (o JobsOptions) Validate() error {
 	var problems []string
-	if strings.TrimSpace(d.Pattern) == "" {
+	if strings.TrimSpace(o.Pattern) == "" {
 		problems = append(problems, "job pattern is empty (want a glob like \"deploy (*)\")")
 	}
-	if strings.TrimSpace(d.Step) == "" {
+	if strings.TrimSpace(o.Step) == "" {
 		problems = append(problems, "step name is empty (want the name of the step that delivers, like \"deliver\")")
 	}
-	if d.Expect < 0 {
-		problems = append(problems, fmt.Sprintf("expected job count %d: want 0 or more", d.Expect))
+	if o.Expect < 0 {
+		problems = append(problems, fmt.Sprintf("expected job count %d: want 0 or more", o.Expect))
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("jobs barrier: %s", strings.Join(problems, "; "))
@@ -44,47 +51,72 @@ func (d Delivery) Validate() error {
 	return nil
 }
 
-// Matches reports whether the job name is one d waits for.
-func (d Delivery) Matches(name string) bool {
-	if Glob(d.Pattern, name) {
+// Jobs plans waiting until every job o names has delivered. Every poll
+// lists the run's jobs and judges them. Errors asking again cannot fix
+// (bad token, no permission, no such run: ghapi.IsPermanent) stop the
+// wait at once; the others (5xx after retries, rate limits, network) are
+// retried on the next round.
+func Jobs(o JobsOptions) Plan {
+	return Plan{
+		Poll: func(ctx context.Context) (Status, error) {
+			jobs, err := o.Client.Jobs(ctx, o.Run)
+			if err != nil {
+				if ghapi.IsPermanent(err) {
+					return Status{}, Permanent(err)
+				}
+				return Status{}, err
+			}
+			return o.status(jobs), nil
+		},
+		Noun:        "jobs",
+		Title:       fmt.Sprintf("jobs matching %q in %s", o.Pattern, o.Run),
+		Subject:     fmt.Sprintf("not every job matching %q delivered", o.Pattern),
+		TimeoutHint: "look at the jobs named in the run; check that --jobs and --step match the workflow's job and step names, or raise --timeout",
+		FailHint:    "fix that job's delivery and re-run the failed jobs",
+	}
+}
+
+// matches reports whether the job name is one o waits for.
+func (o JobsOptions) matches(name string) bool {
+	if glob(o.Pattern, name) {
 		return true
 	}
 	if i := strings.LastIndex(name, " / "); i >= 0 {
-		return Glob(d.Pattern, name[i+len(" / "):])
+		return glob(o.Pattern, name[i+len(" / "):])
 	}
 	return false
 }
 
-// Status judges every job d waits for: ready once delivered, failed when
+// status judges every job o waits for: ready once delivered, failed when
 // its delivery step or the job ended otherwise (waiting longer cannot
 // help), else waiting. While fewer jobs match than expected (or none),
 // a member named after the pattern waits for the others to appear.
-func (d Delivery) Status(jobs []Job) barrier.Status {
-	var st barrier.Status
+func (o JobsOptions) status(jobs []ghapi.Job) Status {
+	var st Status
 	var others []string
 	for _, j := range jobs {
-		if !d.Matches(j.Name) {
+		if !o.matches(j.Name) {
 			others = append(others, j.Name)
 			continue
 		}
-		st.Members = append(st.Members, d.judge(j))
+		st.Members = append(st.Members, o.judge(j))
 	}
 	n := len(st.Members)
 	switch {
-	case d.Expect > 0 && n < d.Expect:
-		st.Members = append(st.Members, barrier.Member{
-			Name:   fmt.Sprintf("jobs matching %q", d.Pattern),
-			State:  barrier.Waiting,
-			Detail: fmt.Sprintf("%d of %d expected jobs exist", n, d.Expect),
+	case o.Expect > 0 && n < o.Expect:
+		st.Members = append(st.Members, Member{
+			Name:   fmt.Sprintf("jobs matching %q", o.Pattern),
+			State:  Waiting,
+			Detail: fmt.Sprintf("%d of %d expected jobs exist", n, o.Expect),
 		})
 	case n == 0:
 		detail := "no job matches yet"
 		if len(others) > 0 {
 			detail += "; jobs of this run: " + listSome(others, 10)
 		}
-		st.Members = append(st.Members, barrier.Member{
-			Name:   fmt.Sprintf("jobs matching %q", d.Pattern),
-			State:  barrier.Waiting,
+		st.Members = append(st.Members, Member{
+			Name:   fmt.Sprintf("jobs matching %q", o.Pattern),
+			State:  Waiting,
 			Detail: detail,
 		})
 	}
@@ -92,18 +124,18 @@ func (d Delivery) Status(jobs []Job) barrier.Status {
 }
 
 // judge says where one matching job stands.
-func (d Delivery) judge(j Job) barrier.Member {
-	m := barrier.Member{Name: j.Name, State: barrier.Waiting}
-	fail := func(detail string) barrier.Member {
+func (o JobsOptions) judge(j ghapi.Job) Member {
+	m := Member{Name: j.Name, State: Waiting}
+	fail := func(detail string) Member {
 		if j.URL != "" {
 			detail += " (" + j.URL + ")"
 		}
-		m.State, m.Detail = barrier.Failed, detail
+		m.State, m.Detail = Failed, detail
 		return m
 	}
-	var steps []Step
+	var steps []ghapi.Step
 	for _, s := range j.Steps {
-		if Glob(d.Step, s.Name) {
+		if glob(o.Step, s.Name) {
 			steps = append(steps, s)
 		}
 	}
@@ -117,13 +149,13 @@ func (d Delivery) judge(j Job) barrier.Member {
 		}
 	}
 	if len(steps) > 0 && succeeded == len(steps) {
-		m.State, m.Detail = barrier.Ready, fmt.Sprintf("step %q succeeded", steps[0].Name)
+		m.State, m.Detail = Ready, fmt.Sprintf("step %q succeeded", steps[0].Name)
 		return m
 	}
 	if j.Status == "completed" {
 		switch j.Conclusion {
 		case "success":
-			m.State, m.Detail = barrier.Ready, "job succeeded"
+			m.State, m.Detail = Ready, "job succeeded"
 			return m
 		case "skipped":
 			return fail("job was skipped: it delivers nothing")
@@ -131,6 +163,12 @@ func (d Delivery) judge(j Job) barrier.Member {
 			return fail("job concluded " + orUnknown(j.Conclusion))
 		}
 	}
+	m.Detail = o.pending(j, steps)
+	return m
+}
+
+// pending says why a job still running has not delivered yet.
+func (o JobsOptions) pending(j ghapi.Job, steps []ghapi.Step) string {
 	switch {
 	case len(steps) > 0:
 		s := steps[len(steps)-1]
@@ -140,13 +178,11 @@ func (d Delivery) judge(j Job) barrier.Member {
 				break
 			}
 		}
-		m.Detail = fmt.Sprintf("step %q %s", s.Name, orUnknown(s.Status))
+		return fmt.Sprintf("step %q %s", s.Name, orUnknown(s.Status))
 	case len(j.Steps) > 0:
-		m.Detail = fmt.Sprintf("job %s, no step matching %q (yet)", orUnknown(j.Status), d.Step)
-	default:
-		m.Detail = "job " + orUnknown(j.Status)
+		return fmt.Sprintf("job %s, no step matching %q (yet)", orUnknown(j.Status), o.Step)
 	}
-	return m
+	return "job " + orUnknown(j.Status)
 }
 
 func orUnknown(s string) string {
@@ -163,29 +199,11 @@ func listSome(names []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
-// Poll returns the barrier poll of d over run: every call lists the run's
-// jobs and judges them. Errors asking again cannot fix (bad token, no
-// permission, no such run) are marked barrier.Permanent, so the wait
-// stops at once; the others (5xx after retries, rate limits, network) are
-// retried on the next round.
-func (c *Client) Poll(run Run, d Delivery) barrier.Poll {
-	return func(ctx context.Context) (barrier.Status, error) {
-		jobs, err := c.Jobs(ctx, run)
-		if err != nil {
-			if IsPermanent(err) {
-				return barrier.Status{}, barrier.Permanent(err)
-			}
-			return barrier.Status{}, err
-		}
-		return d.Status(jobs), nil
-	}
-}
-
-// Glob reports whether name matches pattern, where '*' matches any text
+// glob reports whether name matches pattern, where '*' matches any text
 // (including '/') and '?' any one character; everything else stands for
 // itself. Unlike path.Match, '/' and '[' are not special: job names hold
 // both ("deploy / web [eu]").
-func Glob(pattern, name string) bool {
+func glob(pattern, name string) bool {
 	p, s := []rune(pattern), []rune(name)
 	pi, si := 0, 0
 	star, mark := -1, 0
