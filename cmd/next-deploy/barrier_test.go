@@ -86,8 +86,8 @@ func TestBarrierEndToEnd(t *testing.T) {
 				{"id":3,"name":"deploy (b)","status":%q,"run_attempt":1,"steps":%s}]}`, b, bSteps)
 		}))
 		t.Cleanup(api.Close)
-		env := map[string]string{"GITHUB_REPOSITORY": "acme/shop", "GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_API_URL": api.URL, "GITHUB_SHA": "abc1234ffff"}
-		status, stdout, stderr := runCLI(t, env, "barrier-wait", "--mode", "jobs", "--jobs", "deploy (*)", "--github-token", "tok", "--expect", "2", "--interval", "10ms")
+		env := map[string]string{"GITHUB_REPOSITORY": "acme/shop", "GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_API_URL": api.URL, "GITHUB_SHA": "abc1234ffff", "GITHUB_TOKEN": "tok"}
+		status, stdout, stderr := runCLI(t, env, "barrier-wait", "--mode", "jobs", "--jobs", "deploy (*)", "--expect", "2", "--interval", "10ms")
 		if status != cli.ExitOK {
 			t.Fatalf("status %d, stderr:\n%s", status, stderr)
 		}
