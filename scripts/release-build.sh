@@ -2,7 +2,8 @@
 # release-build.sh TAG DIR: the release assets of next-deploy TAG in DIR:
 # one static binary per runner platform, next-deploy_<tag>_<os>_<arch>, and
 # checksums.txt (sha256sum format) that actions/_lib/get-binary.sh verifies
-# every download against.
+# every binary against, once scripts/release-sign.sh has signed it. No key
+# here: this step runs go build and the tests, the signing step alone gets it.
 set -euo pipefail
 tag=${1:?usage: release-build.sh TAG DIR}
 out=${2:?usage: release-build.sh TAG DIR}
