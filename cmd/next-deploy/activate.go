@@ -144,7 +144,7 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 	})
 	var mem *memoryWatch
 	if r.watch > 0 && rep.Err == nil {
-		mem = watchMemory(ctx, env, ops.PM2, hosts, r.watch)
+		mem = watchMemory(ctx, env, ops.PM2, f, r.watch)
 	}
 	if err := r.report(env, rep, mem, f.layout.Root); err != nil {
 		return err

@@ -14,15 +14,3 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
-
-// A snapshot's local directory is named after the host, safely on any
-// system.
-func TestFileSafe(t *testing.T) {
-	for in, want := range map[string]string{
-		"deploy@10.0.0.5:22": "deploy@10.0.0.5_22", "local": "local", "u@[::1]:2222": "u@___1__2222", "../x": ".._x",
-	} {
-		if got := fileSafe(in); got != want {
-			t.Errorf("fileSafe(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

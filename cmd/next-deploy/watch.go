@@ -3,90 +3,31 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
-	"github.com/org/next-deploy/pkg/activate"
 	"github.com/org/next-deploy/pkg/heap"
 	"github.com/org/next-deploy/pkg/pm2"
 )
 
-// Bounds of activate --watch: shorter gives too few samples after the
-// warm-up to judge, longer belongs to a monitoring system.
+// Bounds of activate --watch.
 const (
-	minWatch = 10 * time.Second
-	maxWatch = time.Hour
+	minWatch = heap.MinWatch
+	maxWatch = heap.MaxWatch
 )
 
 // memoryWatch is what activate --watch saw, as printed by --json.
 type memoryWatch struct {
-	Seconds float64            `json:"seconds"`
-	Workers []heap.WorkerTrend `json:"workers"`
-	// Errors are the hosts that could not be sampled, with why.
-	Errors []string `json:"errors,omitempty"`
+	*heap.Watched
 }
 
-// watchMemory samples every worker of hosts for d after the switch. The
-// preload keeps the last two minutes of samples, so a look every
-// interval (at most 30 s) loses none; each worker's series is judged at
-// the end.
-func watchMemory(ctx context.Context, env *cli.Env, runner pm2.Runner, hosts []activate.Host, d time.Duration) *memoryWatch {
-	start := time.Now()
-	c := &heap.Collector{Since: start}
-	sites := make([]*pm2.Site, len(hosts))
-	errs := make([]error, len(hosts))
-	look := func() {
-		procs := make([][]pm2.Proc, len(hosts))
-		var wg sync.WaitGroup
-		for i, h := range hosts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if sites[i] == nil {
-					if sites[i], errs[i] = runner.Inspect(ctx, h); errs[i] != nil {
-						sites[i] = nil
-						return
-					}
-				}
-				ps, err := runner.StatusMemory(ctx, h)
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				procs[i] = sites[i].Workers(ps)
-			}()
-		}
-		wg.Wait()
-		for i, h := range hosts {
-			if sites[i] != nil {
-				c.Add(h.Name(), procs[i], sites[i].ReleaseOf)
-			}
-		}
-	}
-	interval := min(max(d/4, 2*time.Second), 30*time.Second)
-	env.Progressf("watching the workers' memory for %s", d)
-	for {
-		look()
-		left := d - time.Since(start)
-		if left <= 0 || ctx.Err() != nil {
-			break
-		}
-		env.Progressf("watching memory: %s of %s", time.Since(start).Round(time.Second), d)
-		t := time.NewTimer(min(interval, left))
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	w := &memoryWatch{Seconds: time.Since(start).Round(time.Millisecond).Seconds(), Workers: c.Trends(heap.DefaultRules)}
-	for _, err := range errs {
-		if err != nil {
-			w.Errors = append(w.Errors, err.Error())
-		}
-	}
-	return w
+// watchMemory samples every worker of f's hosts for d after the switch
+// (heap.Watch).
+func watchMemory(ctx context.Context, env *cli.Env, runner pm2.Runner, f *fleetConn, d time.Duration) *memoryWatch {
+	return &memoryWatch{heap.Watch(ctx, heap.WatchOptions{
+		Conn: f.pool, Targets: f.targets, Parallel: f.parallel, PM2: runner, For: d,
+		Progress: env.Progressf,
+	})}
 }
 
 // table renders the watch and warns, in the summary too, about every

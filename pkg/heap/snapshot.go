@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -38,35 +39,10 @@ type Probe struct {
 	Gone bool `json:"gone"`
 }
 
-// probeScript takes triples pid, signal, dir and prints for each a line:
-// W, pid, the --heapsnapshot-signal and --diagnostic-dir (as given, else
-// from node's command line, which pm2's process.title may hide), SigCgt, the free KiB of the dir (or
-// of its nearest existing parent) and the cwd; G, pid for a process that
-// is gone.
-const probeScript = `set -eu
-opt() {
-	tr '\0' '\n' < "/proc/$1/cmdline" | awk -v n="$2" '
-		NR == 1 { next }
-		want { print; exit }
-		index($0, n "=") == 1 { print substr($0, length(n) + 2); exit }
-		$0 == n { want = 1; next }'
-}
-while [ $# -ge 3 ]; do
-	pid=$1 sig=$2 dir=$3
-	shift 3
-	if [ ! -r "/proc/$pid/cmdline" ]; then printf 'G\t%s\n' "$pid"; continue; fi
-	[ -n "$sig" ] || sig=$(opt "$pid" --heapsnapshot-signal)
-	[ -n "$dir" ] || dir=$(opt "$pid" --diagnostic-dir)
-	cwd=$(readlink "/proc/$pid/cwd" || true)
-	[ -n "$dir" ] || dir=$cwd
-	case $dir in /*) ;; *) dir=$cwd/$dir ;; esac
-	cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$pid/status")
-	d=$dir
-	while [ ! -d "$d" ]; do d=$(dirname "$d"); done
-	free=$(df -Pk "$d" | awk 'NR == 2 { print $4 }')
-	printf 'W\t%s\t%s\t%s\t%s\t%s\n' "$pid" "$sig" "$cgt" "$free" "$dir"
-done
-`
+// probeScript asks a host about workers (probe.sh says how).
+//
+//go:embed probe.sh
+var probeScript string
 
 // Worker is a process to probe, with what its memory report says about
 // its heap snapshots (Signal and Dir may be "": read from its command
@@ -150,41 +126,21 @@ func (p Probe) Check(heap, margin int64) error {
 
 func mb(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
 
-// takeScript signals pid $1 with $2 and waits, at most $4 polls of 0.2 s,
-// for a new snapshot of that pid in dir $3 that the process no longer
-// holds open (written completely); it prints its size and real path.
-const takeScript = `set -eu
-pid=$1 sig=$2 dir=$3 polls=$4
-fail() { printf '%s\n' "$*" >&2; exit 1; }
-[ -d "/proc/$pid" ] || fail "worker pid $pid is gone"
-mkdir -p "$dir" || fail "cannot create $dir"
-before=$(ls -1 "$dir" | grep -F ".$pid." || true)
-kill -s "$sig" "$pid" || fail "cannot send SIG$sig to pid $pid"
-n=0
-while :; do
-	for f in "$dir"/Heap.*."$pid".*.heapsnapshot; do
-		[ -f "$f" ] || continue
-		case "
-$before
-" in *"
-${f##*/}
-"*) continue ;; esac
-		real=$(readlink -f "$f")
-		held=
-		for fd in /proc/"$pid"/fd/*; do
-			if [ "$(readlink "$fd" 2>/dev/null || true)" = "$real" ]; then held=1; break; fi
-		done
-		if [ -z "$held" ]; then
-			printf '%s\t%s\n' "$(stat -c %s "$real")" "$real"
-			exit 0
-		fi
-	done
-	[ -d "/proc/$pid" ] || fail "worker pid $pid exited while writing its heap snapshot (out of memory, or max_memory_restart? see pm2 logs)"
-	n=$((n + 1))
-	[ "$n" -le "$polls" ] || fail "no complete heap snapshot of pid $pid in $dir in time: see the worker's log (pm2 logs) for 'heap snapshot'"
-	sleep 0.2
-done
-`
+// takeScript makes a worker write a snapshot and waits for it (take.sh
+// says how).
+//
+//go:embed take.sh
+var takeScript string
+
+// pollEvery is how often takeScript looks for the finished snapshot.
+const pollEvery = 200 * time.Millisecond
+
+// Node names a snapshot <snapPrefix><date>.<time>.<pid>.<tid>.<seq><snapSuffix>;
+// the scripts get the two parts as arguments.
+const (
+	snapPrefix = "Heap."
+	snapSuffix = ".heapsnapshot"
+)
 
 // Snapshot is a heap snapshot written on a host.
 type Snapshot struct {
@@ -196,8 +152,11 @@ type Snapshot struct {
 // Take makes worker p write a heap snapshot and waits for it, at most
 // timeout.
 func Take(ctx context.Context, h remote.Host, p Probe, timeout time.Duration) (*Snapshot, error) {
-	polls := strconv.Itoa(max(1, int(timeout/(200*time.Millisecond))))
-	res, err := h.Run(ctx, remote.Cmd{Script: takeScript, Args: []string{strconv.Itoa(p.PID), strings.TrimPrefix(p.Signal, "SIG"), p.Dir, polls}})
+	polls := strconv.Itoa(max(1, int(timeout/pollEvery)))
+	pause := strconv.FormatFloat(pollEvery.Seconds(), 'f', -1, 64)
+	res, err := h.Run(ctx, remote.Cmd{Script: takeScript, Args: []string{
+		strconv.Itoa(p.PID), strings.TrimPrefix(p.Signal, "SIG"), p.Dir, polls, pause, snapPrefix, snapSuffix,
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("heap snapshot of pid %d on %s: %w", p.PID, h.Name(), err)
 	}
@@ -213,7 +172,7 @@ func Take(ctx context.Context, h remote.Host, p Probe, timeout time.Duration) (*
 	return s, nil
 }
 
-var snapName = regexp.MustCompile(`^Heap\.[0-9]+\.[0-9]+\.([0-9]+)\.[0-9]+\.[0-9]+\.heapsnapshot$`)
+var snapName = regexp.MustCompile(`^` + regexp.QuoteMeta(snapPrefix) + `[0-9]+\.[0-9]+\.([0-9]+)\.[0-9]+\.[0-9]+` + regexp.QuoteMeta(snapSuffix) + `$`)
 
 // check makes sure Path is a snapshot file of PID, the only files Fetch
 // reads and Remove deletes.
@@ -225,15 +184,14 @@ func (s *Snapshot) check() error {
 	return nil
 }
 
-const fetchScript = `set -eu
-case $1 in /*/Heap.*.heapsnapshot) ;; *) echo "not a heap snapshot: $1" >&2; exit 1 ;; esac
-exec cat -- "$1"
-`
-
-const removeScript = `set -eu
-case $1 in /*/Heap.*.heapsnapshot) ;; *) echo "not a heap snapshot: $1" >&2; exit 1 ;; esac
-rm -f -- "$1"
-`
+// fetchScript prints a snapshot file, removeScript deletes it; both
+// refuse any other path.
+var (
+	//go:embed fetch.sh
+	fetchScript string
+	//go:embed remove.sh
+	removeScript string
+)
 
 // Fetch copies the snapshot to w and checks it arrived whole: every byte,
 // and the end of a heap snapshot's JSON.
@@ -242,7 +200,7 @@ func (s *Snapshot) Fetch(ctx context.Context, h remote.Host, w io.Writer) error 
 		return err
 	}
 	cw := &countTail{w: w}
-	if _, err := h.Run(ctx, remote.Cmd{Script: fetchScript, Args: []string{s.Path}, Stdout: cw}); err != nil {
+	if _, err := h.Run(ctx, remote.Cmd{Script: fetchScript, Args: []string{s.Path, snapPrefix, snapSuffix}, Stdout: cw}); err != nil {
 		return fmt.Errorf("download %s from %s: %w", s.Path, h.Name(), err)
 	}
 	if cw.n != s.Size {
@@ -259,7 +217,7 @@ func (s *Snapshot) Remove(ctx context.Context, h remote.Host) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	if _, err := h.Run(ctx, remote.Cmd{Script: removeScript, Args: []string{s.Path}}); err != nil {
+	if _, err := h.Run(ctx, remote.Cmd{Script: removeScript, Args: []string{s.Path, snapPrefix, snapSuffix}}); err != nil {
 		return fmt.Errorf("remove %s from %s: %w", s.Path, h.Name(), err)
 	}
 	return nil

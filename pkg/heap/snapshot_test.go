@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,6 +122,89 @@ func TestSnapshotPathsAreChecked(t *testing.T) {
 		s := &Snapshot{PID: 3, Path: p}
 		if err := s.Remove(context.Background(), h); err == nil {
 			t.Errorf("Remove(%q) accepted", p)
+		}
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Errorf("a file that is no snapshot was removed: %v", err)
+	}
+}
+
+// snapJSON is a heap snapshot as small as it gets.
+const snapJSON = `{"snapshot":{},"nodes":[],"strings":["item"]}`
+
+// startShWorker runs a sh that does what node does on its heap snapshot
+// signal: writes Heap.<date>.<time>.<pid>.<tid>.<seq>.heapsnapshot into
+// dir, numbering each. The scripts run on a real sh without node.
+func startShWorker(t *testing.T, dir string) *exec.Cmd {
+	t.Helper()
+	script := `n=0
+trap 'n=$((n + 1)); printf "%s" "$1" > "$2/Heap.20260102.030405.$$.0.$n.heapsnapshot"' USR2
+while :; do sleep 0.05; done`
+	cmd := exec.Command("/bin/sh", "-c", script, "worker", snapJSON, dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
+// The scripts on a real sh: probe, take (twice: the second snapshot is
+// the new file, never the one already there), fetch and remove.
+func TestSnapshotScriptsOnSh(t *testing.T) {
+	h := remote.NewLocal()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "heap")
+	cmd := startShWorker(t, dir)
+	w := []Worker{{PID: cmd.Process.Pid, Signal: "SIGUSR2", Dir: dir}}
+	var p Probe
+	for deadline := time.Now().Add(10 * time.Second); !p.Catches; time.Sleep(20 * time.Millisecond) {
+		ps, err := ProbeWorkers(ctx, h, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p = ps[0]; time.Now().After(deadline) {
+			t.Fatalf("the worker never caught SIGUSR2: %+v", p)
+		}
+	}
+	if p.Dir != dir || p.Free <= 0 || p.Gone || p.Check(0, 0) != nil {
+		t.Fatalf("probe %+v, want SIGUSR2 into %s with free space", p, dir)
+	}
+	var paths []string
+	for i := range 2 {
+		s, err := Take(ctx, h, p, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("%s/Heap.20260102.030405.%d.0.%d.heapsnapshot", dir, p.PID, i+1); s.Path != want || s.Size != int64(len(snapJSON)) {
+			t.Fatalf("take %d = %+v, want %s of %d bytes", i+1, s, want, len(snapJSON))
+		}
+		var buf bytes.Buffer
+		if err := s.Fetch(ctx, h, &buf); err != nil || buf.String() != snapJSON {
+			t.Fatalf("fetch %s = %q, %v", s.Path, buf.String(), err)
+		}
+		paths = append(paths, s.Path)
+	}
+	for _, path := range paths {
+		if err := (&Snapshot{PID: p.PID, Path: path}).Remove(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Errorf("left on the host: %v", left)
+	}
+}
+
+// The scripts refuse, on the host too, a path that is no heap snapshot
+// (the second line of defence behind Snapshot.check).
+func TestSnapshotScriptsRefuseOtherFiles(t *testing.T) {
+	victim := filepath.Join(t.TempDir(), "keep.txt")
+	if err := os.WriteFile(victim, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, script := range []string{fetchScript, removeScript} {
+		_, err := remote.NewLocal().Run(context.Background(), remote.Cmd{Script: script, Args: []string{victim, snapPrefix, snapSuffix}})
+		if err == nil || !strings.Contains(err.Error(), "not a heap snapshot") {
+			t.Errorf("%.20q on %s = %v, want refused", script, victim, err)
 		}
 	}
 	if _, err := os.Stat(victim); err != nil {

@@ -1,8 +1,11 @@
 // Package heap owns seeing what a worker's memory does: the trend of its
-// heap over time (a leak, or warm-up that settles), the series of samples
-// a watch collects from pm2 workers, and heap snapshots of a worker taken,
-// fetched and removed over the host's connection. The numbers come from
-// the drain preload's memory report (pm2.Memory).
+// heap over time (a leak, or warm-up that settles); the watch after a
+// switch, which samples every host's pm2 workers for a while and judges
+// each one's series; and heap snapshots: every host's workers checked
+// first (signal handled, disk space), then each worker's snapshot taken,
+// downloaded and removed over the host's connection, one worker of a host
+// at a time. The numbers come from the drain preload's memory report
+// (pm2.Memory).
 package heap
 
 import (

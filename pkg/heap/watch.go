@@ -1,9 +1,13 @@
 package heap
 
 import (
+	"context"
 	"sort"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
+	"github.com/org/next-deploy/pkg/fleet"
+	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/pm2"
 )
 
@@ -128,4 +132,125 @@ func sorted(m map[time.Time]pm2.Sample) []Point {
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Time.Before(ps[j].Time) })
 	return ps
+}
+
+// Bounds of a watch: shorter gives too few samples after the warm-up to
+// judge, longer belongs to a monitoring system.
+const (
+	MinWatch = 10 * time.Second
+	MaxWatch = time.Hour
+)
+
+// WatchOptions say which hosts' workers Watch samples, and for how long.
+type WatchOptions struct {
+	Conn     Connector
+	Targets  []inventory.Target
+	Parallel int
+	PM2      PM2
+	// For is how long to watch.
+	For time.Duration
+	// Rules judge each worker's series; zero: DefaultRules.
+	Rules Rules
+	Clock clock.Clock
+	// Progress is told how far the watch is.
+	Progress func(format string, a ...any)
+}
+
+// Watched is what a watch saw.
+type Watched struct {
+	Seconds float64       `json:"seconds"`
+	Workers []WorkerTrend `json:"workers"`
+	// Errors are the hosts that could not be sampled, with why.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Watch samples every worker of the hosts for o.For (after a switch).
+// The preload keeps the last two minutes of samples, so a look every
+// interval (at most 30 s) loses none; each worker's series is judged at
+// the end.
+func Watch(ctx context.Context, o WatchOptions) *Watched {
+	clk := clock.Or(o.Clock)
+	rules := o.Rules
+	if rules == (Rules{}) {
+		rules = DefaultRules
+	}
+	progress := o.Progress
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	start := clk.Now()
+	w := &watcher{o: o, c: &Collector{Since: start}, sites: make([]*pm2.Site, len(o.Targets)), errs: make([]error, len(o.Targets))}
+	interval := min(max(o.For/4, 2*time.Second), 30*time.Second)
+	progress("watching the workers' memory for %s", o.For)
+	for {
+		w.look(ctx)
+		left := o.For - clk.Now().Sub(start)
+		if left <= 0 || ctx.Err() != nil {
+			break
+		}
+		progress("watching memory: %s of %s", clk.Now().Sub(start).Round(time.Second), o.For)
+		if clk.Sleep(ctx, min(interval, left)) != nil {
+			break
+		}
+	}
+	out := &Watched{Seconds: clk.Now().Sub(start).Round(time.Millisecond).Seconds(), Workers: w.c.Trends(rules)}
+	for _, err := range w.errs {
+		if err != nil {
+			out.Errors = append(out.Errors, err.Error())
+		}
+	}
+	return out
+}
+
+// watcher is a watch's state, touched only between two looks.
+type watcher struct {
+	o     WatchOptions
+	c     *Collector
+	sites []*pm2.Site // per target, once inspected
+	errs  []error     // per target, the last failure
+}
+
+// sample is one look at a host.
+type sample struct {
+	host  string
+	site  *pm2.Site
+	procs []pm2.Proc
+}
+
+// look samples every host once, through the one fan-out, and records
+// what came back.
+func (w *watcher) look(ctx context.Context) {
+	rs := fleet.Each(ctx, w.o.Targets, w.o.Parallel, func(ctx context.Context, i int, t inventory.Target) (sample, error) {
+		var s sample
+		h, err := w.o.Conn.Get(ctx, t)
+		if err != nil {
+			return s, err
+		}
+		s.host, s.site = h.Name(), w.sites[i]
+		if s.site == nil {
+			if s.site, err = w.o.PM2.Inspect(ctx, h); err != nil {
+				return sample{}, err
+			}
+		}
+		ps, err := w.o.PM2.StatusMemory(ctx, h)
+		if err != nil {
+			return s, err
+		}
+		s.procs = s.site.Workers(ps)
+		return s, nil
+	})
+	for i, r := range rs {
+		if w.sites[i] == nil {
+			// A host inspected again: an older failure is past.
+			w.errs[i] = nil
+		}
+		if r.Value.site != nil {
+			w.sites[i] = r.Value.site
+		}
+		if r.Err != nil {
+			w.errs[i] = r.Err
+			continue
+		}
+		w.c.Add(r.Value.host, r.Value.procs, w.sites[i].ReleaseOf)
+	}
 }

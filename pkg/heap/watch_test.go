@@ -1,9 +1,15 @@
 package heap
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
+	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/pm2"
 )
 
@@ -51,5 +57,95 @@ func TestCollector(t *testing.T) {
 	// h0's worker 0: samples 10..69 s, merged without duplicates.
 	if g := got[0].Trend; g.Points != 45 || g.From != grow(25) || g.To != grow(69) {
 		t.Errorf("h0/0 trend %+v, want 45 points (25 s to 69 s)", g)
+	}
+}
+
+// watchFleet is hosts a (web#0 leaking 12 MiB a minute) and b (web#0
+// flat): each look carries the last 30 s of samples, a second apart, up
+// to the clock's now, as the preload's ring does.
+func watchFleet(clk *clock.Fake) (fakeConn, *fakePM2, []inventory.Target) {
+	a, b := tgt("10.0.0.1"), tgt("10.0.0.2")
+	start := clk.Now()
+	grow := func(s int) int64 { return int64(20*mib + s*mib/5) }
+	flat := func(s int) int64 { return int64(30*mib + (s%3)*mib/10) }
+	p := &fakePM2{procs: func(host string, _ int) []pm2.Proc {
+		now := int(clk.Now().Sub(start) / time.Second)
+		heap, pid := grow, 100
+		if host == b.String() {
+			heap, pid = flat, 200
+		}
+		pr := proc(0, pid, 0, start, now-30, now+1, heap)
+		pr.RealCwd = "/app/releases/v2"
+		return []pm2.Proc{pr}
+	}}
+	conn := fakeConn{a.String(): &fakeHost{name: a.String()}, b.String(): &fakeHost{name: b.String()}}
+	return conn, p, []inventory.Target{a, b}
+}
+
+// A watch looks every quarter of its time on the one clock, inspects
+// each host once, and judges each worker's merged series.
+func TestWatch(t *testing.T) {
+	clk := clock.NewFake(t0)
+	conn, p, targets := watchFleet(clk)
+	var progress []string
+	w := Watch(context.Background(), WatchOptions{
+		Conn: conn, Targets: targets, Parallel: 2, PM2: p, For: time.Minute, Clock: clk,
+		Progress: func(format string, a ...any) { progress = append(progress, fmt.Sprintf(format, a...)) },
+	})
+	if got, want := clk.Sleeps(), []time.Duration{15 * time.Second, 15 * time.Second, 15 * time.Second, 15 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("slept %v, want %v", got, want)
+	}
+	if w.Seconds != 60 || len(w.Errors) != 0 || len(w.Workers) != 2 {
+		t.Fatalf("watch %+v, want 60 s, 2 workers, no errors", w)
+	}
+	for i, want := range []struct {
+		host    string
+		pid     int
+		verdict string
+	}{{"deploy@10.0.0.1:22", 100, Leak}, {"deploy@10.0.0.2:22", 200, Steady}} {
+		g := w.Workers[i]
+		if g.Host != want.host || g.PID != want.pid || g.Trend.Verdict != want.verdict || g.Release != "v2" || g.Trend.Points < DefaultRules.MinPoints {
+			t.Errorf("worker %d = %s pid %d %s release %q, %d points; want %s pid %d %s on v2", i, g.Host, g.PID, g.Trend, g.Release, g.Trend.Points, want.host, want.pid, want.verdict)
+		}
+	}
+	for _, tg := range targets {
+		if inspects, statuses := p.count(tg.String()); inspects != 1 || statuses != 5 {
+			t.Errorf("%s: %d inspects, %d looks; want 1 and 5", tg, inspects, statuses)
+		}
+	}
+	if len(progress) != 5 || progress[0] != "watching the workers' memory for 1m0s" || progress[4] != "watching memory: 45s of 1m0s" {
+		t.Errorf("progress %q", progress)
+	}
+}
+
+// A host that failed a look is reported unless a later inspection
+// worked: an unreachable host, and one whose pm2 failed a look, are
+// named; one whose first inspection failed but the next worked is not.
+func TestWatchErrors(t *testing.T) {
+	clk := clock.NewFake(t0)
+	conn, p, targets := watchFleet(clk)
+	c := tgt("10.0.0.3")
+	targets = append(targets, c)
+	p.inspectErrs = map[string][]error{"deploy@10.0.0.1:22": {errors.New("pm2 inspect: a is busy")}}
+	p.statusErrs = map[string]map[int]error{"deploy@10.0.0.2:22": {2: errors.New("pm2 list processes: b is busy")}}
+	w := Watch(context.Background(), WatchOptions{Conn: conn, Targets: targets, PM2: p, For: time.Minute, Clock: clk})
+	want := []string{"pm2 list processes: b is busy", "connect to deploy@10.0.0.3:22: connection refused"}
+	if !slices.Equal(w.Errors, want) {
+		t.Errorf("errors %q, want %q", w.Errors, want)
+	}
+	if len(w.Workers) != 2 {
+		t.Errorf("%d workers, want a's and b's", len(w.Workers))
+	}
+}
+
+// A cancelled watch stops at once with what it saw.
+func TestWatchCancelled(t *testing.T) {
+	clk := clock.NewFake(t0)
+	conn, p, targets := watchFleet(clk)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := Watch(ctx, WatchOptions{Conn: conn, Targets: targets, PM2: p, For: time.Hour, Clock: clk})
+	if len(clk.Sleeps()) != 0 || w.Seconds != 0 {
+		t.Errorf("cancelled watch slept %v, watched %vs; want no sleep", clk.Sleeps(), w.Seconds)
 	}
 }
