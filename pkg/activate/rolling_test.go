@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/release"
 )
 
@@ -35,8 +36,9 @@ func firstLast(log []string) (first, last map[string]int) {
 
 func TestActivateInBatchesWithPauses(t *testing.T) {
 	f, hosts := newFleet(5, "v1", "v1", "v2")
-	sl := &fakeSleep{}
-	rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{Batch: 2, Pause: 3 * time.Second, Sleep: sl.Sleep, Who: "ci@runner", Run: "https://ci/run/7"})
+	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := clock.NewFake(start)
+	rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{Batch: 2, Pause: 3 * time.Second, Clock: clk, Who: "ci@runner", Run: "https://ci/run/7"})
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
@@ -50,13 +52,14 @@ func TestActivateInBatchesWithPauses(t *testing.T) {
 			t.Errorf("%s (batch before) still working when %s started:\n%s", pair[0], pair[1], strings.Join(f.log, "\n"))
 		}
 	}
-	if len(sl.pauses) != 2 || sl.pauses[0] != 3*time.Second {
-		t.Errorf("pauses = %v, want two of 3s (between three batches)", sl.pauses)
+	if got := clk.Sleeps(); len(got) != 2 || got[0] != 3*time.Second || got[1] != 3*time.Second {
+		t.Errorf("pauses = %v, want two of 3s (between three batches)", got)
 	}
+	// Batch n is recorded after n pauses: the history is timed by Options.Clock.
+	batchOf := map[string]int{"h0": 0, "h1": 0, "h2": 1, "h3": 1, "h4": 2}
 	for name, s := range f.servers {
 		last := s.history[len(s.history)-1]
-		want := release.Entry{Action: ActionActivate, Release: "v2", From: "v1", Who: "ci@runner", Run: "https://ci/run/7"}
-		last.Time = time.Time{}
+		want := release.Entry{Time: start.Add(time.Duration(batchOf[name]) * 3 * time.Second), Action: ActionActivate, Release: "v2", From: "v1", Who: "ci@runner", Run: "https://ci/run/7"}
 		if last != want {
 			t.Errorf("%s history entry = %+v, want %+v", name, last, want)
 		}
