@@ -235,3 +235,32 @@ func TestParseMode(t *testing.T) {
 		t.Error("ParseMode(pray) accepted")
 	}
 }
+
+// Regression guard: fleet.Each does not start a host once the run is
+// cancelled; such a host must count as failed, or a cancelled rollout
+// between two batches would report success.
+func TestCancelledBetweenBatchesIsNotSuccess(t *testing.T) {
+	f, hosts := newFleet(3, "v1", "v1", "v2")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	progress := func(host, format string, a ...any) {
+		if host == "h0" && format == "health check" {
+			cancel() // h0 passes its (fake) gate; h1 and h2 must not pass
+		}
+	}
+	rep := Run(ctx, f, hosts, activateTo("v2"), Options{Progress: progress})
+	if rep.Err == nil || !strings.Contains(rep.Err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want interrupted (%s)", rep.Err, outcomes(rep))
+	}
+	if h := rep.Hosts[0]; h.Outcome != Switched {
+		t.Errorf("h0 = %s, want switched before the cancel", h.Outcome)
+	}
+	if h := rep.Hosts[2]; h.Outcome != NotStarted || f.servers["h2"].current != "v1" {
+		t.Errorf("h2 = %s on %s, want not started on v1", h.Outcome, f.servers["h2"].current)
+	}
+	for name, s := range f.servers {
+		if s.locked {
+			t.Errorf("%s: lock left behind", name)
+		}
+	}
+}
