@@ -141,7 +141,9 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 		return d.upload(ctx, t, results[i])
 	})
 	for i, u := range ups {
-		results[i] = u.Value
+		if u.Value.Host != "" { // else fleet.Each never started it (cancelled): keep its name
+			results[i] = u.Value
+		}
 		results[i].Duration = u.Duration
 		if u.Err != nil {
 			results[i].State, results[i].Err = Failed, u.Err
