@@ -1,12 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/user"
 	"strings"
 	"time"
 
@@ -15,7 +15,6 @@ import (
 	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
-	"github.com/org/next-deploy/pkg/remote"
 )
 
 type activateCmd struct {
@@ -92,19 +91,13 @@ func (r *rolloutFlags) check(errs []error) (activate.Mode, error) {
 	if r.batch < 1 {
 		errs = append(errs, fmt.Errorf("--batch %d: want 1 or more", r.batch))
 	}
-	if r.pm2Env != "" && !validName(r.pm2Env) {
+	if r.pm2Env != "" && release.ValidID(r.pm2Env) != nil {
 		errs = append(errs, fmt.Errorf("--pm2-env %q: want letters, digits, '.', '_', '-'", r.pm2Env))
 	}
-	cfg := r.app.config("/app", "", []string{"production"})
-	cfg.Hostname = strings.ReplaceAll(cfg.Hostname, health.HostPlaceholder, "127.0.0.1")
-	if err := cfg.Validate(); err != nil {
+	if err := activate.EcosystemFor(r.ecosystemConfig("/app"), "127.0.0.1", "").Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("ecosystem flags: %w", err))
 	}
 	return mode, errors.Join(errs...)
-}
-
-func validName(s string) bool {
-	return release.ValidID(s) == nil
 }
 
 // run is activate and rollback: check every input, connect to every host,
@@ -119,23 +112,17 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 		return cli.Usage(errors.Join(err, cerr))
 	}
 	defer f.close()
-	hosts, err := connectAll(ctx, f)
+	hosts, err := activate.Connect(ctx, f.pool, f.targets, f.parallel)
 	if err != nil {
 		return err
 	}
 	who := whoAmI()
 	run := runURL(env)
 	ops := &activate.Real{
-		Layout:         f.layout,
-		PM2:            pm2.Runner{Root: f.layout.Root, Ecosystem: r.ecosystem, Env: r.pm2Env},
-		Ecosystem:      r.ecosystemFor(f.layout.Root),
-		FixPinned:      r.fixPinned,
-		HealthURL:      r.healthURL,
-		HealthTimeout:  r.healthTimeout,
-		Who:            who,
-		Run:            run,
-		PID:            os.Getpid(),
-		BreakLockAfter: r.breakLockAfter,
+		Layout: f.layout, PM2: pm2.Runner{Root: f.layout.Root, Ecosystem: r.ecosystem, Env: r.pm2Env},
+		Ecosystem: r.ecosystemConfig(f.layout.Root), FixPinned: r.fixPinned,
+		HealthURL: r.healthURL, HealthTimeout: r.healthTimeout,
+		Who: who, Run: run, PID: os.Getpid(), BreakLockAfter: r.breakLockAfter,
 	}
 	rep := activate.Run(ctx, ops, hosts, choose, activate.Options{
 		Action: action, Batch: r.batch, Pause: r.pause, OnFailure: mode, Parallel: f.parallel,
@@ -152,41 +139,10 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 	return rep.Err
 }
 
-// ecosystemFor makes a host's ecosystem from the flags: {host} in
-// --hostname stands for the host's address.
-func (r *rolloutFlags) ecosystemFor(root string) func(addr, appDir string) ([]byte, error) {
-	return func(addr, appDir string) ([]byte, error) {
-		envName := r.pm2Env
-		if envName == "" {
-			envName = "production"
-		}
-		cfg := r.app.config(root, appDir, []string{envName})
-		cfg.Hostname = strings.ReplaceAll(cfg.Hostname, health.HostPlaceholder, addr)
-		return pm2.Ecosystem(cfg)
-	}
-}
-
-// connectAll connects to every host, in --hosts order, or names all that
-// failed.
-func connectAll(ctx context.Context, f *fleetConn) ([]activate.Host, error) {
-	results := eachHost(ctx, f, func(ctx context.Context, h remote.Host) (remote.Host, error) { return h, nil })
-	var hosts []activate.Host
-	var errs []error
-	for _, r := range results {
-		if r.Err != nil {
-			errs = append(errs, r.Err)
-			continue
-		}
-		addr := r.Target.Host
-		if r.Target.Local {
-			addr = "127.0.0.1"
-		}
-		hosts = append(hosts, activate.Host{Host: r.Value, Addr: addr})
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("cannot reach %d of %d hosts, nothing was changed: %w", len(errs), len(results), errors.Join(errs...))
-	}
-	return hosts, nil
+// ecosystemConfig is the ecosystem the flags describe, for a host that
+// has none: {host} in --hostname stands for the host's address.
+func (r *rolloutFlags) ecosystemConfig(root string) pm2.Config {
+	return r.app.config(root, "", []string{cmp.Or(r.pm2Env, "production")})
 }
 
 func (r *rolloutFlags) report(env *cli.Env, rep *activate.Report, mem *memoryWatch, root string) error {
@@ -235,14 +191,4 @@ func firstLine(s string) string {
 		return s[:i] + " ..."
 	}
 	return s
-}
-
-// whoAmI is user@machine of the runner, for locks and history.
-func whoAmI() string {
-	name := "unknown"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	host, _ := os.Hostname()
-	return name + "@" + host
 }

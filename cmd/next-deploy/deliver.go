@@ -118,13 +118,3 @@ func rate(n int64, d time.Duration) int64 {
 	}
 	return int64(float64(n) / d.Seconds())
 }
-
-// runURL is the Actions run that made the change, for manifests and the
-// history.
-func runURL(env *cli.Env) string {
-	server, repo, id := env.Getenv("GITHUB_SERVER_URL"), env.Getenv("GITHUB_REPOSITORY"), env.Getenv("GITHUB_RUN_ID")
-	if server == "" || repo == "" || id == "" {
-		return ""
-	}
-	return server + "/" + repo + "/actions/runs/" + id
-}

@@ -87,4 +87,18 @@ func TestDeliverCLI(t *testing.T) {
 	if !strings.Contains(string(s), "| host | result | mode | sent | files sent | linked | copied | seconds | attempts | note |") || strings.Count(string(s), "| delivered |") != 2 {
 		t.Errorf("job summary:\n%s", s)
 	}
+
+	// Other content under the same id: a finding (exit 3), not a failure;
+	// the release on the hosts stays as it was.
+	other := filepath.Join(t.TempDir(), "good1.tar.gz")
+	tgzFile(t, other, "server.js", ".next/static/b.js")
+	status, _, stderr = runCLI(t, nil, append([]string{"deliver", "--artifact", other}, conn...)...)
+	if status != cli.ExitFinding || !strings.Contains(stderr, "already holds release good1") {
+		t.Errorf("other artifact as good1: status %d, stderr %q; want 3 naming the conflict", status, stderr)
+	}
+	for _, h := range b.Hosts {
+		if _, err := os.Stat(filepath.Join(h.DeployPath, "releases", "good1", ".next", "static", "a.js")); err != nil {
+			t.Errorf("%s: good1 changed by a refused delivery: %v", h.Name(), err)
+		}
+	}
 }

@@ -23,6 +23,10 @@ const (
 	ExitOK     = 0
 	ExitFailed = 1
 	ExitUsage  = 2
+	// ExitFinding: the step worked and found something the user must
+	// act on that is not a failure of ours (a host holds another
+	// artifact under the release id).
+	ExitFinding = 3
 )
 
 // Env is what a command gets from the outside world; tests build their own.
@@ -100,17 +104,15 @@ func Usage(err error) error {
 	return &UsageError{Err: err}
 }
 
-// ErrNotImplemented is returned by subcommands whose issue has not landed.
-type ErrNotImplemented struct {
-	Command string
-	Issue   int
+// Finder is an error that may be a finding (exit status 3) rather than a
+// failure. Steps implement it on their own errors, so they need not
+// import the Face; Finding reports whether this one is.
+type Finder interface {
+	Finding() bool
 }
 
-func (e *ErrNotImplemented) Error() string {
-	return fmt.Sprintf("%s is not implemented yet: it lands with issue #%d; nothing was done", e.Command, e.Issue)
-}
-
-// ExitStatus maps an error to the exit status.
+// ExitStatus maps an error to the exit status: bad input wins, then a
+// finding, else a failure.
 func ExitStatus(err error) int {
 	if err == nil {
 		return ExitOK
@@ -119,9 +121,9 @@ func ExitStatus(err error) int {
 	if errors.As(err, &ue) {
 		return ExitUsage
 	}
-	var fe interface{ ExitStatus() int }
-	if errors.As(err, &fe) {
-		return fe.ExitStatus()
+	var f Finder
+	if errors.As(err, &f) && f.Finding() {
+		return ExitFinding
 	}
 	return ExitFailed
 }

@@ -27,11 +27,23 @@ func (c *echoCmd) SetFlags(fs *flag.FlagSet) {
 }
 func (c *echoCmd) Run(_ context.Context, env *Env, _ []string) error {
 	fmt.Fprintf(env.Stdout, "hosts=%s n=%d\n", c.hosts, c.n)
-	if c.hosts == "fail" {
+	switch c.hosts {
+	case "fail":
 		return errors.New("it failed")
+	case "finding":
+		return fmt.Errorf("step: %w", finding{errors.New("host b holds another artifact as r1"), true})
 	}
 	return nil
 }
+
+// finding is a step's error that knows whether it is a finding, as
+// deliver's conflict is: the step implements Finder without importing cli.
+type finding struct {
+	error
+	is bool
+}
+
+func (f finding) Finding() bool { return f.is }
 
 func runApp(env map[string]string, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
@@ -47,6 +59,7 @@ func TestExitStatuses(t *testing.T) {
 	}{
 		{[]string{"echo", "--hosts", "a"}, ExitOK},
 		{[]string{"echo", "--hosts", "fail"}, ExitFailed},
+		{[]string{"echo", "--hosts", "finding"}, ExitFinding},
 		{[]string{"echo", "--bogus"}, ExitUsage},
 		{[]string{"nope"}, ExitUsage},
 		{nil, ExitUsage},
@@ -57,8 +70,22 @@ func TestExitStatuses(t *testing.T) {
 			t.Errorf("%q: status %d, want %d (%s)", tc.args, got, tc.want, stderr)
 		}
 	}
-	if ExitStatus(fmt.Errorf("wrapped: %w", Usagef("bad"))) != ExitUsage {
-		t.Error("a wrapped UsageError is not exit 2")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"wrapped usage", fmt.Errorf("wrapped: %w", Usagef("bad")), ExitUsage},
+		{"wrapped finding", fmt.Errorf("deliver: %w", finding{errors.New("conflict"), true}), ExitFinding},
+		// A Finder may say no: a failure that merely has the method.
+		{"not a finding", finding{errors.New("unreachable"), false}, ExitFailed},
+		// Bad input wins over a finding.
+		{"usage of a finding", Usage(finding{errors.New("x"), true}), ExitUsage},
+		{"finding and failure joined", errors.Join(errors.New("unreachable"), finding{errors.New("x"), false}), ExitFailed},
+	} {
+		if got := ExitStatus(tc.err); got != tc.want {
+			t.Errorf("%s: ExitStatus = %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }
 

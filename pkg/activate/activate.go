@@ -7,7 +7,7 @@
 // release; the rollout stops and the failure mode decides the hosts
 // already switched. The steps on one host are behind Ops, so the rolling
 // logic is tested with fakes and runs for real with release, pm2 and
-// health (Real).
+// health (Real). Connect gives the hosts, from the inventory.
 package activate
 
 import (
@@ -15,20 +15,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/release"
-	"github.com/org/next-deploy/pkg/remote"
 )
-
-// Host is a connected host and its address as given in --hosts (what
-// {host} in the health URL stands for).
-type Host struct {
-	remote.Host
-	Addr string
-}
-
-// App is what Inspect learned about a host's app side, handed back to
-// Prepare and Reload.
-type App any
 
 // Unlocker releases a deploy lock (*release.Lock); it must work on a
 // cancelled context.
@@ -36,25 +25,27 @@ type Unlocker interface {
 	Unlock(ctx context.Context) error
 }
 
-// Ops are the steps on one host that a rollout composes.
-type Ops interface {
+// Ops are the steps on one host that a rollout composes. A is what
+// Inspect learns about a host's app side, handed back to Prepare and
+// Reload of the same host.
+type Ops[A any] interface {
 	// State reads what the host holds and which release is current.
 	State(ctx context.Context, h Host) (*release.State, error)
 	// Lock takes the host's deploy lock.
 	Lock(ctx context.Context, h Host) (Unlocker, error)
 	// Inspect checks, changing nothing, that the app side can be switched
 	// to release to.
-	Inspect(ctx context.Context, h Host, st *release.State, to string) (App, error)
+	Inspect(ctx context.Context, h Host, st *release.State, to string) (A, error)
 	// Prepare readies the app side before the switch (files, a pinned
 	// app replaced).
-	Prepare(ctx context.Context, h Host, app App) error
+	Prepare(ctx context.Context, h Host, app A) error
 	// Record appends to the host's activation history.
 	Record(ctx context.Context, h Host, e release.Entry) error
 	// Switch points current at id.
 	Switch(ctx context.Context, h Host, id string) error
 	// Reload makes the workers run release to; from ("" for none) is
 	// where current may be switched back if to crash-loops at start.
-	Reload(ctx context.Context, h Host, app App, to, from string) error
+	Reload(ctx context.Context, h Host, app A, to, from string) error
 	// Check is the health gate: release id serves on the host.
 	Check(ctx context.Context, h Host, id string) error
 }
@@ -99,14 +90,15 @@ type Options struct {
 	Pause time.Duration
 	// OnFailure decides the hosts already switched when one fails.
 	OnFailure Mode
-	// Parallel bounds the preflight fan-out (default: all hosts).
+	// Parallel bounds the preflight fan-out (0: all hosts at once).
 	Parallel int
 	// Who and Run are recorded in the history.
 	Who, Run string
 	// Progress, when set, gets a line per step of each host.
 	Progress func(host, format string, a ...any)
-	// Sleep waits d or until ctx ends (default: a timer); tests fake it.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Clock times the history entries and the pause between batches
+	// (default: the wall clock).
+	Clock clock.Clock
 }
 
 func (o *Options) defaults() {
@@ -119,21 +111,8 @@ func (o *Options) defaults() {
 	if o.OnFailure == "" {
 		o.OnFailure = RollbackAll
 	}
-	if o.Sleep == nil {
-		o.Sleep = sleep
-	}
+	o.Clock = clock.Or(o.Clock)
 	if o.Progress == nil {
 		o.Progress = func(string, string, ...any) {}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"time"
 
+	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
 )
@@ -40,6 +40,7 @@ type server struct {
 }
 
 // fakeOps is a fleet of fake servers and a log of every step, in order.
+// What its Inspect learns of a host is the host's name.
 type fakeOps struct {
 	mu      sync.Mutex
 	servers map[string]*server
@@ -61,7 +62,7 @@ func newFleet(n int, current string, has ...string) (*fakeOps, []Host) {
 			s.history = []release.Entry{{Action: ActionActivate, Release: current}}
 		}
 		f.servers[name] = s
-		hosts = append(hosts, Host{Host: fakeRemote{name}, Addr: "10.0.0." + fmt.Sprint(i)})
+		hosts = append(hosts, Host{Host: fakeRemote{name}, Target: inventory.Target{User: "deploy", Host: "10.0.0." + fmt.Sprint(i), Port: 22}})
 	}
 	return f, hosts
 }
@@ -113,11 +114,13 @@ func (f *fakeOps) Lock(_ context.Context, h Host) (Unlocker, error) {
 	return fakeLock{f, s}, nil
 }
 
-func (f *fakeOps) Inspect(_ context.Context, h Host, st *release.State, to string) (App, error) {
+var _ Ops[string] = (*fakeOps)(nil)
+
+func (f *fakeOps) Inspect(_ context.Context, h Host, st *release.State, to string) (string, error) {
 	return h.Name(), nil
 }
 
-func (f *fakeOps) Prepare(_ context.Context, h Host, app App) error {
+func (f *fakeOps) Prepare(_ context.Context, h Host, app string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if app != h.Name() {
@@ -145,7 +148,7 @@ func (f *fakeOps) Switch(_ context.Context, h Host, id string) error {
 	return nil
 }
 
-func (f *fakeOps) Reload(ctx context.Context, h Host, app App, to, from string) error {
+func (f *fakeOps) Reload(ctx context.Context, h Host, app string, to, from string) error {
 	if f.block != nil {
 		f.block(h.Name())
 	}
@@ -172,17 +175,4 @@ func (f *fakeOps) Check(_ context.Context, h Host, id string) error {
 		return fmt.Errorf("release %s does not serve", id)
 	}
 	return nil
-}
-
-// fakeSleep records pauses instead of waiting.
-type fakeSleep struct {
-	mu     sync.Mutex
-	pauses []time.Duration
-}
-
-func (s *fakeSleep) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pauses = append(s.pauses, d)
-	return ctx.Err()
 }

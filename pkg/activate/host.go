@@ -4,40 +4,51 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
+	"github.com/org/next-deploy/pkg/fleet"
+	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
 )
 
 // roller runs the steps on hosts.
-type roller struct {
-	ops Ops
+type roller[A any] struct {
+	ops Ops[A]
 	o   Options
 }
 
-// batch switches the hosts of one batch at once.
-func (r *roller) batch(ctx context.Context, batch []*plan) {
-	var wg sync.WaitGroup
-	for _, p := range batch {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			r.host(ctx, p)
-			p.res.Elapsed = time.Since(start)
-			p.res.Seconds = p.res.Elapsed.Round(time.Millisecond).Seconds()
-			if p.res.Err != nil {
-				p.res.Error = p.res.Err.Error()
-			}
-		}()
+// each runs fn on every host of ps at once (a batch is the bound) and
+// keeps each host's error in its result: fn's, or why it did not start
+// (the run was cancelled).
+func (r *roller[A]) each(ctx context.Context, ps []*plan[A], fn func(ctx context.Context, p *plan[A])) {
+	results := fleet.Each(ctx, targetsOf(ps), 0, func(ctx context.Context, i int, _ inventory.Target) (struct{}, error) {
+		fn(ctx, ps[i])
+		return struct{}{}, ps[i].res.Err
+	})
+	for i, x := range results {
+		p := ps[i]
+		if x.Err != nil && p.res.Err == nil {
+			p.res.Err = fmt.Errorf("%s %s on %s: not started: %w", r.o.Action, p.res.To, p.h.Name(), x.Err)
+		}
+		if p.res.Err != nil {
+			p.res.Error = p.res.Err.Error()
+		}
 	}
-	wg.Wait()
+}
+
+// batch switches the hosts of one batch at once.
+func (r *roller[A]) batch(ctx context.Context, batch []*plan[A]) {
+	r.each(ctx, batch, func(ctx context.Context, p *plan[A]) {
+		start := r.o.Clock.Now()
+		r.host(ctx, p)
+		p.res.Elapsed = r.o.Clock.Now().Sub(start)
+		p.res.Seconds = p.res.Elapsed.Round(time.Millisecond).Seconds()
+	})
 }
 
 // host takes one host to its target. On failure after the switch, it
 // goes back (unless the mode is Stop).
-func (r *roller) host(ctx context.Context, p *plan) {
+func (r *roller[A]) host(ctx context.Context, p *plan[A]) {
 	name, from, to := p.h.Name(), p.res.From, p.res.To
 	step := func(format string, a ...any) { r.o.Progress(name, format, a...) }
 	if from == to {
@@ -89,7 +100,7 @@ func (r *roller) host(ctx context.Context, p *plan) {
 
 // back returns a switched host to the release it came from: switch,
 // record, reload, health check.
-func (r *roller) back(ctx context.Context, p *plan) {
+func (r *roller[A]) back(ctx context.Context, p *plan[A]) {
 	name, from := p.h.Name(), p.res.From
 	if from == "" {
 		p.res.Err = fmt.Errorf("%w; there is no previous release to go back to: deliver and activate a working one", p.res.Err)
@@ -125,7 +136,7 @@ func (r *roller) back(ctx context.Context, p *plan) {
 
 // stop ends a rollout after failures: with RollbackAll, every host that
 // passed goes back too, in batches.
-func (r *roller) stop(ctx context.Context, failed, switched []*plan) error {
+func (r *roller[A]) stop(ctx context.Context, failed, switched []*plan[A]) error {
 	err := fmt.Errorf("%s stopped: %w", r.o.Action, joinErrs(failed))
 	switch {
 	case ctx.Err() != nil:
@@ -139,20 +150,10 @@ func (r *roller) stop(ctx context.Context, failed, switched []*plan) error {
 		return err
 	}
 	for start := 0; start < len(switched); start += r.o.Batch {
-		batch := switched[start:min(start+r.o.Batch, len(switched))]
-		var wg sync.WaitGroup
-		for _, p := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p.res.Err = nil
-				r.back(ctx, p)
-				if p.res.Err != nil {
-					p.res.Error = p.res.Err.Error()
-				}
-			}()
-		}
-		wg.Wait()
+		r.each(ctx, switched[start:min(start+r.o.Batch, len(switched))], func(ctx context.Context, p *plan[A]) {
+			p.res.Err = nil
+			r.back(ctx, p)
+		})
 	}
 	if bad := failures(switched); len(bad) > 0 {
 		return fmt.Errorf("%w; rolling back the other hosts failed: %w", err, joinErrs(bad))
@@ -160,11 +161,11 @@ func (r *roller) stop(ctx context.Context, failed, switched []*plan) error {
 	return fmt.Errorf("%w; --on-failure rollback-all: %s went back too", err, summary(switched))
 }
 
-func (r *roller) entry(action, to, from string) release.Entry {
-	return release.Entry{Time: time.Now().UTC(), Action: action, Release: to, From: from, Who: r.o.Who, Run: r.o.Run}
+func (r *roller[A]) entry(action, to, from string) release.Entry {
+	return release.Entry{Time: r.o.Clock.Now().UTC(), Action: action, Release: to, From: from, Who: r.o.Who, Run: r.o.Run}
 }
 
-func joinErrs(ps []*plan) error {
+func joinErrs[A any](ps []*plan[A]) error {
 	errs := make([]error, len(ps))
 	for i, p := range ps {
 		errs[i] = p.res.Err

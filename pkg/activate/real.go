@@ -3,6 +3,7 @@ package activate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/org/next-deploy/pkg/health"
@@ -15,9 +16,9 @@ import (
 type Real struct {
 	Layout release.Layout
 	PM2    pm2.Runner
-	// Ecosystem makes the ecosystem file for a host that has none, from
-	// the host's address and the release's app dir.
-	Ecosystem func(addr, appDir string) ([]byte, error)
+	// Ecosystem is the config of the ecosystem file written to a host
+	// that has none (see EcosystemFor).
+	Ecosystem pm2.Config
 	// FixPinned replaces an app pinned to a release without downtime;
 	// when false such an app is refused.
 	FixPinned bool
@@ -32,11 +33,21 @@ type Real struct {
 	BreakLockAfter time.Duration
 }
 
-// app is what Inspect learned about one host.
-type app struct {
+var _ Ops[*App] = (*Real)(nil)
+
+// App is what Real.Inspect learned about one host's app side.
+type App struct {
 	site   *pm2.Site
 	eco    []byte // to write: the host has no ecosystem
 	pinned []string
+}
+
+// EcosystemFor is cfg for one host: {host} in the hostname stands for
+// the host's address, and the app is in appDir of the release.
+func EcosystemFor(cfg pm2.Config, addr, appDir string) pm2.Config {
+	cfg.AppDir = appDir
+	cfg.Hostname = strings.ReplaceAll(cfg.Hostname, health.HostPlaceholder, addr)
+	return cfg
 }
 
 // State implements Ops.
@@ -56,18 +67,18 @@ func (r *Real) Lock(ctx context.Context, h Host) (Unlocker, error) {
 // Inspect implements Ops: pm2 and node are there, the ecosystem (or the
 // one we would write) follows current in cluster mode, and no app of it
 // runs from elsewhere; a pinned app is noted for Prepare, or refused.
-func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string) (App, error) {
+func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string) (*App, error) {
 	site, err := r.PM2.Inspect(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{site: site}
+	a := &App{site: site}
 	if site.Apps == nil {
 		appDir := ""
 		if rel := st.Find(to); rel != nil && rel.Manifest != nil {
 			appDir = rel.Manifest.AppDir
 		}
-		if a.eco, err = r.Ecosystem(h.Addr, appDir); err != nil {
+		if a.eco, err = pm2.Ecosystem(EcosystemFor(r.Ecosystem, h.Addr(), appDir)); err != nil {
 			return nil, fmt.Errorf("no %s in %s, and the one to write is invalid: %w", r.PM2.Ecosystem, site.Root, err)
 		}
 		return a, nil
@@ -100,8 +111,7 @@ func (r *Real) pinned(ctx context.Context, h Host, site *pm2.Site) ([]string, er
 // Prepare implements Ops: next-deploy's files (the drain preload, and the
 // ecosystem when the host has none), then pinned apps replaced on the
 // release they run, before anything is switched.
-func (r *Real) Prepare(ctx context.Context, h Host, x App) error {
-	a := x.(*app)
+func (r *Real) Prepare(ctx context.Context, h Host, a *App) error {
 	wrote, err := r.PM2.Install(ctx, h, a.eco)
 	if err != nil {
 		return err
@@ -140,8 +150,7 @@ func (r *Real) Switch(ctx context.Context, h Host, id string) error {
 // Reload implements Ops: the watched pm2 reload (current switched back to
 // from when to crash-loops), then proof from the kernel that every worker
 // runs release to, then pm2 save.
-func (r *Real) Reload(ctx context.Context, h Host, x App, to, from string) error {
-	a := x.(*app)
+func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) error {
 	w := pm2.Watch{Poll: r.Poll}
 	if from != "" && from != to {
 		w.Rescue = func(ctx context.Context) error { return r.Layout.Switch(ctx, h, from) }
@@ -165,7 +174,7 @@ func (r *Real) Reload(ctx context.Context, h Host, x App, to, from string) error
 
 // Check implements Ops.
 func (r *Real) Check(ctx context.Context, h Host, id string) error {
-	u, err := health.Expand(r.HealthURL, h.Addr)
+	u, err := health.Expand(r.HealthURL, h.Addr())
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
 )
@@ -14,7 +15,7 @@ import (
 // (it crashed the second of two concurrent activations).
 func TestRealLockHeldIsNilUnlocker(t *testing.T) {
 	r := &Real{Layout: release.Layout{Root: filepath.Join(t.TempDir(), "app")}, Who: "a"}
-	h := Host{Host: remote.NewLocal(), Addr: "127.0.0.1"}
+	h := Host{Host: remote.NewLocal(), Target: inventory.Target{Local: true}}
 	ctx := context.Background()
 	first, err := r.Lock(ctx, h)
 	if err != nil {

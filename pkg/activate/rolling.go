@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/org/next-deploy/pkg/fleet"
+	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
 )
 
@@ -51,32 +52,32 @@ type Report struct {
 // being activated, or for a rollback the previous one.
 type Choose func(st *release.State) (string, error)
 
-// plan is one host in a rollout.
-type plan struct {
+// plan is one host in a rollout; app is what Ops.Inspect learned of it.
+type plan[A any] struct {
 	h    Host
 	st   *release.State
 	to   string
-	app  App
+	app  A
 	lock Unlocker
 	res  *HostResult
 }
 
 // Run rolls hosts over to the release choose picks for each, in batches.
-func Run(ctx context.Context, ops Ops, hosts []Host, choose Choose, o Options) *Report {
+func Run[A any](ctx context.Context, ops Ops[A], hosts []Host, choose Choose, o Options) *Report {
 	o.defaults()
 	rep := &Report{Action: o.Action, Hosts: make([]HostResult, len(hosts))}
-	plans := make([]*plan, len(hosts))
+	plans := make([]*plan[A], len(hosts))
 	for i, h := range hosts {
 		rep.Hosts[i] = HostResult{Host: h.Name(), Outcome: NotStarted}
-		plans[i] = &plan{h: h, res: &rep.Hosts[i]}
+		plans[i] = &plan[A]{h: h, res: &rep.Hosts[i]}
 	}
 	defer unlockAll(ctx, plans, rep)
 	if err := preflight(ctx, ops, plans, choose, o); err != nil {
 		rep.Err = err
 		return rep
 	}
-	r := &roller{ops: ops, o: o}
-	var switched []*plan
+	r := &roller[A]{ops: ops, o: o}
+	var switched []*plan[A]
 	for start := 0; start < len(plans); start += o.Batch {
 		batch := plans[start:min(start+o.Batch, len(plans))]
 		r.batch(ctx, batch)
@@ -91,7 +92,7 @@ func Run(ctx context.Context, ops Ops, hosts []Host, choose Choose, o Options) *
 			return rep
 		}
 		if start+o.Batch < len(plans) && o.Pause > 0 {
-			if err := o.Sleep(ctx, o.Pause); err != nil {
+			if err := o.Clock.Sleep(ctx, o.Pause); err != nil {
 				rep.Err = fmt.Errorf("%s interrupted between batches: %w; the hosts not reached are on their previous release", o.Action, err)
 				return rep
 			}
@@ -101,45 +102,28 @@ func Run(ctx context.Context, ops Ops, hosts []Host, choose Choose, o Options) *
 }
 
 // preflight reads every host's state, checks that it holds its target
-// complete (the barrier), takes its lock and inspects its app side, all
-// hosts at once. Any problem refuses the whole rollout, touching nothing.
-func preflight(ctx context.Context, ops Ops, plans []*plan, choose Choose, o Options) error {
-	sem := make(chan struct{}, max(o.Parallel, 1))
-	if o.Parallel <= 0 {
-		sem = make(chan struct{}, len(plans))
-	}
-	var wg sync.WaitGroup
-	for _, p := range plans {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if err := p.preflight(ctx, ops, choose); err != nil {
-				p.res.Err = err
-				p.res.Error = err.Error()
-			}
-		}()
-	}
-	wg.Wait()
+// complete (the barrier), takes its lock and inspects its app side,
+// o.Parallel hosts at a time. Any problem refuses the whole rollout,
+// touching nothing.
+func preflight[A any](ctx context.Context, ops Ops[A], plans []*plan[A], choose Choose, o Options) error {
+	results := fleet.Each(ctx, targetsOf(plans), o.Parallel, func(ctx context.Context, i int, _ inventory.Target) (struct{}, error) {
+		return struct{}{}, plans[i].preflight(ctx, ops, choose)
+	})
 	var errs []error
-	for _, p := range plans {
-		if p.res.Err != nil {
-			errs = append(errs, p.res.Err)
+	for i, r := range results {
+		if r.Err != nil {
+			p := plans[i]
+			p.res.Err, p.res.Error, p.res.Outcome = r.Err, r.Err.Error(), Refused
+			errs = append(errs, r.Err)
 		}
 	}
 	if len(errs) == 0 {
 		return nil
 	}
-	for _, p := range plans {
-		if p.res.Err != nil {
-			p.res.Outcome = Refused
-		}
-	}
 	return fmt.Errorf("%s refused, no host was changed: %w", o.Action, errors.Join(errs...))
 }
 
-func (p *plan) preflight(ctx context.Context, ops Ops, choose Choose) error {
+func (p *plan[A]) preflight(ctx context.Context, ops Ops[A], choose Choose) error {
 	st, err := ops.State(ctx, p.h)
 	if err != nil {
 		return err
@@ -169,8 +153,8 @@ func (p *plan) preflight(ctx context.Context, ops Ops, choose Choose) error {
 	return nil
 }
 
-func failures(batch []*plan) []*plan {
-	var out []*plan
+func failures[A any](batch []*plan[A]) []*plan[A] {
+	var out []*plan[A]
 	for _, p := range batch {
 		if p.res.Err != nil {
 			out = append(out, p)
@@ -181,7 +165,7 @@ func failures(batch []*plan) []*plan {
 
 // unlockAll releases every lock taken, even when ctx is cancelled
 // (Unlock runs on a context of its own).
-func unlockAll(ctx context.Context, plans []*plan, rep *Report) {
+func unlockAll[A any](ctx context.Context, plans []*plan[A], rep *Report) {
 	var errs []error
 	for _, p := range plans {
 		if p.lock == nil {
@@ -197,10 +181,19 @@ func unlockAll(ctx context.Context, plans []*plan, rep *Report) {
 }
 
 // summary names hosts by outcome for messages.
-func summary(ps []*plan) string {
+func summary[A any](ps []*plan[A]) string {
 	names := make([]string, len(ps))
 	for i, p := range ps {
 		names[i] = p.h.Name()
 	}
 	return strings.Join(names, ", ")
+}
+
+// targetsOf are the plans' hosts' entries, for fleet.Each.
+func targetsOf[A any](ps []*plan[A]) []inventory.Target {
+	ts := make([]inventory.Target, len(ps))
+	for i, p := range ps {
+		ts[i] = p.h.Target
+	}
+	return ts
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/release"
 )
 
@@ -35,8 +36,9 @@ func firstLast(log []string) (first, last map[string]int) {
 
 func TestActivateInBatchesWithPauses(t *testing.T) {
 	f, hosts := newFleet(5, "v1", "v1", "v2")
-	sl := &fakeSleep{}
-	rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{Batch: 2, Pause: 3 * time.Second, Sleep: sl.Sleep, Who: "ci@runner", Run: "https://ci/run/7"})
+	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := clock.NewFake(start)
+	rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{Batch: 2, Pause: 3 * time.Second, Clock: clk, Who: "ci@runner", Run: "https://ci/run/7"})
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
@@ -50,13 +52,14 @@ func TestActivateInBatchesWithPauses(t *testing.T) {
 			t.Errorf("%s (batch before) still working when %s started:\n%s", pair[0], pair[1], strings.Join(f.log, "\n"))
 		}
 	}
-	if len(sl.pauses) != 2 || sl.pauses[0] != 3*time.Second {
-		t.Errorf("pauses = %v, want two of 3s (between three batches)", sl.pauses)
+	if got := clk.Sleeps(); len(got) != 2 || got[0] != 3*time.Second || got[1] != 3*time.Second {
+		t.Errorf("pauses = %v, want two of 3s (between three batches)", got)
 	}
+	// Batch n is recorded after n pauses: the history is timed by Options.Clock.
+	batchOf := map[string]int{"h0": 0, "h1": 0, "h2": 1, "h3": 1, "h4": 2}
 	for name, s := range f.servers {
 		last := s.history[len(s.history)-1]
-		want := release.Entry{Action: ActionActivate, Release: "v2", From: "v1", Who: "ci@runner", Run: "https://ci/run/7"}
-		last.Time = time.Time{}
+		want := release.Entry{Time: start.Add(time.Duration(batchOf[name]) * 3 * time.Second), Action: ActionActivate, Release: "v2", From: "v1", Who: "ci@runner", Run: "https://ci/run/7"}
 		if last != want {
 			t.Errorf("%s history entry = %+v, want %+v", name, last, want)
 		}
@@ -230,5 +233,34 @@ func TestParseMode(t *testing.T) {
 	}
 	if _, err := ParseMode("pray"); err == nil {
 		t.Error("ParseMode(pray) accepted")
+	}
+}
+
+// Regression guard: fleet.Each does not start a host once the run is
+// cancelled; such a host must count as failed, or a cancelled rollout
+// between two batches would report success.
+func TestCancelledBetweenBatchesIsNotSuccess(t *testing.T) {
+	f, hosts := newFleet(3, "v1", "v1", "v2")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	progress := func(host, format string, a ...any) {
+		if host == "h0" && format == "health check" {
+			cancel() // h0 passes its (fake) gate; h1 and h2 must not pass
+		}
+	}
+	rep := Run(ctx, f, hosts, activateTo("v2"), Options{Progress: progress})
+	if rep.Err == nil || !strings.Contains(rep.Err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want interrupted (%s)", rep.Err, outcomes(rep))
+	}
+	if h := rep.Hosts[0]; h.Outcome != Switched {
+		t.Errorf("h0 = %s, want switched before the cancel", h.Outcome)
+	}
+	if h := rep.Hosts[2]; h.Outcome != NotStarted || f.servers["h2"].current != "v1" {
+		t.Errorf("h2 = %s on %s, want not started on v1", h.Outcome, f.servers["h2"].current)
+	}
+	for name, s := range f.servers {
+		if s.locked {
+			t.Errorf("%s: lock left behind", name)
+		}
 	}
 }

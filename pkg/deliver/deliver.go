@@ -14,6 +14,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
@@ -54,10 +55,9 @@ type Options struct {
 	Delta bool
 	// Progress is called now and then during each upload.
 	Progress func(host string, sent, total int64, elapsed time.Duration)
-	// Sleep waits between retries; tests replace it.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Now is the clock for the manifest time; tests replace it.
-	Now func() time.Time
+	// Clock times the manifest and the waits between retries (default:
+	// the wall clock).
+	Clock clock.Clock
 }
 
 // Result is one host's outcome.
@@ -107,11 +107,13 @@ var ErrPreflight = errors.New("preflight failed: nothing was sent to any host")
 const freeMargin = 64 << 20
 
 // Run delivers a to every target under layout. It returns every host's
-// result; the error says whether the delivery as a whole failed.
+// result; the error says whether the delivery as a whole failed. When the
+// only problem is hosts holding another artifact under the release id,
+// the error is a finding (its Finding method says so), not a failure.
 func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout release.Layout, a Artifact, o Options) ([]Result, error) {
-	o = o.withDefaults()
-	pre := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, _ int, t inventory.Target) (*release.Readiness, error) {
-		return preflight(ctx, conn, t, layout, a, o)
+	d := &delivery{conn: conn, layout: layout, a: a, o: o.withDefaults()}
+	pre := fleet.Each(ctx, targets, d.o.Parallel, func(ctx context.Context, _ int, t inventory.Target) (*release.Readiness, error) {
+		return d.preflight(ctx, t)
 	})
 	results := make([]Result, len(targets))
 	failed := 0
@@ -128,19 +130,20 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 		}
 	}
 	if failed > 0 {
-		return finish(results), fmt.Errorf("%w (%d of %d hosts failed)", ErrPreflight, failed, len(targets))
+		return finish(results), findingIfConflicts(results, fmt.Errorf("%w (%d of %d hosts failed)", ErrPreflight, failed, len(targets)))
 	}
-	deltas := newDeltaCache(a)
-	defer deltas.close()
-	ups := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, _ int, t inventory.Target) (Result, error) {
-		i := indexOf(targets, t)
+	d.deltas = newDeltaCache(a)
+	defer d.deltas.close()
+	ups := fleet.Each(ctx, targets, d.o.Parallel, func(ctx context.Context, i int, t inventory.Target) (Result, error) {
 		if results[i].State == AlreadyDelivered {
 			return results[i], nil
 		}
-		return upload(ctx, conn, t, layout, a, o, deltas, results[i])
+		return d.upload(ctx, t, results[i])
 	})
 	for i, u := range ups {
-		results[i] = u.Value
+		if u.Value.Host != "" { // else fleet.Each never started it (cancelled): keep its name
+			results[i] = u.Value
+		}
 		results[i].Duration = u.Duration
 		if u.Err != nil {
 			results[i].State, results[i].Err = Failed, u.Err
@@ -148,30 +151,40 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 		}
 	}
 	if failed > 0 {
-		return finish(results), fmt.Errorf("delivery of %s failed on %d of %d hosts", a.Path, failed, len(targets))
+		return finish(results), findingIfConflicts(results, fmt.Errorf("delivery of %s failed on %d of %d hosts", a.Path, failed, len(targets)))
 	}
 	return finish(results), nil
 }
 
-func preflight(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options) (*release.Readiness, error) {
-	h, err := conn.Get(ctx, t)
+// delivery is one Run: what every host's preflight and upload share.
+type delivery struct {
+	conn   Connector
+	layout release.Layout
+	a      Artifact
+	o      Options
+	deltas *deltaCache
+}
+
+func (d *delivery) preflight(ctx context.Context, t inventory.Target) (*release.Readiness, error) {
+	h, err := d.conn.Get(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	r, err := layout.Preflight(ctx, h, o.Release, a.Format, o.StaleMinutes)
+	a := d.a
+	r, err := d.layout.Preflight(ctx, h, d.o.Release, a.Format, d.o.StaleMinutes)
 	if err != nil {
 		return nil, err
 	}
 	if r.Existing != nil {
 		if r.Existing.SHA256 != a.SHA256 {
-			return nil, &release.ConflictError{Host: h.Name(), ID: o.Release, Have: r.Existing.SHA256, Want: a.SHA256}
+			return nil, &release.ConflictError{Host: h.Name(), ID: d.o.Release, Have: r.Existing.SHA256, Want: a.SHA256}
 		}
 		return r, nil
 	}
 	need := a.Unpacked + a.Bytes + freeMargin
 	if r.FreeBytes < need {
 		return nil, fmt.Errorf("preflight on %s: %d MiB free under %s, need %d MiB (release %d MiB unpacked + artifact %d MiB + margin): free disk space or prune old releases",
-			h.Name(), r.FreeBytes>>20, layout.Root, need>>20, a.Unpacked>>20, a.Bytes>>20)
+			h.Name(), r.FreeBytes>>20, d.layout.Root, need>>20, a.Unpacked>>20, a.Bytes>>20)
 	}
 	return r, nil
 }
@@ -180,10 +193,10 @@ func preflight(ctx context.Context, conn Connector, t inventory.Target, layout r
 // base for it, else (or when the delta fails there) the whole artifact,
 // started again from scratch after a transient failure: a new incoming
 // folder, the whole artifact.
-func upload(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options, deltas *deltaCache, r Result) (Result, error) {
+func (d *delivery) upload(ctx context.Context, t inventory.Target, r Result) (Result, error) {
 	r.Mode = "full"
-	if o.Delta {
-		switch done, err := tryDelta(ctx, conn, t, layout, a, o, deltas, &r); {
+	if d.o.Delta {
+		switch done, err := d.tryDelta(ctx, t, &r); {
 		case done:
 			return r, nil
 		case err != nil && (ctx.Err() != nil || release.IsConflict(err)):
@@ -194,16 +207,16 @@ func upload(ctx context.Context, conn Connector, t inventory.Target, layout rele
 		}
 	}
 	var last error
-	for attempt := 1; attempt <= o.Retries+1; attempt++ {
+	for attempt := 1; attempt <= d.o.Retries+1; attempt++ {
 		r.Attempts = attempt
 		if attempt > 1 {
-			if err := o.Sleep(ctx, backoff(attempt)); err != nil {
+			if err := d.o.Clock.Sleep(ctx, backoff(attempt)); err != nil {
 				return r, fmt.Errorf("deliver to %s: %w (after: %w)", t, err, last)
 			}
 		}
-		got, err := uploadOnce(ctx, conn, t, layout, a, o)
+		got, err := d.uploadOnce(ctx, t)
 		if err == nil {
-			r.State, r.Bytes, r.SentFiles = Delivered, got.Sent, a.Files
+			r.State, r.Bytes, r.SentFiles = Delivered, got.Sent, d.a.Files
 			if !got.Made {
 				r.State = AlreadyDelivered
 			}
@@ -217,26 +230,62 @@ func upload(ctx context.Context, conn Connector, t inventory.Target, layout rele
 	return r, last
 }
 
-func uploadOnce(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options) (*release.Received, error) {
-	h, err := conn.Get(ctx, t)
+func (d *delivery) uploadOnce(ctx context.Context, t inventory.Target) (*release.Received, error) {
+	h, err := d.conn.Get(ctx, t)
 	if err != nil {
 		return nil, err
 	}
+	a := d.a
 	f, err := os.Open(a.Path)
 	if err != nil {
 		return nil, fmt.Errorf("open artifact: %w", err)
 	}
 	defer f.Close()
-	pr := &progressReader{r: f, total: a.Bytes, host: h.Name(), start: time.Now(), fn: o.Progress}
-	return layout.Receive(ctx, h, release.Upload{
-		Manifest: a.manifest(o), Format: a.Format, Files: a.FileList,
-		Payload: pr, PayloadBytes: a.Bytes, PayloadSHA256: a.SHA256,
+	return d.layout.Receive(ctx, h, release.Upload{
+		Manifest: d.manifest(), Format: a.Format, Files: a.FileList,
+		Payload: d.progress(f, h.Name(), a.Bytes), PayloadBytes: a.Bytes, PayloadSHA256: a.SHA256,
 	})
 }
 
 // manifest is the release.json of the release.
-func (a Artifact) manifest(o Options) release.Manifest {
-	return release.Manifest{ID: o.Release, SHA256: a.SHA256, Bytes: a.Bytes, Files: a.Files, AppDir: a.AppDir, Time: o.Now().UTC(), RunURL: o.RunURL}
+func (d *delivery) manifest() release.Manifest {
+	a := d.a
+	return release.Manifest{ID: d.o.Release, SHA256: a.SHA256, Bytes: a.Bytes, Files: a.Files, AppDir: a.AppDir, Time: d.o.Clock.Now().UTC(), RunURL: d.o.RunURL}
+}
+
+// progress reports the reading of one host's payload to Options.Progress.
+func (d *delivery) progress(r io.Reader, host string, total int64) io.Reader {
+	return &progressReader{r: r, total: total, host: host, clock: d.o.Clock, start: d.o.Clock.Now(), fn: d.o.Progress}
+}
+
+// conflicts is a delivery stopped by findings alone: hosts that hold
+// another artifact under the release id. Nothing of ours failed; the
+// user must pick a new id (the Face exits 3).
+type conflicts struct{ error }
+
+func (c conflicts) Unwrap() error { return c.error }
+
+// Finding marks the error as a finding (internal/cli.Finder).
+func (conflicts) Finding() bool { return true }
+
+// findingIfConflicts returns err as a finding when every host that failed
+// failed only because it holds another artifact under the id, joined
+// with those conflicts; else err as it is, a failure.
+func findingIfConflicts(rs []Result, err error) error {
+	var cs []error
+	for _, r := range rs {
+		if r.Err == nil {
+			continue
+		}
+		if !release.IsConflict(r.Err) {
+			return err
+		}
+		cs = append(cs, r.Err)
+	}
+	if len(cs) == 0 {
+		return err
+	}
+	return conflicts{fmt.Errorf("%w: %w", err, errors.Join(cs...))}
 }
 
 // transient is a failure worth starting the host again: not a conflict,
@@ -259,15 +308,6 @@ func backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func indexOf(ts []inventory.Target, t inventory.Target) int {
-	for i := range ts {
-		if ts[i] == t {
-			return i
-		}
-	}
-	return -1
-}
-
 func finish(rs []Result) []Result {
 	for i := range rs {
 		rs[i].Seconds = rs[i].Duration.Seconds()
@@ -285,24 +325,8 @@ func (o Options) withDefaults() Options {
 	if o.StaleMinutes <= 0 {
 		o.StaleMinutes = 120
 	}
-	if o.Sleep == nil {
-		o.Sleep = sleep
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Clock = clock.Or(o.Clock)
 	return o
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
 }
 
 // progressReader reports an upload's progress about every two seconds.
@@ -311,6 +335,7 @@ type progressReader struct {
 	total int64
 	sent  int64
 	host  string
+	clock clock.Clock
 	start time.Time
 	last  time.Time
 	fn    func(host string, sent, total int64, elapsed time.Duration)
@@ -319,9 +344,12 @@ type progressReader struct {
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	p.sent += int64(n)
-	if p.fn != nil && (time.Since(p.last) >= 2*time.Second || err == io.EOF) {
-		p.last = time.Now()
-		p.fn(p.host, p.sent, p.total, time.Since(p.start))
+	if p.fn == nil {
+		return n, err
+	}
+	if now := p.clock.Now(); now.Sub(p.last) >= 2*time.Second || err == io.EOF {
+		p.last = now
+		p.fn(p.host, p.sent, p.total, now.Sub(p.start))
 	}
 	return n, err
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/pkg/archive"
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/deliver"
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
@@ -87,8 +88,6 @@ func newFleet(t *testing.T, b *bed.Bed) *fleetT {
 	return &fleetT{b: b, targets: targets, pool: pool, layout: release.Layout{Root: "~/app"}}
 }
 
-func noRetryWait(context.Context, time.Duration) error { return nil }
-
 // releasesDir lists what a host's releases/ holds.
 func releasesDir(t *testing.T, h *bed.Host) []string {
 	t.Helper()
@@ -118,7 +117,8 @@ func TestDeliverToEveryHostLeavesCurrentAlone(t *testing.T) {
 		b.RunAs(t, h, `ln -s releases/v1 ~/app/current`)
 	}
 	a := packTree(t, "v2", 1<<20)
-	rs, err := deliver.Run(ctx, f.pool, f.targets, f.layout, a, deliver.Options{Release: "v2"})
+	made := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	rs, err := deliver.Run(ctx, f.pool, f.targets, f.layout, a, deliver.Options{Release: "v2", Clock: clock.NewFake(made)})
 	if err != nil {
 		t.Fatalf("deliver: %v (%+v)", err, rs)
 	}
@@ -133,6 +133,8 @@ func TestDeliverToEveryHostLeavesCurrentAlone(t *testing.T) {
 		}
 		if !st.Has("v2") || st.Find("v2").Manifest.SHA256 != a.SHA256 || st.Current != "v1" {
 			t.Errorf("%s: state %+v, want v2 complete with the artifact's sha256 and current still v1", h.Name(), st)
+		} else if got := st.Find("v2").Manifest.Time; !got.Equal(made) {
+			t.Errorf("%s: manifest time %s, want %s from Options.Clock", h.Name(), got, made)
 		}
 		if got := b.RunAs(t, h, `cat ~/app/current/.next/static/chunks/a.js`); !strings.Contains(got, "v1") {
 			t.Errorf("%s: current serves %q, want v1 untouched", h.Name(), got)
@@ -155,8 +157,13 @@ func TestDeliverToEveryHostLeavesCurrentAlone(t *testing.T) {
 	other := packTree(t, "v2", 10)
 	_, err = deliver.Run(ctx, f.pool, f.targets, f.layout, other, deliver.Options{Release: "v2"})
 	var ce *release.ConflictError
-	if !errors.As(err, &ce) && !errors.Is(err, deliver.ErrPreflight) {
-		t.Errorf("delivering other content as v2 = %v, want refused", err)
+	if !errors.As(err, &ce) || !errors.Is(err, deliver.ErrPreflight) {
+		t.Errorf("delivering other content as v2 = %v, want refused in preflight naming the conflict", err)
+	}
+	// A finding, not a failure: the Face exits 3.
+	var finding interface{ Finding() bool }
+	if !errors.As(err, &finding) || !finding.Finding() {
+		t.Errorf("delivering other content as v2 = %v, want a finding", err)
 	}
 }
 
@@ -245,7 +252,8 @@ func TestCutUploadIsRetriedAndNeverHalfVisible(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	rs, err := deliver.Run(context.Background(), conn, f.targets, f.layout, a, deliver.Options{Release: "cut1", Retries: 2, Sleep: noRetryWait})
+	clk := clock.NewFake(time.Now())
+	rs, err := deliver.Run(context.Background(), conn, f.targets, f.layout, a, deliver.Options{Release: "cut1", Retries: 2, Clock: clk})
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -259,6 +267,9 @@ func TestCutUploadIsRetriedAndNeverHalfVisible(t *testing.T) {
 	}
 	if rs[0].Attempts != 1 {
 		t.Errorf("other host: %d attempts, want 1", rs[0].Attempts)
+	}
+	if n := len(clk.Sleeps()); n != 1 {
+		t.Errorf("waited %d times before a retry, want once (the victim's second attempt)", n)
 	}
 	if halfSeen.Load() != 0 {
 		t.Errorf("releases/cut1 was seen incomplete %d times", halfSeen.Load())

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/inventory"
@@ -28,12 +27,13 @@ import (
 // tryDelta delivers the release to one host as a delta. It reports
 // whether it did; when not, err (or r.Fallback, when no delta was
 // possible) says why, and the caller sends the whole artifact.
-func tryDelta(ctx context.Context, conn Connector, t inventory.Target, layout release.Layout, a Artifact, o Options, deltas *deltaCache, r *Result) (bool, error) {
-	h, err := conn.Get(ctx, t)
+func (d *delivery) tryDelta(ctx context.Context, t inventory.Target, r *Result) (bool, error) {
+	h, err := d.conn.Get(ctx, t)
 	if err != nil {
 		return false, err
 	}
-	b, err := layout.DeltaBase(ctx, h, o.Release)
+	a, layout, id := d.a, d.layout, d.o.Release
+	b, err := layout.DeltaBase(ctx, h, id)
 	if err != nil {
 		return false, err
 	}
@@ -41,17 +41,17 @@ func tryDelta(ctx context.Context, conn Connector, t inventory.Target, layout re
 		r.Fallback = "no base: the host holds no release with a file manifest"
 		return false, nil
 	}
-	d := b.Plan(a.FileList)
-	if err := layout.Derive(ctx, h, b, o.Release, a.FileList, d); err != nil {
+	plan := b.Plan(a.FileList)
+	if err := layout.Derive(ctx, h, b, id, a.FileList, plan); err != nil {
 		return false, err
 	}
-	r.Received = b.Bytes + d.DeriveReceived
-	p := deltas.payload(ctx, b.ID, d)
+	r.Received = b.Bytes + plan.DeriveReceived
+	p := d.deltas.payload(ctx, b.ID, plan)
 	if p.err != nil {
 		return false, fmt.Errorf("delta from %s: %w", b.ID, p.err)
 	}
-	if p.bytes+int64(len(d.Edit)) >= a.Bytes*9/10 {
-		r.Fallback = fmt.Sprintf("a delta from %s would be %d%% of the artifact", b.ID, 100*(p.bytes+int64(len(d.Edit)))/max(a.Bytes, 1))
+	if p.bytes+int64(len(plan.Edit)) >= a.Bytes*9/10 {
+		r.Fallback = fmt.Sprintf("a delta from %s would be %d%% of the artifact", b.ID, 100*(p.bytes+int64(len(plan.Edit)))/max(a.Bytes, 1))
 		return false, nil
 	}
 	f, err := os.Open(p.path)
@@ -60,17 +60,16 @@ func tryDelta(ctx context.Context, conn Connector, t inventory.Target, layout re
 	}
 	defer f.Close()
 	r.Base, r.Attempts = b.ID, 1
-	pr := &progressReader{r: f, total: p.bytes, host: h.Name(), start: time.Now(), fn: o.Progress}
 	got, err := layout.Receive(ctx, h, release.Upload{
-		Manifest: a.manifest(o), Format: a.Format, Files: a.FileList,
-		Payload: pr, PayloadBytes: p.bytes, PayloadSHA256: p.sha256,
-		Base: b.ID, Edit: d.Edit, Derive: d.Derive,
+		Manifest: d.manifest(), Format: a.Format, Files: a.FileList,
+		Payload: d.progress(f, h.Name(), p.bytes), PayloadBytes: p.bytes, PayloadSHA256: p.sha256,
+		Base: b.ID, Edit: plan.Edit, Derive: plan.Derive,
 	})
 	if err != nil {
 		return false, fmt.Errorf("delta from %s: %w", b.ID, err)
 	}
-	r.Mode, r.State, r.Bytes, r.SentFiles = "delta", Delivered, got.Sent+d.DeriveSent, p.files
-	r.Linked, r.Copied, r.Derived = got.Linked, got.Copied, d.Derived
+	r.Mode, r.State, r.Bytes, r.SentFiles = "delta", Delivered, got.Sent+plan.DeriveSent, p.files
+	r.Linked, r.Copied, r.Derived = got.Linked, got.Copied, plan.Derived
 	if !got.Made {
 		r.State = AlreadyDelivered
 	}

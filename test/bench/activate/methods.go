@@ -10,6 +10,7 @@ import (
 
 	"github.com/org/next-deploy/pkg/activate"
 	"github.com/org/next-deploy/pkg/health"
+	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/pm2/pm2test"
@@ -50,7 +51,7 @@ func bench(ctx context.Context, t *testing.T, runs int) error {
 			return err
 		}
 		defer host.Close()
-		f.hosts = append(f.hosts, activate.Host{Host: host, Addr: h.Addr})
+		f.hosts = append(f.hosts, activate.Host{Host: host, Target: inventory.Target{User: h.User, Host: h.Addr, Port: h.Port}})
 		for _, id := range []string{"r1", "r2"} {
 			if err := (pm2test.Release{ID: id}).Deliver(ctx, host, f.layout); err != nil {
 				return err
@@ -129,14 +130,15 @@ func (f *fleet) underLoad(deploy func() error) (sample, error) {
 
 // gate waits until the host serves release id (the health gate).
 func (f *fleet) gate(ctx context.Context, h activate.Host, id string) error {
-	_, err := health.Check(ctx, h.DialTCP, health.Gate{URL: "http://" + h.Addr + ":3000/", Release: id, Timeout: 60 * time.Second, Wait: 100 * time.Millisecond})
+	_, err := health.Check(ctx, h.DialTCP, health.Gate{URL: "http://" + h.Addr() + ":3000/", Release: id, Timeout: 60 * time.Second, Wait: 100 * time.Millisecond})
 	return err
 }
 
+// real is activate's Ops; its Ecosystem stays empty (invalid): the bench
+// writes each host's ecosystem itself.
 func (f *fleet) real() *activate.Real {
 	return &activate.Real{
 		Layout: f.layout, PM2: pm2.Runner{Root: root, Ecosystem: pm2.DefaultEcosystem, Env: "production"},
-		Ecosystem: func(string, string) ([]byte, error) { return nil, fmt.Errorf("the bench writes the ecosystem") },
 		FixPinned: true, HealthURL: "http://{host}:3000/", HealthTimeout: time.Minute, Who: "bench", PID: os.Getpid(),
 	}
 }
