@@ -3,7 +3,7 @@ package main
 // The GitHub Actions around the CLI: every action.yml input is a flag of
 // the command it runs, so the two cannot drift. These tests need the
 // command list (newApp) and the CLI's source; the ones that need only the
-// files (workflows, docs/actions.md, get-binary.sh) are in test/actions,
+// files (workflows, docs/actions.md) are in test/actions (get-binary.sh: test/getbinary),
 // which also reads the files for these.
 
 import (

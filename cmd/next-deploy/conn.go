@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
-	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
@@ -154,19 +152,6 @@ func (c *connFlags) sshConfig(env *cli.Env, need bool) (remote.SSHConfig, error)
 		errs = append(errs, err)
 	}
 	return cfg, errors.Join(errs...)
-}
-
-// eachHost runs fn on every host of f with its connection, f.parallel at
-// a time, and returns every host's result in --hosts order.
-func eachHost[T any](ctx context.Context, f *fleetConn, fn func(ctx context.Context, h remote.Host) (T, error)) []fleet.Result[T] {
-	return fleet.Each(ctx, f.targets, f.parallel, func(ctx context.Context, _ int, t inventory.Target) (T, error) {
-		h, err := f.pool.Get(ctx, t)
-		if err != nil {
-			var zero T
-			return zero, err
-		}
-		return fn(ctx, h)
-	})
 }
 
 func (f *fleetConn) close() { f.pool.Close() }

@@ -56,7 +56,6 @@ type Choose func(st *release.State) (string, error)
 type plan[A any] struct {
 	h    Host
 	st   *release.State
-	to   string
 	app  A
 	lock Unlocker
 	res  *HostResult
