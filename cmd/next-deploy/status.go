@@ -9,7 +9,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/clock"
-	"github.com/org/next-deploy/pkg/heap"
+	"github.com/org/next-deploy/pkg/memtrend"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/status"
 )
@@ -96,11 +96,11 @@ func heapCell(used, total int64) string {
 	return fmt.Sprintf("%.1f / %.1f MiB", float64(used)/(1<<20), float64(total)/(1<<20))
 }
 
-func trendCell(t *heap.Trend) string {
+func trendCell(t *memtrend.Trend) string {
 	if t == nil {
 		return "- (no memory report)"
 	}
-	if t.Verdict == heap.TooShort {
+	if t.Verdict == memtrend.TooShort {
 		return t.String()
 	}
 	return fmt.Sprintf("%s over %s", t, (time.Duration(t.Seconds) * time.Second).String())

@@ -7,6 +7,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/heap"
+	"github.com/org/next-deploy/pkg/memtrend"
 	"github.com/org/next-deploy/pkg/pm2"
 )
 
@@ -39,7 +40,7 @@ func (w *memoryWatch) table(env *cli.Env, root string) *cli.Table {
 	}
 	for _, x := range w.Workers {
 		growth := "-"
-		if x.Trend.Verdict != heap.TooShort {
+		if x.Trend.Verdict != memtrend.TooShort {
 			growth = fmt.Sprintf("%+.1f MiB/min", x.Trend.PerMinute/(1<<20))
 		}
 		t.Add(x.Host, x.App+"#"+x.ID, fmt.Sprint(x.PID), orDash(x.Release), fmt.Sprint(x.Restarts), mib(x.RSS), mib(x.HeapUsed), growth, x.Trend.Verdict)

@@ -8,22 +8,9 @@ import (
 	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/inventory"
+	"github.com/org/next-deploy/pkg/memtrend"
 	"github.com/org/next-deploy/pkg/pm2"
 )
-
-// Points are the heap samples of a worker's memory report from since on.
-func Points(m *pm2.Memory, since time.Time) []Point {
-	if m == nil {
-		return nil
-	}
-	var ps []Point
-	for _, s := range m.Samples {
-		if !s.Time.Before(since) {
-			ps = append(ps, Point{Time: s.Time, Heap: s.HeapUsed})
-		}
-	}
-	return ps
-}
 
 // Collector gathers the samples of pm2 workers during a watch. A
 // worker is a host and a pm2 id; a restart gives it a new pid, and each
@@ -95,13 +82,13 @@ type WorkerTrend struct {
 	RSS       int64 `json:"rss"`
 	HeapUsed  int64 `json:"heap_used"`
 	HeapLimit int64 `json:"heap_limit"`
-	// Trend is the leaking part of the watch if any, else the newest
+	// memtrend.Trend is the leaking part of the watch if any, else the newest
 	// process's.
-	Trend Trend `json:"trend"`
+	Trend memtrend.Trend `json:"trend"`
 }
 
 // Trends judges every worker seen, in the order first seen.
-func (c *Collector) Trends(r Rules) []WorkerTrend {
+func (c *Collector) Trends(r memtrend.Rules) []WorkerTrend {
 	out := make([]WorkerTrend, 0, len(c.order))
 	for _, k := range c.order {
 		s := c.workers[k]
@@ -109,10 +96,10 @@ func (c *Collector) Trends(r Rules) []WorkerTrend {
 			Host: s.host, App: s.app, ID: s.id, Release: s.release, Status: s.status,
 			Restarts: max(s.restarts-s.firstRestarts, len(s.pids)-1),
 			RSS:      s.last.RSS, HeapUsed: s.last.HeapUsed, HeapLimit: s.heapLimit,
-			Trend: Trend{Verdict: TooShort},
+			Trend: memtrend.Trend{Verdict: memtrend.TooShort},
 		}
 		for i, pid := range s.pids {
-			t := Analyze(sorted(s.samples[pid]), r)
+			t := memtrend.Analyze(sorted(s.samples[pid]), r)
 			if i == len(s.pids)-1 || t.Leaking() {
 				w.Trend, w.PID = t, pid
 			}
@@ -125,10 +112,10 @@ func (c *Collector) Trends(r Rules) []WorkerTrend {
 	return out
 }
 
-func sorted(m map[time.Time]pm2.Sample) []Point {
-	ps := make([]Point, 0, len(m))
+func sorted(m map[time.Time]pm2.Sample) []memtrend.Point {
+	ps := make([]memtrend.Point, 0, len(m))
 	for t, s := range m {
-		ps = append(ps, Point{Time: t, Heap: s.HeapUsed})
+		ps = append(ps, memtrend.Point{Time: t, Heap: s.HeapUsed})
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Time.Before(ps[j].Time) })
 	return ps
@@ -149,8 +136,8 @@ type WatchOptions struct {
 	PM2      PM2
 	// For is how long to watch.
 	For time.Duration
-	// Rules judge each worker's series; zero: DefaultRules.
-	Rules Rules
+	// memtrend.Rules judge each worker's series; zero: memtrend.DefaultRules.
+	Rules memtrend.Rules
 	Clock clock.Clock
 	// Progress is told how far the watch is.
 	Progress func(format string, a ...any)
@@ -171,8 +158,8 @@ type Watched struct {
 func Watch(ctx context.Context, o WatchOptions) *Watched {
 	clk := clock.Or(o.Clock)
 	rules := o.Rules
-	if rules == (Rules{}) {
-		rules = DefaultRules
+	if rules == (memtrend.Rules{}) {
+		rules = memtrend.DefaultRules
 	}
 	progress := o.Progress
 	if progress == nil {

@@ -10,8 +10,11 @@ import (
 
 	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/inventory"
+	"github.com/org/next-deploy/pkg/memtrend"
 	"github.com/org/next-deploy/pkg/pm2"
 )
+
+const mib = 1 << 20
 
 func proc(id, pid, restarts int, t0 time.Time, from, to int, heap func(s int) int64) pm2.Proc {
 	m := &pm2.Memory{HeapLimit: 4 << 30}
@@ -38,7 +41,7 @@ func TestCollector(t *testing.T) {
 	// h1's worker restarts (max_memory_restart) at 50 s after leaking.
 	c.Add("h1", []pm2.Proc{proc(0, 200, 1, t0, 0, 50, grow)}, rel)
 	c.Add("h1", []pm2.Proc{proc(0, 201, 2, t0, 50, 70, flat)}, rel)
-	got := c.Trends(DefaultRules)
+	got := c.Trends(memtrend.DefaultRules)
 	if len(got) != 3 {
 		t.Fatalf("%d workers, want 3: %+v", len(got), got)
 	}
@@ -47,7 +50,7 @@ func TestCollector(t *testing.T) {
 		pid      int
 		verdict  string
 		restarts int
-	}{{"h0", "0", 100, Leak, 0}, {"h0", "1", 101, Steady, 0}, {"h1", "0", 200, Leak, 1}}
+	}{{"h0", "0", 100, memtrend.Leak, 0}, {"h0", "1", 101, memtrend.Steady, 0}, {"h1", "0", 200, memtrend.Leak, 1}}
 	for i, w := range want {
 		g := got[i]
 		if g.Host != w.host || g.ID != w.id || g.PID != w.pid || g.Trend.Verdict != w.verdict || g.Restarts != w.restarts || g.Release != "v2" {
@@ -102,9 +105,9 @@ func TestWatch(t *testing.T) {
 		host    string
 		pid     int
 		verdict string
-	}{{"deploy@10.0.0.1:22", 100, Leak}, {"deploy@10.0.0.2:22", 200, Steady}} {
+	}{{"deploy@10.0.0.1:22", 100, memtrend.Leak}, {"deploy@10.0.0.2:22", 200, memtrend.Steady}} {
 		g := w.Workers[i]
-		if g.Host != want.host || g.PID != want.pid || g.Trend.Verdict != want.verdict || g.Release != "v2" || g.Trend.Points < DefaultRules.MinPoints {
+		if g.Host != want.host || g.PID != want.pid || g.Trend.Verdict != want.verdict || g.Release != "v2" || g.Trend.Points < memtrend.DefaultRules.MinPoints {
 			t.Errorf("worker %d = %s pid %d %s release %q, %d points; want %s pid %d %s on v2", i, g.Host, g.PID, g.Trend, g.Release, g.Trend.Points, want.host, want.pid, want.verdict)
 		}
 	}

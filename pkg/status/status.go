@@ -14,8 +14,8 @@ import (
 
 	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/fleet"
-	"github.com/org/next-deploy/pkg/heap"
 	"github.com/org/next-deploy/pkg/inventory"
+	"github.com/org/next-deploy/pkg/memtrend"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
@@ -72,11 +72,11 @@ type Worker struct {
 	Uptime time.Duration `json:"-"`
 	// RSS is resident memory; the heap numbers and the trend come from
 	// the drain preload's memory report (0 and no trend without one).
-	RSS       int64       `json:"rss"`
-	HeapUsed  int64       `json:"heap_used"`
-	HeapTotal int64       `json:"heap_total"`
-	HeapLimit int64       `json:"heap_limit"`
-	Trend     *heap.Trend `json:"trend,omitempty"`
+	RSS       int64           `json:"rss"`
+	HeapUsed  int64           `json:"heap_used"`
+	HeapTotal int64           `json:"heap_total"`
+	HeapLimit int64           `json:"heap_limit"`
+	Trend     *memtrend.Trend `json:"trend,omitempty"`
 }
 
 // Leaking reports whether the worker's heap trend looks like a leak.
@@ -141,7 +141,7 @@ func worker(site *pm2.Site, p pm2.Proc, now time.Time) Worker {
 	}
 	if m := p.Memory; m != nil {
 		w.RSS, w.HeapUsed, w.HeapTotal, w.HeapLimit = m.Last.RSS, m.Last.HeapUsed, m.Last.HeapTotal, m.HeapLimit
-		t := heap.Analyze(heap.Points(m, time.Time{}), heap.DefaultRules)
+		t := memtrend.Analyze(memtrend.Points(m, time.Time{}), memtrend.DefaultRules)
 		w.Trend = &t
 	}
 	return w

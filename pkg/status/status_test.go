@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/pkg/clock"
-	"github.com/org/next-deploy/pkg/heap"
 	"github.com/org/next-deploy/pkg/inventory"
+	"github.com/org/next-deploy/pkg/memtrend"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
@@ -131,7 +131,7 @@ func TestRead(t *testing.T) {
 			if w0.RSS != 100<<20 || w0.HeapUsed != 99<<20 || w0.HeapTotal != 80<<20 || w0.HeapLimit != 512<<20 {
 				t.Errorf("worker 0 memory is not the report's last sample: %+v", w0)
 			}
-			if w0.Trend == nil || w0.Trend.Verdict != heap.Leak || !w0.Leaking() {
+			if w0.Trend == nil || w0.Trend.Verdict != memtrend.Leak || !w0.Leaking() {
 				t.Errorf("worker 0 trend = %+v, want a leak", w0.Trend)
 			}
 			if w1.Release != "r2" || w1.Uptime != 0 || w1.RSS != 7<<20 || w1.Trend != nil || w1.Leaking() {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/pkg/heap"
+	"github.com/org/next-deploy/pkg/memtrend"
 	"github.com/org/next-deploy/test/bed"
 )
 
@@ -53,7 +54,7 @@ func TestMemoryWatchStatusAndHeapSnapshots(t *testing.T) {
 		// each host must have its leaking workers found.
 		leaks := map[string]int{}
 		for _, x := range w.Workers {
-			if x.Trend.Leaking() && x.Trend.PerMinute >= heap.DefaultRules.MinRate {
+			if x.Trend.Leaking() && x.Trend.PerMinute >= memtrend.DefaultRules.MinRate {
 				leaks[x.Host]++
 			}
 		}
@@ -68,11 +69,11 @@ func TestMemoryWatchStatusAndHeapSnapshots(t *testing.T) {
 			Host    string `json:"host"`
 			Current string `json:"current"`
 			Workers []struct {
-				ID       string      `json:"id"`
-				Release  string      `json:"release"`
-				Status   string      `json:"status"`
-				HeapUsed int64       `json:"heap_used"`
-				Trend    *heap.Trend `json:"trend"`
+				ID       string          `json:"id"`
+				Release  string          `json:"release"`
+				Status   string          `json:"status"`
+				HeapUsed int64           `json:"heap_used"`
+				Trend    *memtrend.Trend `json:"trend"`
 			} `json:"workers"`
 			History []struct {
 				Release string `json:"release"`
@@ -152,7 +153,7 @@ func watchWith(t *testing.T, b *bed.Bed, load *memLoadRun, id string) memWatch {
 	leaks := 0
 	for _, x := range w.Workers {
 		t.Logf("watch %s worker %s pid %d: %s, %d points, heap %.1f -> %.1f MiB, restarts %d", x.Host, x.ID, x.PID, x.Trend, x.Trend.Points, float64(x.Trend.From)/(1<<20), float64(x.Trend.To)/(1<<20), x.Restarts)
-		if x.Release != id || x.Trend.Points < heap.DefaultRules.MinPoints {
+		if x.Release != id || x.Trend.Points < memtrend.DefaultRules.MinPoints {
 			t.Errorf("%s worker %s: release %q, %d points; want %s and enough samples", x.Host, x.ID, x.Release, x.Trend.Points, id)
 		}
 		if x.Trend.Leaking() {

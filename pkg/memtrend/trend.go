@@ -1,16 +1,14 @@
-// Package heap owns seeing what a worker's memory does: the trend of its
-// heap over time (a leak, or warm-up that settles); the watch after a
-// switch, which samples every host's pm2 workers for a while and judges
-// each one's series; and heap snapshots: every host's workers checked
-// first (signal handled, disk space), then each worker's snapshot taken,
-// downloaded and removed over the host's connection, one worker of a host
-// at a time. The numbers come from the drain preload's memory report
-// (pm2.Memory).
-package heap
+// Package memtrend owns the verdict on a worker's memory: the trend of its
+// heap over time, a leak or warm-up that settles. Status and the watch
+// after a switch (pkg/heap) both judge with it. The samples come from the
+// drain preload's memory report (pm2.Memory).
+package memtrend
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/org/next-deploy/pkg/pm2"
 )
 
 // Point is the heap in use at a time.
@@ -154,4 +152,18 @@ func minHeap(ps []Point) int64 {
 // mid is the middle of the time ps spans.
 func mid(ps []Point) time.Time {
 	return ps[0].Time.Add(ps[len(ps)-1].Time.Sub(ps[0].Time) / 2)
+}
+
+// Points are the heap samples of a worker's memory report from since on.
+func Points(m *pm2.Memory, since time.Time) []Point {
+	if m == nil {
+		return nil
+	}
+	var ps []Point
+	for _, s := range m.Samples {
+		if !s.Time.Before(since) {
+			ps = append(ps, Point{Time: s.Time, Heap: s.HeapUsed})
+		}
+	}
+	return ps
 }
