@@ -21,7 +21,7 @@ func (*rollbackCmd) Synopsis() string {
 }
 
 func (c *rollbackCmd) SetFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.to, "to", "", "release to go back to (default: each host's previous release, from its activation history)")
+	fs.StringVar(&c.to, "to", "", "release to go back to, any kept one (default: each host's previous release: the newest older than current that no rollback left, from its activation history)")
 	c.rollout.register(fs)
 }
 
@@ -37,7 +37,7 @@ func (c *rollbackCmd) Run(ctx context.Context, env *cli.Env, args []string) erro
 			return c.to, nil
 		}
 		if st.Previous == "" {
-			return "", fmt.Errorf("no previous release in the activation history (current: %s): name one with --to", orDash(st.Current))
+			return "", fmt.Errorf("no release older than current (%s) that a rollback did not leave, in the activation history: name one with --to (next-deploy releases lists them)", orDash(st.Current))
 		}
 		return st.Previous, nil
 	}

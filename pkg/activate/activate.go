@@ -76,8 +76,8 @@ func ParseMode(s string) (Mode, error) {
 
 // Actions, as recorded in the history.
 const (
-	ActionActivate = "activate"
-	ActionRollback = "rollback"
+	ActionActivate = release.ActionActivate
+	ActionRollback = release.ActionRollback
 )
 
 // Options tune a rollout.

@@ -81,13 +81,8 @@ func (f *fakeOps) State(_ context.Context, h Host) (*release.State, error) {
 	for id := range s.has {
 		st.Releases = append(st.Releases, release.Release{ID: id, Complete: true})
 	}
-	// previous as release.State computes it: the From of the switch to current.
-	for i := len(s.history) - 1; i >= 0; i-- {
-		if e := s.history[i]; e.Release == s.current && e.From != "" {
-			st.Previous = e.From
-			break
-		}
-	}
+	// previous as release.State computes it.
+	st.Previous = release.Previous(st.History, s.current, func(id string) bool { return s.has[id] })
 	return st, nil
 }
 

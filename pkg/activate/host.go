@@ -110,10 +110,9 @@ func (r *roller[A]) back(ctx context.Context, p *plan[A]) {
 	err := r.ops.Switch(ctx, p.h, from)
 	if err == nil {
 		p.res.Current = from
-		// From is the release that was previous before this run, not the
-		// one that failed: a failed rollout leaves current and previous as
-		// they were, so a later rollback never picks the failed release.
-		err = r.ops.Record(ctx, p.h, r.entry(ActionRollback, from, p.st.Previous))
+		// A rollback entry from the failed release marks it: a later
+		// rollback never picks it, and previous stays what it was.
+		err = r.ops.Record(ctx, p.h, r.entry(ActionRollback, from, p.res.To))
 	}
 	if err == nil {
 		err = r.ops.Reload(ctx, p.h, p.app, from, "")

@@ -127,13 +127,14 @@ func TestOnFailureModes(t *testing.T) {
 			if c := f.servers["h3"].current; c != "v1" {
 				t.Errorf("h3 was touched after the failure: current %s", c)
 			}
-			// What went back says so in the history, and keeps its previous
-			// release (v0): the failed v2 is never a release to roll back to.
+			// What went back says so in the history, marking the failed v2,
+			// and keeps its previous release (v0): the failed v2 is never a
+			// release to roll back to.
 			for _, h := range rep.Hosts {
 				s := f.servers[h.Host]
 				e := s.history[len(s.history)-1]
-				if h.Outcome == RolledBack && (e.Action != ActionRollback || e.Release != "v1" || e.From != "v0") {
-					t.Errorf("%s went back but its last history entry is %+v, want rollback to v1 keeping v0 previous", h.Host, e)
+				if h.Outcome == RolledBack && (e.Action != ActionRollback || e.Release != "v1" || e.From != "v2") {
+					t.Errorf("%s went back but its last history entry is %+v, want rollback from v2 to v1", h.Host, e)
 				}
 				if st, _ := f.State(context.Background(), Host{Host: fakeRemote{h.Host}}); h.Outcome == RolledBack && st.Previous != "v0" {
 					t.Errorf("%s: previous after going back = %s, want v0", h.Host, st.Previous)
@@ -198,6 +199,34 @@ func TestRollbackToPreviousPerHost(t *testing.T) {
 	e := f.servers["h0"].history[len(f.servers["h0"].history)-1]
 	if e.Action != ActionRollback || e.Release != "v2" || e.From != "v3" {
 		t.Errorf("history entry %+v, want rollback to v2 from v3", e)
+	}
+}
+
+// Regression (issue 13): a second rollback went forward again to the
+// release the first one left. r1 -> r2 -> r3, rollback -> r2, rollback ->
+// r1, and a third finds nothing older: never back to r3.
+func TestRollbackGoesBackwards(t *testing.T) {
+	f, hosts := newFleet(2, "r1", "r1", "r2", "r3")
+	for _, id := range []string{"r2", "r3"} {
+		if rep := Run(context.Background(), f, hosts, activateTo(id), Options{}); rep.Err != nil {
+			t.Fatalf("activate %s: %v", id, rep.Err)
+		}
+	}
+	previous := func(st *release.State) (string, error) {
+		if st.Previous == "" {
+			return "", errors.New("no previous release")
+		}
+		return st.Previous, nil
+	}
+	for _, want := range []string{"h0:switched@r2 h1:switched@r2", "h0:switched@r1 h1:switched@r1"} {
+		rep := Run(context.Background(), f, hosts, previous, Options{Action: ActionRollback})
+		if got := outcomes(rep); rep.Err != nil || got != want {
+			t.Fatalf("rollback: %s (%v), want %s", got, rep.Err, want)
+		}
+	}
+	rep := Run(context.Background(), f, hosts, previous, Options{Action: ActionRollback})
+	if rep.Err == nil || f.servers["h0"].current != "r1" || f.servers["h1"].current != "r1" {
+		t.Fatalf("third rollback: %s (%v); want refused, both hosts still on r1", outcomes(rep), rep.Err)
 	}
 }
 

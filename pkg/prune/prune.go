@@ -97,15 +97,20 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 // when a later part fails.
 func Host(ctx context.Context, l release.Layout, h remote.Host, o Options) (r Result, err error) {
 	r = Result{DryRun: o.DryRun, Removed: []string{}}
-	lock, err := l.Acquire(ctx, h, o.Who, o.Run, o.PID, o.BreakLockAfter)
-	if err != nil {
-		return r, err
-	}
-	defer func() {
-		if uerr := lock.Unlock(ctx); uerr != nil {
-			err = errors.Join(err, uerr)
+	// A dry run writes nothing at all, not even the lock (which would
+	// create <path>/.next-deploy on a path that does not exist); what it
+	// lists may change under a concurrent deploy, which is what "dry" means.
+	if !o.DryRun {
+		lock, err := l.Acquire(ctx, h, o.Who, o.Run, o.PID, o.BreakLockAfter)
+		if err != nil {
+			return r, err
 		}
-	}()
+		defer func() {
+			if uerr := lock.Unlock(ctx); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
+		}()
+	}
 	st, err := l.State(ctx, h)
 	if err != nil {
 		return r, err

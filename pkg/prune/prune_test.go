@@ -227,3 +227,14 @@ func TestRemoved(t *testing.T) {
 		})
 	}
 }
+
+// Regression (issue 13): prune --dry-run created <path>/.next-deploy (the
+// lock) on a path that did not exist. A dry run writes nothing at all.
+func TestDryRunWritesNothing(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "missing")
+	l := release.Layout{Root: root}
+	_, _ = Host(context.Background(), l, remote.NewLocal(), Options{Keep: 1, DryRun: true, StaleMinutes: 60})
+	if _, err := os.Lstat(root); !os.IsNotExist(err) {
+		t.Errorf("a dry run on a missing path made %s (%v)", root, err)
+	}
+}

@@ -36,26 +36,61 @@ func decodeEntry(b64 string) (Entry, error) {
 	return e, err
 }
 
-// previous is the release that was current before the current one: the
-// From of the newest entry that switched to current, skipping releases the
-// host no longer holds (pruned) by walking further back.
-func previous(history []Entry, current string, has func(string) bool) string {
-	for i := len(history) - 1; i >= 0; i-- {
-		e := history[i]
-		if e.Release != current {
-			continue
-		}
-		if e.From != "" && e.From != current && has(e.From) {
-			return e.From
+// Actions of a history entry.
+const (
+	ActionActivate = "activate"
+	ActionRollback = "rollback"
+)
+
+// RolledBack is the set of releases a rollback left and that nothing made
+// current again since (an activate, or a rollback --to that names them):
+// a rollback never goes to one of them again, and prune removes them
+// first. The rollback entry's From is the mark; the history is the one
+// record of it.
+func RolledBack(history []Entry) map[string]bool {
+	marked := map[string]bool{}
+	for _, e := range history {
+		delete(marked, e.Release)
+		if e.Action == ActionRollback && e.From != "" && e.From != e.Release {
+			marked[e.From] = true
 		}
 	}
-	// No usable From: the newest other release that was ever current.
-	for i := len(history) - 1; i >= 0; i-- {
-		if id := history[i].Release; id != current && has(id) {
-			return id
+	return marked
+}
+
+// Previous is where a rollback goes from current: the newest release
+// older than current, by when an activate last made it current, that the
+// host still holds and that no rollback left (RolledBack). So r1 -> r2 ->
+// r3, rollback goes to r2, a second rollback to r1, and never back to r3.
+// "" when there is none. Order comes from the history, never from sorting
+// directory names (SHA names do not sort by time).
+func Previous(history []Entry, current string, has func(string) bool) string {
+	marked := RolledBack(history)
+	// at is the place of each release in activation order: where an
+	// activate last switched to it; a From seen before any switch to it
+	// (current before the history began) sorts just before that entry.
+	at := map[string]int{}
+	for i, e := range history {
+		if _, seen := at[e.From]; e.From != "" && !seen {
+			at[e.From] = 2*i - 1
+		}
+		if e.Action != ActionRollback {
+			at[e.Release] = 2 * i
+		} else if _, seen := at[e.Release]; !seen {
+			at[e.Release] = 2*i - 1
 		}
 	}
-	return ""
+	limit, ok := at[current]
+	if !ok {
+		limit = 2 * len(history)
+	}
+	best, bestAt := "", -2
+	for id, i := range at {
+		if id != current && i < limit && i > bestAt && !marked[id] && has(id) {
+			best, bestAt = id, i
+		}
+	}
+	return best
 }
 
 // One short line appended with O_APPEND is written whole; json.Marshal

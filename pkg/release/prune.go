@@ -59,7 +59,8 @@ func LastUsed(st *State, id string) time.Time {
 // PlanPrune decides what to remove: never current, the previous release,
 // a protected one, one a process runs in (inUse), or an incomplete one
 // (not made by next-deploy's delivery); of the rest, the newest Keep by
-// LastUsed stay, and those used within KeepFor.
+// LastUsed stay, and those used within KeepFor. A release a rollback left
+// (RolledBack) counts as older than every other: it is the first to go.
 func PlanPrune(st *State, inUse []string, o PruneOptions) PrunePlan {
 	why := map[string]string{}
 	if st.Current != "" {
@@ -79,7 +80,11 @@ func PlanPrune(st *State, inUse []string, o PruneOptions) PrunePlan {
 		}
 	}
 	rels := append([]Release(nil), st.Releases...)
+	marked := RolledBack(st.History)
 	sort.SliceStable(rels, func(i, j int) bool {
+		if mi, mj := marked[rels[i].ID], marked[rels[j].ID]; mi != mj {
+			return mj
+		}
 		a, b := LastUsed(st, rels[i].ID), LastUsed(st, rels[j].ID)
 		if !a.Equal(b) {
 			return a.After(b)

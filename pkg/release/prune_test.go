@@ -61,6 +61,39 @@ func TestPlanPrune(t *testing.T) {
 	}
 }
 
+// A release a rollback left goes first, though it was used more recently
+// than the others (issue 13: prune removes marked releases first).
+func TestPlanPruneRemovesRolledBackFirst(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	rel := func(id string, daysAgo int) Release {
+		return Release{ID: id, Complete: true, DeliveredAt: now.Add(-time.Duration(daysAgo) * 24 * time.Hour)}
+	}
+	st := &State{
+		Releases: []Release{rel("r4", 1), rel("r3", 2), rel("r2", 3), rel("r1", 4)},
+		Current:  "r2",
+		History: []Entry{
+			{Action: ActionActivate, Release: "r1", Time: now.Add(-96 * time.Hour)},
+			{Action: ActionActivate, From: "r1", Release: "r2", Time: now.Add(-72 * time.Hour)},
+			{Action: ActionActivate, From: "r2", Release: "r3", Time: now.Add(-48 * time.Hour)},
+			{Action: ActionActivate, From: "r3", Release: "r4", Time: now.Add(-24 * time.Hour)},
+			{Action: ActionRollback, From: "r4", Release: "r3", Time: now.Add(-2 * time.Hour)},
+			{Action: ActionRollback, From: "r3", Release: "r2", Time: now.Add(-time.Hour)},
+		},
+	}
+	st.Previous = Previous(st.History, st.Current, st.Has)
+	if st.Previous != "r1" {
+		t.Fatalf("previous = %q, want r1", st.Previous)
+	}
+	p := PlanPrune(st, nil, PruneOptions{Keep: 3, Now: now})
+	if got := strings.Join(p.Remove, ","); got != "r4" {
+		t.Errorf("keep 3 removes %s, want r4 (rolled back, newest by use but first to go)", got)
+	}
+	p = PlanPrune(st, nil, PruneOptions{Keep: 2, Now: now})
+	if got := strings.Join(p.Remove, ","); got != "r3,r4" {
+		t.Errorf("keep 2 removes %s, want r3,r4", got)
+	}
+}
+
 func TestRemoveInUseAndCleanStaleOnLocal(t *testing.T) {
 	l, root, h := newLocal(t)
 	ctx := context.Background()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,44 +220,67 @@ func TestSwitchStateAndPrevious(t *testing.T) {
 	if r := st.Find("aaa"); r == nil || !r.Current || !r.Complete || r.Manifest.SHA256 == "" || r.DiskBytes <= 0 {
 		t.Errorf("aaa = %+v, want complete, current, with manifest and size", r)
 	}
-	// Rolling back to bbb: previous becomes aaa (the release it came from).
+	// Rolling back to bbb marks aaa: previous is not aaa (a second
+	// rollback must not go forward again) and nothing is older than bbb.
 	if err := l.Switch(ctx, h, "bbb"); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Record(ctx, h, Entry{Action: "rollback", Release: "bbb", From: "aaa"}); err != nil {
 		t.Fatal(err)
 	}
-	if st, err = l.State(ctx, h); err != nil || st.Current != "bbb" || st.Previous != "aaa" {
-		t.Errorf("after rollback: current %q previous %q (%v); want bbb, aaa", st.Current, st.Previous, err)
+	if st, err = l.State(ctx, h); err != nil || st.Current != "bbb" || st.Previous != "" {
+		t.Errorf("after rollback: current %q previous %q (%v); want bbb and none", st.Current, st.Previous, err)
+	}
+	if r := st.Find("aaa"); r == nil || !r.RolledBack {
+		t.Errorf("aaa = %+v, want marked rolled back", r)
 	}
 }
 
 func TestPrevious(t *testing.T) {
 	has := func(ids ...string) func(string) bool {
-		return func(id string) bool {
-			for _, x := range ids {
-				if x == id {
-					return true
-				}
-			}
-			return false
-		}
+		return func(id string) bool { return slices.Contains(ids, id) }
 	}
-	h := []Entry{{Release: "a"}, {Release: "b", From: "a"}, {Release: "c", From: "b"}}
+	act := func(from, to string) Entry { return Entry{Action: ActionActivate, From: from, Release: to} }
+	back := func(from, to string) Entry { return Entry{Action: ActionRollback, From: from, Release: to} }
+	all := has("r1", "r2", "r3", "r4", "x")
+	chain := []Entry{act("", "r1"), act("r1", "r2"), act("r2", "r3")}
 	for _, tc := range []struct {
 		name    string
+		history []Entry
 		current string
 		has     func(string) bool
 		want    string
 	}{
-		{"from of the switch to current", "c", has("a", "b", "c"), "b"},
-		{"pruned from: walk back", "c", has("a", "c"), "a"},
-		{"nothing else held", "c", has("c"), ""},
-		{"current not in history", "x", has("a", "b", "c", "x"), "c"},
+		{"the release before current", chain, "r3", all, "r2"},
+		{"pruned: walk further back", chain, "r3", has("r1", "r3"), "r1"},
+		{"nothing else held", chain, "r3", has("r3"), ""},
+		{"current not in history: the newest", chain, "x", all, "r3"},
+		{"no action field: an activate", []Entry{{Release: "a"}, {Release: "b", From: "a"}}, "b", has("a", "b"), "a"},
+		{"current before the history began", []Entry{act("old", "r1")}, "r1", has("old", "r1"), "old"},
+		// Regression (issue 13): a second rollback re-activated the
+		// release the first one left (r2 -> r1, rollback again -> r2).
+		{"after one rollback: further back", append(chain, back("r3", "r2")), "r2", all, "r1"},
+		{"after two rollbacks: nothing older", append(chain, back("r3", "r2"), back("r2", "r1")), "r1", all, ""},
+		{"rollback --to an old one: never forward", append(chain, back("r3", "r1")), "r1", all, ""},
+		{"a failed rollout went back: the failed one is marked", append(chain, act("r3", "r4"), back("r4", "r3")), "r3", all, "r2"},
+		{"activate again after rollbacks", append(chain, back("r3", "r2"), back("r2", "r1"), act("r1", "r4")), "r4", all, "r1"},
+		{"re-activating a marked release clears its mark", append(chain, back("r3", "r2"), act("r2", "r3")), "r3", all, "r2"},
 	} {
-		if got := previous(h, tc.current, tc.has); got != tc.want {
+		if got := Previous(tc.history, tc.current, tc.has); got != tc.want {
 			t.Errorf("%s: previous = %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestRolledBack(t *testing.T) {
+	h := []Entry{
+		{Action: ActionActivate, Release: "r1"}, {Action: ActionActivate, From: "r1", Release: "r2"},
+		{Action: ActionActivate, From: "r2", Release: "r3"}, {Action: ActionRollback, From: "r3", Release: "r2"},
+		{Action: ActionRollback, From: "r2", Release: "r1"}, {Action: ActionRollback, From: "r1", Release: "r3"},
+	}
+	got := RolledBack(h)
+	if !got["r2"] || !got["r1"] || got["r3"] || len(got) != 2 {
+		t.Errorf("RolledBack = %v, want r1 and r2 (r3 was chosen again by rollback --to)", got)
 	}
 }
 

@@ -49,6 +49,9 @@ type Release struct {
 	Manifest *Manifest `json:"manifest,omitempty"`
 	Current  bool      `json:"current"`
 	Previous bool      `json:"previous"`
+	// RolledBack marks a release a rollback left: never a rollback's
+	// target again, the first that prune removes.
+	RolledBack bool `json:"rolled_back,omitempty"`
 }
 
 // State is what a host holds: its releases (newest delivery first), which
@@ -171,10 +174,12 @@ func parseState(out []byte) (*State, error) {
 		}
 		return a.ID < b.ID
 	})
-	st.Previous = previous(st.History, st.Current, st.Has)
+	st.Previous = Previous(st.History, st.Current, st.Has)
+	marked := RolledBack(st.History)
 	for i := range st.Releases {
 		st.Releases[i].Current = st.Releases[i].ID == st.Current
 		st.Releases[i].Previous = st.Releases[i].ID == st.Previous
+		st.Releases[i].RolledBack = marked[st.Releases[i].ID]
 	}
 	return st, nil
 }

@@ -64,6 +64,8 @@ func ReleaseState(r release.Release) string {
 		return "current"
 	case r.Previous:
 		return "previous"
+	case r.RolledBack:
+		return "rolled back"
 	}
 	return ""
 }

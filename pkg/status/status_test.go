@@ -218,6 +218,7 @@ func TestReleaseState(t *testing.T) {
 	}{
 		{release.Release{Complete: true, Current: true}, "current"},
 		{release.Release{Complete: true, Previous: true}, "previous"},
+		{release.Release{Complete: true, RolledBack: true}, "rolled back"},
 		{release.Release{Complete: true}, ""},
 		// A directory without a manifest is incomplete, even when current
 		// points at it (someone made it by hand).
