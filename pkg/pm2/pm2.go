@@ -129,9 +129,10 @@ type Proc struct {
 // Key identifies the process across a reload (its pm_id).
 func (p Proc) Key() string { return fmt.Sprint(p.ID) }
 
-// statusScript runs status.cjs ($1) on pm2's process list.
+// statusScript runs status.cjs ($1) on pm2's process list; "--" ends
+// node's options, so its argument ($2) is the program's, never node's.
 const statusScript = `
-pm2 jlist 2>/dev/null | node -e "$1" "$2"
+pm2 jlist 2>/dev/null | node -e "$1" -- "$2"
 `
 
 // Status lists the processes pm2 runs for this login.

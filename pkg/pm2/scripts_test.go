@@ -158,6 +158,30 @@ func stubPM2(t *testing.T, jlist string) {
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 }
 
+// Regression guard: node -e <program> <path> took an ecosystem path that
+// starts with "-" as one of node's own options ("bad option", or worse,
+// --require). inspect.sh passes "--" first.
+func TestInspectEcosystemPathIsNotANodeOption(t *testing.T) {
+	needNode(t)
+	stubPM2(t, "[]")
+	for _, eco := range []string{"--eco.config.js", "-e", "--require=x.js"} {
+		root := t.TempDir()
+		body := "module.exports = { apps: [{ name: 'web', cwd: '" + root + "/current', script: 'server.js', exec_mode: 'cluster' }] };\n"
+		if err := os.WriteFile(filepath.Join(root, eco), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := Runner{Root: root, Ecosystem: eco}
+		s, err := r.Inspect(context.Background(), remote.NewLocal())
+		if err != nil {
+			t.Errorf("Inspect with ecosystem %q: %v", eco, err)
+			continue
+		}
+		if len(s.Apps) != 1 || s.Apps[0].Name != "web" || s.Apps[0].Script != root+"/current/server.js" {
+			t.Errorf("Inspect with ecosystem %q: apps %+v, want web from %s/current", eco, s.Apps, root)
+		}
+	}
+}
+
 // status.cjs reads a worker's memory report from the directory Go names
 // (MemDir), only when asked, and removes the reports of dead processes.
 func TestStatusReadsMemoryReportsFromMemDir(t *testing.T) {
