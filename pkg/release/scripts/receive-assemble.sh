@@ -16,12 +16,12 @@
 assemble() {
 	: "${root:?}" "${releases:?}" "${manifest:?}" "${files:?}" # from prelude.sh
 	: "${tmp:?}" "${ctl:?}" # from receive.sh
-	base=$1 id=$2 app=$3 edit=$4 derive=$5
+	base=$1 id=$2 app=$3 edit_gz=$4 derive_gz=$5
 	b=$root/$releases/$base
 	if [ ! -f "$b/$manifest" ] || [ ! -f "$b/$files" ]; then
 		fail "BASE: release $base is gone or incomplete"
 	fi
-	gzip -dc < "$ctl/$edit" > "$ctl/edit"
+	gzip -dc < "$ctl/$edit_gz" > "$ctl/edit"
 	awk -F'\t' 'FILENAME == ARGV[1] { del[$1] = 1; if ($2 != "-") print; next } !($1 in del)' "$ctl/edit" "$b/$files" | sort > "$ctl/files"
 
 	awk -F'\t' -v app="$app" -v L="$ctl/link" -v C="$ctl/copy" '
@@ -41,7 +41,7 @@ assemble() {
 	linked=$(wc -l < "$ctl/link") copied=$(wc -l < "$ctl/copy")
 
 	old=$(printf '%s' "$base" | sed 's/[.]/[.]/g')
-	gzip -dc < "$ctl/$derive" > "$ctl/derive"
+	gzip -dc < "$ctl/$derive_gz" > "$ctl/derive"
 	cut -f2- "$ctl/derive" > "$ctl/derive.paths"
 	ok=
 	(cd "$b" && xargs -d '\n' -r cp --parents -t "$tmp" -- < "$ctl/derive.paths") 2>"$ctl.err" &&
