@@ -1,8 +1,8 @@
-# receive-unpack.sh: unpack reads the upload, a tar envelope on stdin,
-# into the control folder $ctl and checks the sha256 of its member $3, the
-# payload, against $1 before tar sees a byte of it: a damaged or tampered
-# upload is never unpacked. It then unpacks the payload, an archive in
-# format $2, into the incoming folder $tmp.
+# receive-unpack.sh: unpack reads the upload (a tar envelope on stdin)
+# into the control folder $ctl and checks its payload (the member named
+# $3) against the sha256 $1 before tar sees a byte of it: a damaged or
+# tampered upload is never unpacked. Then it unpacks the payload, an
+# archive in format $2, into the incoming folder $tmp.
 unpack() {
 	: "${tmp:?}" "${ctl:?}" # from receive.sh
 	sha=$1 format=$2 payload=$3
