@@ -64,7 +64,7 @@ func TestEcosystemLoadsInNode(t *testing.T) {
 		if err := os.WriteFile(file, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(node, "-e", "process.stdout.write(JSON.stringify(require(process.argv[1])))", file)
+		cmd := exec.Command(node, "-e", "process.stdout.write(JSON.stringify(require(process.argv[1])))", "--", file)
 		cmd.Env = append(os.Environ(), "HOME="+home)
 		out, err := cmd.Output()
 		if err != nil {

@@ -13,51 +13,16 @@ import (
 // ecosystem under another name (see Migrate), relative to the root.
 const MigratePath = ".next-deploy/migrate.config.js"
 
-// migrateJS is MigratePath's content. pm2 evaluates an ecosystem in its
-// CLI process, so the app to copy comes from the environment of that one
-// pm2 start.
-const migrateJS = `// next-deploy: starts one app of an ecosystem under another name, so that
-// an app pinned to a release can be replaced without downtime. Written and
-// used by next-deploy activate; do not edit.
-'use strict';
-const c = require(process.env.NEXT_DEPLOY_ECOSYSTEM);
-const apps = Array.isArray(c) ? c : (c && Array.isArray(c.apps) ? c.apps : [c]);
-module.exports = {
-  apps: apps
-    .filter((a) => a.name === process.env.NEXT_DEPLOY_APP)
-    .map((a) => Object.assign({}, a, { name: process.env.NEXT_DEPLOY_AS })),
-};
-`
-
-// writeScript writes stdin to $root/$1 atomically (temporary file, then
-// rename). With $2 = create an existing file is kept.
-const writeScript = `
-f=$root/$1
-mkdir -p "$(dirname "$f")"
-if [ "$2" = create ] && [ -e "$f" ]; then
-	echo KEPT
-	exit 0
-fi
-tmp="$f.tmp.$$"
-trap 'rm -f "$tmp"' EXIT
-cat > "$tmp"
-chmod 644 "$tmp"
-mv -f "$tmp" "$f"
-echo WROTE
-`
-
-// writeFile writes content to rel (relative to the root); with create it
-// keeps an existing file. It reports whether it wrote.
+// writeFile writes content to rel (relative to the root) atomically
+// (write.sh); with create it keeps an existing file. It reports whether it
+// wrote.
 func (r Runner) writeFile(ctx context.Context, h remote.Host, rel string, content []byte, create bool) (bool, error) {
 	mode := "replace"
 	if create {
 		mode = "create"
 	}
-	c := remote.Cmd{
-		Script: prelude + writeScript,
-		Args:   []string{r.Root, r.Env, rel, mode},
-		Stdin:  bytes.NewReader(content),
-	}
+	c := r.cmd(writeScript, rel, mode)
+	c.Stdin = bytes.NewReader(content)
 	res, err := h.Run(ctx, c)
 	if err != nil {
 		return false, fmt.Errorf("write %s in %s on %s: %w", rel, r.Root, h.Name(), err)

@@ -7,17 +7,6 @@ import (
 	"github.com/org/next-deploy/pkg/remote"
 )
 
-// migrateScript starts app $2 of ecosystem $1 under the name $3, from the
-// helper ecosystem (MigratePath).
-const migrateScript = `
-eco=$1 app=$2 as=$3
-case $eco in /*) ;; *) eco=$root/$eco ;; esac
-[ -f "$root/.next-deploy/migrate.config.js" ] || fail "missing $root/.next-deploy/migrate.config.js: run activate, which installs it"
-NEXT_DEPLOY_ECOSYSTEM=$eco NEXT_DEPLOY_APP=$app NEXT_DEPLOY_AS=$as
-export NEXT_DEPLOY_ECOSYSTEM NEXT_DEPLOY_APP NEXT_DEPLOY_AS
-pm2env start .next-deploy/migrate.config.js
-`
-
 const startOnlyScript = `
 pm2env start "$1" --only "$2"
 `
@@ -69,7 +58,7 @@ func (r Runner) Migrate(ctx context.Context, h remote.Host, s *Site, name string
 			return fail("delete the stand-in left by an earlier run", err)
 		}
 	}
-	if _, err := r.run(ctx, h, "start stand-in "+stand, migrateScript, r.Ecosystem, name, stand); err != nil {
+	if _, err := r.run(ctx, h, "start stand-in "+stand, migrateScript, r.Ecosystem, name, stand, MigratePath); err != nil {
 		return fail("start the stand-in", err)
 	}
 	if err := r.waitOnline(ctx, h, stand); err != nil {

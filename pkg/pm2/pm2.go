@@ -7,7 +7,8 @@
 // the old workers still serve), delete, save, and the zero-downtime
 // replacement of a pinned app. Every pm2 command runs from the deploy root,
 // never from inside a release: a pruned working directory breaks the
-// daemon.
+// daemon. The operations are fixed POSIX sh scripts and node programs
+// (scripts/, embedded) with quoted arguments.
 package pm2
 
 import (
@@ -32,23 +33,15 @@ type Runner struct {
 	Env string
 }
 
-// prelude starts every script: strict mode, the deploy root from $1 with a
-// leading ~ expanded, the pm2 environment name from $2 (used by pm2env),
-// fail for messages, pm2 run from the root. Scripts see their own
-// arguments as $1...
-const prelude = `set -eu
-root=$1 env=$2; shift 2
-case $root in "~/"*) root=$HOME/${root#"~/"} ;; esac
-fail() { printf '%s\n' "$*" >&2; exit 1; }
-command -v pm2 >/dev/null 2>&1 || fail "pm2 is not installed for $(id -un) (not on PATH): install it with npm install -g pm2"
-command -v node >/dev/null 2>&1 || fail "node is not installed for $(id -un) (not on PATH)"
-cd "$root" 2>/dev/null || fail "deploy path $root does not exist: deliver a release first"
-pm2env() { if [ -n "$env" ]; then pm2 "$@" --env "$env"; else pm2 "$@"; fi; }
-`
+// cmd builds the remote command of one operation: the prelude (which
+// takes the deploy root and the pm2 environment), then the operation's
+// fixed script and its arguments.
+func (r Runner) cmd(script string, args ...string) remote.Cmd {
+	return remote.Cmd{Script: prelude + script, Args: append([]string{r.Root, r.Env}, args...)}
+}
 
 func (r Runner) run(ctx context.Context, h remote.Host, what, script string, args ...string) ([]byte, error) {
-	c := remote.Cmd{Script: prelude + script, Args: append([]string{r.Root, r.Env}, args...)}
-	res, err := h.Run(ctx, c)
+	res, err := h.Run(ctx, r.cmd(script, args...))
 	if err != nil {
 		return nil, fmt.Errorf("pm2 %s in %s on %s: %w", what, r.Root, h.Name(), err)
 	}
@@ -75,37 +68,10 @@ type Site struct {
 	Apps []App
 }
 
-// ecosystemJS prints the apps of the ecosystem file $1 as JSON.
-const ecosystemJS = `
-const path = require('path');
-let c = require(path.resolve(process.argv[1]));
-const apps = Array.isArray(c) ? c : (c && Array.isArray(c.apps) ? c.apps : [c]);
-process.stdout.write(JSON.stringify(apps.map((a) => {
-  const cwd = a.cwd ? path.resolve(a.cwd) : process.cwd();
-  return {
-    name: String(a.name || ''),
-    cwd: cwd,
-    script: a.script ? path.resolve(cwd, String(a.script)) : '',
-    exec_mode: String(a.exec_mode || a.execMode || (a.instances ? 'cluster' : 'fork')),
-  };
-})) + '\n');
-`
-
-const inspectScript = `
-eco=$1
-printf 'ROOT\t%s\n' "$root"
-printf 'REAL\t%s\n' "$(pwd -P)"
-if [ ! -f "$eco" ]; then
-	echo NOECO
-	exit 0
-fi
-apps=$(node -e "$2" "$eco") || fail "cannot load the ecosystem file $eco in $root: see the error above"
-printf 'APPS\t%s\n' "$apps"
-`
-
-// Inspect checks that pm2 and node are there and reads the ecosystem.
+// Inspect checks that pm2 and node are there and reads the ecosystem
+// (inspect.sh, inspect.cjs).
 func (r Runner) Inspect(ctx context.Context, h remote.Host) (*Site, error) {
-	out, err := r.run(ctx, h, "inspect ecosystem "+r.Ecosystem, inspectScript, r.Ecosystem, ecosystemJS)
+	out, err := r.run(ctx, h, "inspect ecosystem "+r.Ecosystem, inspectScript, r.Ecosystem, inspectJS)
 	if err != nil {
 		return nil, err
 	}
@@ -163,52 +129,10 @@ type Proc struct {
 // Key identifies the process across a reload (its pm_id).
 func (p Proc) Key() string { return fmt.Sprint(p.ID) }
 
-// statusJS reads pm2 jlist on stdin and prints the fields we use (not
-// the environment: it may hold secrets) plus /proc/<pid>/cwd.
-const statusJS = `
-const fs = require('fs');
-const withMem = process.argv[1] === 'mem';
-const memDir = process.argv[2];
-let s = '';
-process.stdin.on('data', (d) => { s += d; }).on('end', () => {
-  let list = null;
-  for (const line of s.split('\n').reverse()) {
-    if (!line.startsWith('[')) continue;
-    try { list = JSON.parse(line); break; } catch (e) { /* a banner line */ }
-  }
-  if (!list) {
-    console.error('pm2 jlist gave no process list: ' + s.slice(0, 300));
-    process.exit(1);
-  }
-  process.stdout.write(JSON.stringify(list.map((p) => {
-    const e = p.pm2_env || {};
-    let real = '';
-    try { if (p.pid) real = fs.readlinkSync('/proc/' + p.pid + '/cwd'); } catch (err) { /* gone */ }
-    let mem = null;
-    if (withMem && p.pid) {
-      try { mem = JSON.parse(fs.readFileSync(memDir + '/' + p.pid + '.json', 'utf8')); } catch (err) { /* none */ }
-    }
-    return {
-      id: p.pm_id, name: p.name, pid: p.pid || 0, status: e.status || '',
-      restarts: e.restart_time || 0, unstable: e.unstable_restarts || 0,
-      mode: e.exec_mode || '', cwd: e.pm_cwd || '', script: e.pm_exec_path || '', real_cwd: real,
-      rss: (p.monit && p.monit.memory) || 0, started_ms: e.pm_uptime || 0, mem: mem,
-    };
-  })) + '\n');
-  if (withMem) {
-    // Reports of processes that died without removing theirs (SIGKILL).
-    try {
-      for (const f of fs.readdirSync(memDir)) {
-        const pid = parseInt(f, 10);
-        if (pid > 0 && !fs.existsSync('/proc/' + pid)) fs.unlinkSync(memDir + '/' + f);
-      }
-    } catch (err) { /* no reports */ }
-  }
-});
-`
-
+// statusScript runs status.cjs ($1) on pm2's process list; "--" ends
+// node's options, so its argument ($2) is the program's, never node's.
 const statusScript = `
-pm2 jlist 2>/dev/null | node -e "$1" "$2" "$3"
+pm2 jlist 2>/dev/null | node -e "$1" -- "$2"
 `
 
 // Status lists the processes pm2 runs for this login.
@@ -237,11 +161,11 @@ func (r Runner) Workers(ctx context.Context, h remote.Host) (*Site, []Proc, erro
 }
 
 func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc, error) {
-	mem := ""
+	memDir := ""
 	if withMem {
-		mem = "mem"
+		memDir = MemDir
 	}
-	out, err := r.run(ctx, h, "list processes", statusScript, statusJS, mem, MemDir)
+	out, err := r.run(ctx, h, "list processes", statusScript, statusJS, memDir)
 	if err != nil {
 		return nil, err
 	}

@@ -31,39 +31,11 @@ type Base struct {
 // verification against full hashes and the host gets the whole artifact.
 const shortHash = 8
 
-// The base is the current release when it has a file manifest, else the
-// newest complete release (by its manifest's time on disk) that has one.
-// Its manifest goes back gzip'd with short hashes.
-// Arguments: $1 the release being delivered (never its own base).
-const baseScript = `
-want=$1
-rel="$root/releases"
-ok() { [ "$1" != "$want" ] && [ -f "$rel/$1/.next-deploy/release.json" ] && [ -f "$rel/$1/.next-deploy/files.tsv" ]; }
-base=
-if [ -L "$root/current" ]; then
-	c=$(readlink "$root/current"); c=${c%/}; c=${c##*/}
-	if ok "$c"; then base=$c; fi
-fi
-if [ -z "$base" ]; then
-	for m in "$rel"/*/.next-deploy/release.json; do
-		[ -f "$m" ] || continue
-		d=${m%/.next-deploy/release.json}; id=${d##*/}
-		ok "$id" || continue
-		if [ -z "$base" ] || [ "$m" -nt "$rel/$base/.next-deploy/release.json" ]; then base=$id; fi
-	done
-fi
-if [ -z "$base" ]; then
-	echo NONE
-	exit 0
-fi
-printf 'BASE\t%s\n' "$base"
-awk -F'\t' -v OFS='\t' '$2 == "f" { $5 = substr($5, 1, 8) } { print }' "$rel/$base/.next-deploy/files.tsv" | gzip -9 -c
-`
-
-// DeltaBase finds the release on h to assemble release id from; nil when
-// the host has none with a file manifest.
+// DeltaBase finds the release on h to assemble release id from (base.sh):
+// current when it has a file manifest, else the newest complete release
+// that has one; nil when the host has none.
 func (l Layout) DeltaBase(ctx context.Context, h remote.Host, id string) (*Base, error) {
-	out, err := l.run(ctx, h, "find a delta base", baseScript, id)
+	out, err := l.run(ctx, h, "find a delta base", baseScript, id, strconv.Itoa(shortHash))
 	if err != nil {
 		return nil, err
 	}
@@ -143,34 +115,14 @@ func (b *Base) Plan(files Files) *Delta {
 	return d
 }
 
-// Every release is built with its id in its asset prefix and build id
-// (/<release>/_next/...), so many files of a new release are a file of
-// the base with the base's id replaced by the new one. The host tries that
-// on the files that changed and says which it could make so; those are
-// not sent, the host makes them again while it assembles the release, and
-// the verification against full hashes covers them like any other file.
-// Input (stdin): "sha256  path" lines; the answer: the numbers (from 1)
-// of the lines whose file it can make. Arguments: $1 base, $2 new id.
-const deriveScript = `
-base=$1 new=$2
-b="$root/releases/$base"
-old=$(printf '%s' "$base" | sed 's/[.]/[.]/g')
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-cat > "$t/in"
-# One cp, one sed and one sha256sum for all the files, not a sed per
-# file: a process each costs seconds on a busy host.
-mkdir "$t/d"
-cut -d' ' -f3- "$t/in" | (cd "$b" && xargs -d '\n' -r cp --parents -t "$t/d" -- 2>/dev/null) || true
-(cd "$t/d" && find . -type f -print0 | xargs -0 -r sed -i "s/$old/$new/g")
-(cd "$t/d" && sha256sum -c "$t/in" 2>/dev/null) | sed -n 's/: OK$//p' > "$t/ok"
-awk 'FILENAME == ARGV[1] { ok[$0] = 1; next } { p = substr($0, index($0, "  ") + 2); if (p in ok) print FNR }' "$t/ok" "$t/in"
-exit 0
-`
-
 // Derive asks the host which changed files of d it can make from the
-// base by replacing the base's id with id, and moves them from d.Send to
-// d.Derive.
+// base by replacing the base's id with id (derive.sh), and moves them from
+// d.Send to d.Derive. Every release is built with its id in its asset
+// prefix and build id (/<release>/_next/...), so many files of a new
+// release are a file of the base with the base's id replaced by the new
+// one. Those are not sent: the host makes them again while it assembles
+// the release, and the verification against full hashes covers them like
+// any other file.
 func (l Layout) Derive(ctx context.Context, h remote.Host, b *Base, id string, files Files, d *Delta) error {
 	if err := ValidID(id); err != nil {
 		return err

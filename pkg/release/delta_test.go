@@ -127,14 +127,17 @@ var v1 = tree{
 	"node_modules/.bin/next":            {link: "../next/dist/server.js"},
 	"node_modules/sharp/lib/libvips.so": {body: strings.Repeat("\x7fELF", 1000), mode: 0o755},
 	"private":                           {dir: true, mode: 0o750},
+	"bin/start":                         {body: "exec node /srv/v1/server.js\n", mode: 0o755},
 }
 
-// v2 is v1 after a one-line change: server.js and the BUILD_ID change
-// only by the release id (the host derives them from v1's), the index
-// page changes, a chunk is new and one is gone.
+// v2 is v1 after a one-line change: server.js, the BUILD_ID and bin/start
+// change only by the release id (the host derives them from v1's, each
+// with its own mode: bin/start's changed too), the index page changes, a
+// chunk is new and one is gone.
 var v2 = v1.with(tree{
 	"server.js":                      file644("require('next') // v2\n"),
 	".next/BUILD_ID":                 file644("v2"),
+	"bin/start":                      {body: "exec node /srv/v2/server.js\n", mode: 0o700},
 	".next/server/app/index.html":    file644("<html>v2, new text</html>"),
 	".next/static/chunks/new-222.js": file644("new()"),
 	".next/static/chunks/old-111.js": {},
@@ -196,8 +199,8 @@ func TestDeltaAssemblesTheSameTreeAsAFullUpload(t *testing.T) {
 	if len(d.Send) != 2 || !d.Send[".next/server/app/index.html"] || !d.Send[".next/static/chunks/new-222.js"] {
 		t.Errorf("sent %v, want index.html and the new chunk", d.Send)
 	}
-	if d.Derived != 2 || string(d.Derive) != "644\t.next/BUILD_ID\n644\tserver.js\n" {
-		t.Errorf("derived %d: %q, want server.js and BUILD_ID made from v1's", d.Derived, d.Derive)
+	if d.Derived != 3 || string(d.Derive) != "644\t.next/BUILD_ID\n700\tbin/start\n644\tserver.js\n" {
+		t.Errorf("derived %d: %q, want server.js, BUILD_ID and bin/start (700) made from v1's", d.Derived, d.Derive)
 	}
 	// Shared: main chunk, logo, 3 files in node_modules. Copied: package.json, about.html.
 	if got.Linked != 5 || got.Copied != 2 {

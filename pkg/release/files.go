@@ -13,7 +13,7 @@ import (
 )
 
 // FilesPath is a release's file manifest, inside the release.
-const FilesPath = ".next-deploy/files.tsv"
+const FilesPath = StateDir + "/files.tsv"
 
 // Entry types of a file manifest.
 const (

@@ -93,13 +93,6 @@ func Previous(history []Entry, current string, has func(string) bool) string {
 	return best
 }
 
-// One short line appended with O_APPEND is written whole; json.Marshal
-// escapes newlines, so an entry is always one line.
-const recordScript = `
-mkdir -p "$root/.next-deploy"
-printf '%s\n' "$1" >> "$root/.next-deploy/history.jsonl"
-`
-
 // Record appends e to the host's activation history.
 func (l Layout) Record(ctx context.Context, h remote.Host, e Entry) error {
 	if e.Time.IsZero() {

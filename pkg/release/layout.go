@@ -2,8 +2,8 @@
 // <root>/releases/<id>/ immutable release trees with their manifest,
 // <root>/current switched atomically, <root>/.next-deploy/ with the deploy
 // lock and the activation history. Every operation is a fixed POSIX sh
-// script run through remote.Host with quoted arguments; the server needs
-// only sh, tar and coreutils.
+// script (scripts/*.sh, embedded) run through remote.Host with quoted
+// arguments; the server needs only sh, tar and coreutils.
 package release
 
 import (
@@ -47,10 +47,10 @@ const (
 	ReleasesDir  = "releases"
 	CurrentLink  = "current"
 	StateDir     = ".next-deploy"
-	ManifestPath = ".next-deploy/release.json" // inside a release
-	HistoryFile  = "history.jsonl"             // inside StateDir
-	LockDir      = "lock"                      // inside StateDir
-	IncomingPfx  = ".incoming-"                // releases/.incoming-<id>-<rand>
+	ManifestPath = StateDir + "/release.json" // inside a release
+	HistoryFile  = "history.jsonl"            // inside StateDir
+	LockDir      = "lock"                     // inside StateDir
+	IncomingPfx  = ".incoming-"               // releases/.incoming-<id>-<rand>
 )
 
 // Layout is a deploy root on a server.
@@ -115,12 +115,3 @@ func containsDotDot(parts []string) bool {
 	}
 	return false
 }
-
-// prelude starts every script: strict mode, the deploy root from $1 with a
-// leading ~ expanded (the root is quoted, so the shell would not), and fail
-// for messages on stderr. Scripts then see their own arguments as $1...
-const prelude = `set -eu
-root=$1; shift
-case $root in "~/"*) root=$HOME/${root#"~/"} ;; esac
-fail() { printf '%s\n' "$*" >&2; exit 1; }
-`

@@ -15,7 +15,8 @@ import (
 	"github.com/org/next-deploy/pkg/remote"
 )
 
-// Holder is who holds a deploy lock; it is stored in .next-deploy/lock/info.
+// Holder is who holds a deploy lock; it is stored in .next-deploy/lock/info
+// (lock.sh takes the lock, unlock.sh releases it).
 type Holder struct {
 	// Token is random per acquisition: only its holder (or an explicit
 	// break naming it) removes the lock.
@@ -51,37 +52,6 @@ type Lock struct {
 	Holder Holder
 }
 
-// The lock is a directory made complete (with its info) under a temporary
-// name, then renamed into place: rename(2) onto an existing, non-empty lock
-// fails, so exactly one client wins and the lock never exists without its
-// holder's info.
-const lockScript = `
-d="$root/.next-deploy"
-mkdir -p "$d"
-tmp="$d/lock.tmp.$$"
-rm -rf "$tmp"
-mkdir "$tmp"
-printf '%s\n' "$1" > "$tmp/info"
-if mv -T "$tmp" "$d/lock" 2>/dev/null; then
-	echo ACQUIRED
-	exit 0
-fi
-rm -rf "$tmp"
-printf 'HELD\t%s\t%s\n' "$(date +%s)" "$(base64 -w0 < "$d/lock/info" 2>/dev/null || true)"
-`
-
-// unlockScript removes the lock only when it holds the given token: a
-// client never removes a lock it does not hold.
-const unlockScript = `
-d="$root/.next-deploy"
-[ -d "$d/lock" ] || exit 0
-case $(cat "$d/lock/info" 2>/dev/null) in
-*"\"token\":\"$1\""*) ;;
-*) fail "the lock is no longer ours (token $1): someone broke it" ;;
-esac
-mv -T "$d/lock" "$d/lock.old.$$" && rm -rf "$d/lock.old.$$"
-`
-
 // Acquire takes the deploy lock of the host. When it is held, it fails
 // with *LockedError, unless breakAfter > 0 and the lock is older than that
 // (by the server's clock): then the stale lock is broken and taken.
@@ -92,7 +62,7 @@ func (l Layout) Acquire(ctx context.Context, h remote.Host, who, run string, pid
 		if err != nil {
 			return nil, err
 		}
-		out, err := l.run(ctx, h, "take deploy lock", lockScript, string(info))
+		out, err := l.run(ctx, h, "take deploy lock", lockScript, string(info), lockInfo)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +76,7 @@ func (l Layout) Acquire(ctx context.Context, h remote.Host, who, run string, pid
 		if breakAfter <= 0 || lerr.Age < breakAfter || attempt > 0 {
 			return nil, lerr
 		}
-		if _, err := l.run(ctx, h, "break stale deploy lock", unlockScript, lerr.Holder.Token); err != nil {
+		if err := l.unlock(ctx, h, "break stale deploy lock", lerr.Holder.Token); err != nil {
 			return nil, err
 		}
 	}
@@ -140,7 +110,12 @@ func parseHeld(out []byte, host, root string) (*LockedError, error) {
 func (k *Lock) Unlock(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, err := k.layout.run(ctx, k.host, "release deploy lock", unlockScript, k.Holder.Token)
+	return k.layout.unlock(ctx, k.host, "release deploy lock", k.Holder.Token)
+}
+
+// unlock removes the lock when it holds token.
+func (l Layout) unlock(ctx context.Context, h remote.Host, what, token string) error {
+	_, err := l.run(ctx, h, what, unlockScript, token, tokenField(token), lockInfo)
 	return err
 }
 

@@ -117,19 +117,6 @@ func PlanPrune(st *State, inUse []string, o PruneOptions) PrunePlan {
 	return plan
 }
 
-// inUseScript lists the releases that are the working directory of a
-// process of this login (a pm2 worker still on an old release).
-const inUseScript = `
-cd "$root" 2>/dev/null || exit 0
-real=$(pwd -P)
-for p in /proc/[0-9]*; do
-	d=$(readlink "$p/cwd" 2>/dev/null) || continue
-	case $d in
-	"$real"/releases/*) r=${d#"$real"/releases/}; printf '%s\n' "${r%%/*}" ;;
-	esac
-done | sort -u
-`
-
 // InUse lists the releases some process of the login runs in.
 func (l Layout) InUse(ctx context.Context, h remote.Host) ([]string, error) {
 	out, err := l.run(ctx, h, "list releases in use", inUseScript)
@@ -146,22 +133,6 @@ func (l Layout) InUse(ctx context.Context, h remote.Host) ([]string, error) {
 	return ids, nil
 }
 
-// removeScript removes releases $1...: each is renamed out of sight first
-// (.removing-*), so no half-removed release is ever seen under its name.
-// current is checked again here, under the lock.
-const removeScript = `
-cd "$root/releases" || fail "no $root/releases"
-cur=$(readlink "$root/current" 2>/dev/null || true)
-for id; do
-	case $id in ""|.*|*/*) fail "refusing to remove release $id" ;; esac
-	[ "$cur" != "releases/$id" ] || fail "release $id is current: not removed"
-	[ -d "$id" ] || continue
-	mv -T "$id" ".removing-$id-$$"
-	rm -rf ".removing-$id-$$"
-	printf '%s\n' "$id"
-done
-`
-
 // Remove deletes releases from the host. Run it under the deploy lock.
 func (l Layout) Remove(ctx context.Context, h remote.Host, ids []string) error {
 	for _, id := range ids {
@@ -175,20 +146,6 @@ func (l Layout) Remove(ctx context.Context, h remote.Host, ids []string) error {
 	_, err := l.run(ctx, h, "remove releases "+strings.Join(ids, " "), removeScript, ids...)
 	return err
 }
-
-// cleanScript removes uploads abandoned for more than $1 minutes and
-// removals cut short.
-const cleanScript = `
-n=0
-for d in "$root"/releases/.incoming-* "$root"/releases/.removing-*; do
-	[ -e "$d" ] || continue
-	case $d in
-	*/.incoming-*) [ -n "$(find "$d" -maxdepth 0 -mmin +"$1")" ] || continue ;;
-	esac
-	rm -rf "$d" && n=$((n + 1))
-done
-echo "$n"
-`
 
 // CleanStale removes .incoming-* uploads older than staleMinutes (and
 // leftovers of cut removals); it returns how many it removed.

@@ -113,7 +113,8 @@ func TestOperationsPassInputsAsArguments(t *testing.T) {
 			t.Errorf("script contains an input:\n%s", c.Script)
 		}
 	}
-	if got, want := r.cmds[0].Args, []string{"~/my app", "abc1234"}; strings.Join(got, "|") != strings.Join(want, "|") {
+	want := append(append([]string{"~/my app"}, layoutNames...), "abc1234")
+	if got := r.cmds[0].Args; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("switch args = %q, want %q", got, want)
 	}
 }

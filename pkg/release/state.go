@@ -81,31 +81,6 @@ func (s *State) Find(id string) *Release {
 	return nil
 }
 
-// The listing is line-based: a tag, then tab-separated fields. Manifests
-// and history lines travel base64-encoded, so no content can break a line.
-const stateScript = `
-cd "$root" 2>/dev/null || { echo "N"; exit 0; }
-if [ -L current ]; then printf 'C\t%s\n' "$(readlink current)"; fi
-for d in releases/* releases/.incoming-*; do
-	[ -d "$d" ] || continue
-	id=${d#releases/}
-	case $id in
-	.incoming-*) printf 'I\t%s\n' "$id"; continue ;;
-	esac
-	kb=$(du -sk "$d" | cut -f1)
-	mt=$(stat -c %Y "$d")
-	printf 'R\t%s\t%s\t%s\n' "$id" "$kb" "$mt"
-	if [ -f "$d/.next-deploy/release.json" ]; then
-		printf 'M\t%s\t%s\n' "$id" "$(base64 -w0 < "$d/.next-deploy/release.json")"
-	fi
-done
-if [ -f .next-deploy/history.jsonl ]; then
-	tail -n 500 .next-deploy/history.jsonl | while IFS= read -r line; do
-		printf 'H\t%s\n' "$(printf '%s' "$line" | base64 -w0)"
-	done
-fi
-`
-
 // State reads what the host holds. A deploy root that does not exist yet
 // is an empty state, not an error.
 func (l Layout) State(ctx context.Context, h remote.Host) (*State, error) {

@@ -1,0 +1,82 @@
+package release
+
+import (
+	_ "embed"
+	"encoding/json"
+	"strings"
+)
+
+// The scripts every operation runs on a host: POSIX sh files in
+// scripts/, linted by shellcheck (test/run.sh). Layout.cmd puts prelude
+// first; it takes the deploy root and layoutNames, so a name of the layout
+// is spelled once, here in Go.
+var (
+	//go:embed scripts/prelude.sh
+	prelude string
+	//go:embed scripts/ensure.sh
+	ensureScript string
+	//go:embed scripts/switch.sh
+	switchScript string
+	//go:embed scripts/record.sh
+	recordScript string
+	//go:embed scripts/state.sh
+	stateScript string
+	//go:embed scripts/lock.sh
+	lockScript string
+	//go:embed scripts/unlock.sh
+	unlockScript string
+	//go:embed scripts/inuse.sh
+	inUseScript string
+	//go:embed scripts/remove.sh
+	removeScript string
+	//go:embed scripts/clean.sh
+	cleanScript string
+	//go:embed scripts/preflight.sh
+	preflightScript string
+	//go:embed scripts/base.sh
+	baseScript string
+	//go:embed scripts/derive.sh
+	deriveScript string
+
+	//go:embed scripts/receive-unpack.sh
+	receiveUnpack string
+	//go:embed scripts/receive-assemble.sh
+	receiveAssemble string
+	//go:embed scripts/receive-verify.sh
+	receiveVerify string
+	//go:embed scripts/receive.sh
+	receiveMain string
+	// receiveScript is receive.sh after the functions it calls.
+	receiveScript = receiveUnpack + receiveAssemble + receiveVerify + receiveMain
+)
+
+// layoutNames are the names of the layout prelude.sh gets after the
+// root, in its order (root, releases, current, state, manifest, files,
+// history, lock, incoming, removing).
+var layoutNames = []string{ReleasesDir, CurrentLink, StateDir, ManifestPath, FilesPath, HistoryFile, LockDir, IncomingPfx, removingPfx}
+
+// removingPfx names a release being removed (releases/.removing-<id>-<pid>):
+// renamed out of sight first, so no half-removed release is ever seen
+// under its name.
+const removingPfx = ".removing-"
+
+// lockInfo is the file in the lock directory that holds the Holder.
+const lockInfo = "info"
+
+// tokenField is how a Holder's token appears in the JSON of its info:
+// unlock.sh removes a lock only when the info holds it.
+func tokenField(token string) string {
+	b, _ := json.Marshal(struct {
+		Token string `json:"token"`
+	}{token})
+	return strings.TrimSuffix(strings.TrimPrefix(string(b), "{"), "}")
+}
+
+// The members of the upload envelope (writeEnvelope), whose names
+// receive.sh gets as arguments.
+const (
+	envPayload = "payload"
+	envFiles   = "files.tsv.gz"
+	envEdit    = "edit.gz"
+	envDerive  = "derive.gz"
+)

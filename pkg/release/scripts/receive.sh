@@ -1,0 +1,47 @@
+# receive.sh makes a new release from an upload on stdin (Layout.Receive):
+# unpack (receive-unpack.sh), for a delta assemble the rest from the base
+# (receive-assemble.sh), verify the tree against the file manifest
+# (receive-verify.sh), write the manifests (last) and rename the incoming
+# folder to the release's name. Any failure removes the incoming and
+# control folders. Answers DELIVERED with the files linked and copied from
+# a base, or HAVE with the manifest (base64) of the same id delivered
+# meanwhile.
+# Arguments: $1 mode (full or delta), $2 id, $3 payload sha256, $4 format,
+# $5 sha256 of the file manifest ("" for none), $6 app dir, $7 base
+# release, $8 release.json; $9... the envelope's members (writeEnvelope):
+# the payload, the gzip'd file manifest, the gzip'd edit and derive list.
+: "${root:?}" "${releases:?}" "${state:?}" "${manifest:?}" "${files:?}" "${incoming:?}" # from prelude.sh
+mode=$1 id=$2 sha=$3 format=$4 want=$5 app=$6 base=$7 json=$8
+payload=$9 files_gz=${10} edit_gz=${11} derive_gz=${12}
+umask 022
+export LC_ALL=C
+rel=$root/$releases
+tmp=$(mktemp -d "$rel/$incoming$id-XXXXXX")
+ctl=$tmp.ctl
+trap 'rm -rf "$tmp" "$ctl" "$ctl.err"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+unpack "$sha" "$format" "$payload"
+linked=0 copied=0
+if [ "$mode" = delta ]; then
+	assemble "$base" "$id" "$app" "$edit_gz" "$derive_gz"
+elif [ -n "$want" ]; then
+	gzip -dc < "$ctl/$files_gz" > "$ctl/files"
+fi
+mkdir -p "$tmp/$state"
+if [ -n "$want" ]; then
+	verify "$want"
+	mv "$ctl/files" "$tmp/$files"
+fi
+printf '%s\n' "$json" > "$tmp/$manifest.tmp"
+mv -f "$tmp/$manifest.tmp" "$tmp/$manifest"
+chmod 755 "$tmp"
+if mv -T "$tmp" "$rel/$id" 2>/dev/null; then
+	printf 'DELIVERED\t%s\t%s\n' "$linked" "$copied"
+	exit 0
+fi
+# Someone delivered the same id meanwhile: fine if it is the same artifact.
+if [ -f "$rel/$id/$manifest" ]; then
+	printf 'HAVE\t%s\n' "$(base64 -w0 < "$rel/$id/$manifest")"
+	exit 0
+fi
+fail "cannot rename $tmp to $rel/$id"

@@ -1,0 +1,187 @@
+package release
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/org/next-deploy/pkg/remote"
+)
+
+// scripts are the embedded files by name, as scripts/ holds them.
+var scripts = map[string]string{
+	"prelude.sh":          prelude,
+	"ensure.sh":           ensureScript,
+	"switch.sh":           switchScript,
+	"record.sh":           recordScript,
+	"state.sh":            stateScript,
+	"lock.sh":             lockScript,
+	"unlock.sh":           unlockScript,
+	"inuse.sh":            inUseScript,
+	"remove.sh":           removeScript,
+	"clean.sh":            cleanScript,
+	"preflight.sh":        preflightScript,
+	"base.sh":             baseScript,
+	"derive.sh":           deriveScript,
+	"receive-unpack.sh":   receiveUnpack,
+	"receive-assemble.sh": receiveAssemble,
+	"receive-verify.sh":   receiveVerify,
+	"receive.sh":          receiveMain,
+}
+
+// Every file in scripts/ is embedded (test/run.sh lints what ships) and
+// none is empty. shellcheck itself runs in test/run.sh.
+func TestScriptsAreEmbedded(t *testing.T) {
+	des, err := os.ReadDir("scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, de := range des {
+		files = append(files, de.Name())
+	}
+	var names []string
+	for name, text := range scripts {
+		names = append(names, name)
+		if strings.TrimSpace(text) == "" {
+			t.Errorf("scripts/%s is empty", name)
+		}
+	}
+	slices.Sort(names)
+	if !slices.Equal(files, names) {
+		t.Errorf("scripts/ holds %q, embedded are %q", files, names)
+	}
+}
+
+// Regression guard: the layout's names and the short hash length are
+// spelled in Go only and reach the scripts as arguments.
+func TestScriptsSpellNoLayoutName(t *testing.T) {
+	for name, text := range scripts {
+		for n, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			for _, lit := range []string{StateDir, "release.json", "files.tsv", HistoryFile, IncomingPfx, removingPfx, "substr($5, 1, 8)"} {
+				if strings.Contains(line, lit) {
+					t.Errorf("scripts/%s:%d spells %q: pass it as an argument\n%s", name, n+1, lit, line)
+				}
+			}
+		}
+	}
+}
+
+// answering is a fake host that records the commands it is asked to run
+// and answers each with the same stdout.
+type answering struct {
+	remote.Local
+	answer string
+	cmds   []remote.Cmd
+}
+
+func (a *answering) Run(ctx context.Context, c remote.Cmd) (*remote.Result, error) {
+	a.cmds = append(a.cmds, c)
+	return &remote.Result{Stdout: []byte(a.answer)}, nil
+}
+
+// The commands are data: the embedded files after the prelude, and the
+// arguments in the order the scripts read them.
+func TestCommands(t *testing.T) {
+	l := Layout{Root: "/app"}
+	names := []string{"/app", "releases", "current", ".next-deploy", ".next-deploy/release.json", ".next-deploy/files.tsv", "history.jsonl", "lock", ".incoming-", ".removing-"}
+	ctx := context.Background()
+	b := &Base{ID: "v1", lines: map[string]string{"a.js": "x"}}
+	for _, tc := range []struct {
+		name   string
+		answer string
+		run    func(h remote.Host) error
+		script string
+		args   []string
+	}{
+		{"ensure", "", func(h remote.Host) error { return l.Ensure(ctx, h) }, ensureScript, nil},
+		{"switch", "", func(h remote.Host) error { return l.Switch(ctx, h, "v2") }, switchScript, []string{"v2"}},
+		{"state", "N\n", func(h remote.Host) error { _, err := l.State(ctx, h); return err }, stateScript, nil},
+		{"in use", "", func(h remote.Host) error { _, err := l.InUse(ctx, h); return err }, inUseScript, nil},
+		{"remove", "", func(h remote.Host) error { return l.Remove(ctx, h, []string{"v0", "v1"}) }, removeScript, []string{"v0", "v1"}},
+		{"clean", "0\n", func(h remote.Host) error { _, err := l.CleanStale(ctx, h, 90); return err }, cleanScript, []string{"90"}},
+		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", 60); return err }, preflightScript, []string{"v2", "zstd", "60"}},
+		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "8"}},
+		{"derive", "", func(h remote.Host) error {
+			files := Files{{Path: "a.js", Type: TypeFile, Mode: 0o644, Size: 1, Data: strings.Repeat("b", 64)}}
+			return l.Derive(ctx, h, b, "v2", files, &Delta{Send: map[string]bool{"a.js": true}})
+		}, deriveScript, []string{"v1", "v2"}},
+		{"receive", "DELIVERED\t0\t0\n", func(h remote.Host) error {
+			u := Upload{Manifest: Manifest{ID: "v2", AppDir: "web"}, Format: "gz", Payload: strings.NewReader(""), PayloadSHA256: "s"}
+			_, err := l.Receive(ctx, h, u)
+			return err
+		}, receiveScript, []string{"full", "v2", "s", "gz", "", "web", "", `{"id":"v2","sha256":"","bytes":0,"files":0,"app_dir":"web","time":"0001-01-01T00:00:00Z"}`,
+			"payload", "files.tsv.gz", "edit.gz", "derive.gz"}},
+		{"unlock", "", func(h remote.Host) error {
+			k := &Lock{layout: l, host: h, Holder: Holder{Token: "t0k"}}
+			return k.Unlock(ctx)
+		}, unlockScript, []string{"t0k", `"token":"t0k"`, "info"}},
+	} {
+		h := &answering{answer: tc.answer}
+		if err := tc.run(h); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if len(h.cmds) != 1 {
+			t.Errorf("%s: ran %d commands, want 1", tc.name, len(h.cmds))
+			continue
+		}
+		got := h.cmds[0]
+		if got.Script != prelude+tc.script {
+			t.Errorf("%s: script is not prelude.sh and its own file", tc.name)
+		}
+		if want := append(slices.Clone(names), tc.args...); !slices.Equal(got.Args, want) {
+			t.Errorf("%s: args = %q,\nwant %q", tc.name, got.Args, want)
+		}
+	}
+}
+
+// The receive command is its pieces, the functions before the main part.
+func TestReceiveScriptIsItsPieces(t *testing.T) {
+	if got, want := receiveScript, receiveUnpack+receiveAssemble+receiveVerify+receiveMain; got != want {
+		t.Error("receiveScript is not unpack, assemble, verify, then receive.sh")
+	}
+	for fn, piece := range map[string]string{"unpack": receiveUnpack, "assemble": receiveAssemble, "verify": receiveVerify} {
+		calls := regexp.MustCompile(`(?m)^\s*` + fn + ` "`)
+		if !strings.HasPrefix(piece, "#") || !strings.Contains(piece, "\n"+fn+"() {") || !calls.MatchString(receiveMain) {
+			t.Errorf("receive.sh does not call %s as its piece defines it", fn)
+		}
+	}
+}
+
+func TestLockCommands(t *testing.T) {
+	h := &answering{answer: "ACQUIRED\n"}
+	l := Layout{Root: "/app"}
+	k, err := l.Acquire(context.Background(), h, "me", "run", 7, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := h.cmds[0]
+	if c.Script != prelude+lockScript {
+		t.Error("lock: script is not prelude.sh and lock.sh")
+	}
+	args := c.Args[len(layoutNames)+1:]
+	var got Holder
+	if len(args) != 2 || json.Unmarshal([]byte(args[0]), &got) != nil || got.Token != k.Holder.Token || !got.Since.Equal(k.Holder.Since) || args[1] != lockInfo {
+		t.Errorf("lock args = %q, want the holder's info and %q", args, lockInfo)
+	}
+}
+
+// unlock.sh finds the token as json.Marshal writes it in the info.
+func TestTokenFieldMatchesTheInfo(t *testing.T) {
+	info, err := json.Marshal(Holder{Token: "abc123", Who: "me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := tokenField("abc123"); f != `"token":"abc123"` || !strings.Contains(string(info), f) {
+		t.Errorf("tokenField = %q, not in the info %s", f, info)
+	}
+}
