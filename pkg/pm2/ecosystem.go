@@ -92,11 +92,13 @@ func (c Config) Validate() error {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if !strings.HasPrefix(c.Root, "/") && !strings.HasPrefix(c.Root, "~/") {
 		bad("deploy path %q: want an absolute path or ~/dir", c.Root)
+	} else if err := release.CheckPathChars(c.Root); err != nil {
+		errs = append(errs, err)
 	}
 	if !nameRe.MatchString(c.Name) {
 		bad("app name %q: want letters, digits, '.', '_', '-'", c.Name)
 	}
-	if c.AppDir != "" && (path.IsAbs(c.AppDir) || path.Clean(c.AppDir) != c.AppDir || strings.HasPrefix(c.AppDir, "..")) {
+	if c.AppDir != "" && (path.IsAbs(c.AppDir) || path.Clean(c.AppDir) != c.AppDir || strings.HasPrefix(c.AppDir, "..") || !release.PathChars.MatchString(c.AppDir)) {
 		bad("app dir %q: want a clean path relative to the release, like apps/web", c.AppDir)
 	}
 	if !hostRe.MatchString(c.Hostname) {
@@ -151,10 +153,11 @@ type ecoData struct {
 	DrainMS       string
 	GiveUpMS      string
 	HeapSignal    string
+	FilterEnv     []string
 }
 
 func ecosystemData(c Config) ecoData {
-	d := ecoData{Config: c, HeapSignal: HeapSignal}
+	d := ecoData{Config: c, HeapSignal: HeapSignal, FilterEnv: FilterEnv}
 	if rel, ok := strings.CutPrefix(c.Root, "~/"); ok {
 		d.RootExpr = "require('os').homedir() + " + js("/"+rel)
 	} else {
@@ -175,21 +178,27 @@ func ecosystemData(c Config) ecoData {
 	return d
 }
 
-// js quotes s as a JavaScript string literal (JSON is one).
+// FilterEnv are the prefixes of variables pm2 keeps out of every worker
+// (filter_env), whatever environment pm2 was started from.
+var FilterEnv = []string{"INPUT_", "GITHUB_", "RUNNER_", "ACTIONS_", "NEXT_DEPLOY_SSH_"}
+
+// js quotes s as a JavaScript string literal: the one way a value enters
+// generated JavaScript, comments included. json.Marshal escapes quotes,
+// control characters and, as it must for JavaScript, U+2028 and U+2029.
 func js(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
 
-var ecosystemTmpl = template.Must(template.New("eco").Funcs(template.FuncMap{"js": js}).Parse(`// pm2 ecosystem for the next-deploy layout under {{.Root}}
+var ecosystemTmpl = template.Must(template.New("eco").Funcs(template.FuncMap{"js": js}).Parse(`// pm2 ecosystem for the next-deploy layout under {{js .Root}}
 // (written by next-deploy config pm2).
 //
 // cwd and script go through the current symlink, absolute and unresolved:
 // pm2 keeps both exactly as given, so every reload starts the release that
 // current points at. Run pm2 from the deploy root, never from inside a
 // release:
-//   cd {{.Root}} && pm2 start ecosystem.config.js --env {{index .Envs 0}}
-//   cd {{.Root}} && pm2 reload ecosystem.config.js --env {{index .Envs 0}}
+//   cd {{js .Root}} && pm2 start ecosystem.config.js --env {{js (index .Envs 0)}}
+//   cd {{js .Root}} && pm2 reload ecosystem.config.js --env {{js (index .Envs 0)}}
 'use strict';
 
 const root = {{.RootExpr}};
@@ -218,6 +227,10 @@ module.exports = {
       // instead of being given up after 16 quick restarts.
       exp_backoff_restart_delay: 100,
       max_memory_restart: {{js .MaxMemory}},
+      // The caller's variables that never belong in the app: a runner's
+      // action inputs (the deploy key among them), tokens, and
+      // RUNNER_TRACKING_ID (a self-hosted runner kills what carries it).
+      filter_env: [{{range $i, $p := .FilterEnv}}{{if $i}}, {{end}}{{js $p}}{{end}}],
       env: {
         NODE_ENV: 'production',
         HOSTNAME: {{js .Hostname}},
@@ -226,7 +239,7 @@ module.exports = {
         NEXT_DEPLOY_DRAIN_TIMEOUT_MS: {{js .GiveUpMS}},
       },
 {{- range .Envs}}
-      // pm2 start|reload ecosystem.config.js --env {{.}}: your variables here.
+      // pm2 start|reload ecosystem.config.js --env {{js .}}: your variables here.
       {{js (print "env_" .)}}: {
         NEXT_DEPLOY_ENV: {{js .}},
       },

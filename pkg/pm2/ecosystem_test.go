@@ -3,13 +3,14 @@ package pm2
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/org/next-deploy/internal/golden"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/org/next-deploy/internal/golden"
 )
 
 func checkGolden(t *testing.T, name string, got []byte) {
@@ -127,5 +128,27 @@ func TestCheckEcosystemPath(t *testing.T) {
 		if err := CheckEcosystemPath(p); (err == nil) != ok {
 			t.Errorf("CheckEcosystemPath(%q) = %v, want ok=%v", p, err, ok)
 		}
+	}
+}
+
+// Regression (issue 13): the template put the raw deploy path in comments,
+// and a U+2028 or a newline in --path ran as JavaScript when pm2 loaded
+// the ecosystem. Such a path is refused; every value in the file is quoted.
+func TestEcosystemRefusesPathsThatWouldBeCode(t *testing.T) {
+	for _, root := range []string{"/srv/a\u2028x=1//", "/srv/a\nprocess.exit(1)//", "/srv/a b", "~/a'b"} {
+		c := Defaults
+		c.Root, c.Envs = root, []string{"production"}
+		if out, err := Ecosystem(c); err == nil {
+			t.Errorf("Ecosystem accepted root %q:\n%s", root, out)
+		}
+	}
+	c := Defaults
+	c.Root, c.Envs = "/srv/app", []string{"production"}
+	out, err := Ecosystem(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), " /srv/app") {
+		t.Errorf("the deploy path appears unquoted:\n%s", out)
 	}
 }
