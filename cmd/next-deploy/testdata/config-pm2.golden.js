@@ -1,12 +1,12 @@
-// pm2 ecosystem for the next-deploy layout under /srv/app
+// pm2 ecosystem for the next-deploy layout under "/srv/app"
 // (written by next-deploy config pm2).
 //
 // cwd and script go through the current symlink, absolute and unresolved:
 // pm2 keeps both exactly as given, so every reload starts the release that
 // current points at. Run pm2 from the deploy root, never from inside a
 // release:
-//   cd /srv/app && pm2 start ecosystem.config.js --env production
-//   cd /srv/app && pm2 reload ecosystem.config.js --env production
+//   cd "/srv/app" && pm2 start ecosystem.config.js --env "production"
+//   cd "/srv/app" && pm2 reload ecosystem.config.js --env "production"
 'use strict';
 
 const root = "/srv/app";
@@ -35,6 +35,10 @@ module.exports = {
       // instead of being given up after 16 quick restarts.
       exp_backoff_restart_delay: 100,
       max_memory_restart: "1G",
+      // The caller's variables that never belong in the app: a runner's
+      // action inputs (the deploy key among them), tokens, and
+      // RUNNER_TRACKING_ID (a self-hosted runner kills what carries it).
+      filter_env: ["INPUT_", "GITHUB_", "RUNNER_", "ACTIONS_", "NEXT_DEPLOY_SSH_"],
       env: {
         NODE_ENV: 'production',
         HOSTNAME: "127.0.0.1",
@@ -42,11 +46,11 @@ module.exports = {
         NEXT_DEPLOY_DRAIN_MS: "1000",
         NEXT_DEPLOY_DRAIN_TIMEOUT_MS: "7000",
       },
-      // pm2 start|reload ecosystem.config.js --env production: your variables here.
+      // pm2 start|reload ecosystem.config.js --env "production": your variables here.
       "env_production": {
         NEXT_DEPLOY_ENV: "production",
       },
-      // pm2 start|reload ecosystem.config.js --env staging: your variables here.
+      // pm2 start|reload ecosystem.config.js --env "staging": your variables here.
       "env_staging": {
         NEXT_DEPLOY_ENV: "staging",
       },
