@@ -125,3 +125,20 @@ func TestActionsInputsAndMasking(t *testing.T) {
 		}
 	}
 }
+
+// Regression (issue 14): a failing remote script read "take deploy lock in
+// /x on local: on local: exit status 1": the host was named by the
+// command's caller and again by the exit error. Every layer wraps once.
+func TestHostNamedOnceInErrors(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	status, stdout, stderr := runCLI(t, nil, "prune", "--hosts", "local", "--path", notADir)
+	if status != cli.ExitFailed {
+		t.Fatalf("prune under a file: status %d, want %d\n%s%s", status, cli.ExitFailed, stdout, stderr)
+	}
+	if n := strings.Count(stderr, "on local"); n != 1 || strings.Contains(stderr, "on local: on local") {
+		t.Errorf("stderr names the host %d times, want once:\n%s", n, stderr)
+	}
+}
