@@ -12,6 +12,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/activate"
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
@@ -86,7 +87,7 @@ func (r *rolloutFlags) check(errs []error) (activate.Mode, error) {
 		errs = append(errs, fmt.Errorf("--health-url: %w", err))
 	}
 	if r.healthTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("--health-timeout %s: want more than 0", r.healthTimeout))
+		errs = append(errs, fmt.Errorf("--health-timeout %s: want more than 0", clock.Format(r.healthTimeout)))
 	}
 	if r.batch < 1 {
 		errs = append(errs, fmt.Errorf("--batch %d: want 1 or more", r.batch))
@@ -104,7 +105,7 @@ func (r *rolloutFlags) check(errs []error) (activate.Mode, error) {
 // roll, report.
 func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, action string, choose activate.Choose, errs []error) error {
 	if r.watch != 0 && (r.watch < minWatch || r.watch > maxWatch) {
-		errs = append(errs, fmt.Errorf("--watch %s: want 0 (off) or %s to %s", r.watch, minWatch, maxWatch))
+		errs = append(errs, fmt.Errorf("--watch %s: want 0 (off) or %s to %s", clock.Format(r.watch), clock.Format(minWatch), clock.Format(maxWatch)))
 	}
 	mode, err := r.check(errs)
 	f, cerr := r.conn.open(env)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/barrier"
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/ghapi"
 	"github.com/org/next-deploy/pkg/inventory"
 )
@@ -69,10 +70,10 @@ func (c *barrierCmd) Run(ctx context.Context, env *cli.Env, _ []string) error {
 	// without a release id; hosts mode needs one.
 	var errs []error
 	if c.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("--timeout %s: want more than 0, like 10m", c.timeout))
+		errs = append(errs, fmt.Errorf("--timeout %s: want more than 0, like 10m", clock.Format(c.timeout)))
 	}
 	if c.interval <= 0 {
-		errs = append(errs, fmt.Errorf("--interval %s: want more than 0, like 10s", c.interval))
+		errs = append(errs, fmt.Errorf("--interval %s: want more than 0, like 10s", clock.Format(c.interval)))
 	}
 	id, err := c.release.ID(env, c.mode == "hosts")
 	errs = append(errs, err)

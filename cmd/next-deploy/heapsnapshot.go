@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/heap"
 	"github.com/org/next-deploy/pkg/pm2"
@@ -82,7 +83,7 @@ func (c *heapSnapshotCmd) Run(ctx context.Context, env *cli.Env, args []string) 
 		errs = append(errs, fmt.Errorf("--disk-margin %w", err))
 	}
 	if c.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("--timeout %s: want more than 0", c.timeout))
+		errs = append(errs, fmt.Errorf("--timeout %s: want more than 0", clock.Format(c.timeout)))
 	}
 	f, err := c.conn.open(env)
 	if err != nil || len(errs) > 0 {

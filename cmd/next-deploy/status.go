@@ -103,12 +103,12 @@ func trendCell(t *memtrend.Trend) string {
 	if t.Verdict == memtrend.TooShort {
 		return t.String()
 	}
-	return fmt.Sprintf("%s over %s", t, (time.Duration(t.Seconds) * time.Second).String())
+	return fmt.Sprintf("%s over %s", t, clock.Format(time.Duration(t.Seconds)*time.Second))
 }
 
 func uptime(w status.Worker) string {
 	if w.Started.IsZero() {
 		return "-"
 	}
-	return w.Uptime.Round(time.Second).String()
+	return clock.Format(w.Uptime.Round(time.Second))
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/org/next-deploy/pkg/clock"
 )
 
 // sshHost is one SSH connection. Runs on it are concurrent, each in its own
@@ -105,7 +107,7 @@ func (h *sshHost) keepAlive(interval time.Duration) {
 			}
 			if misses++; misses >= keepAliveMisses {
 				h.mu.Lock()
-				h.lost = fmt.Errorf("connection lost: no answer to keepalive for %s", time.Duration(misses)*interval)
+				h.lost = fmt.Errorf("connection lost: no answer to keepalive for %s", clock.Format(time.Duration(misses)*interval))
 				h.mu.Unlock()
 				h.client.Close()
 				return
