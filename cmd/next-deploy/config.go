@@ -134,7 +134,7 @@ func (c *configCmd) parseMore(args []string, env *cli.Env) error {
 	fs.SetOutput(env.Stderr)
 	c.SetFlags(fs)
 	*c = before
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return cli.Usage(err)
 	}
 	if fs.NArg() > 0 {

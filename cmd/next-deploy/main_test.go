@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -140,5 +141,37 @@ func TestHostNamedOnceInErrors(t *testing.T) {
 	}
 	if n := strings.Count(stderr, "on local"); n != 1 || strings.Contains(stderr, "on local: on local") {
 		t.Errorf("stderr names the host %d times, want once:\n%s", n, stderr)
+	}
+}
+
+func TestVersionFlagPrintsTheVersion(t *testing.T) {
+	want := "next-deploy test " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		status, stdout, stderr := runCLI(t, nil, args...)
+		if status != cli.ExitOK || stdout != want {
+			t.Errorf("%q: status %d, stdout %q, want %q\n%s", args, status, stdout, want, stderr)
+		}
+	}
+}
+
+// A mistyped command or flag comes back with the one meant.
+func TestDidYouMean(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"delivr"}, `unknown command "delivr"; did you mean "deliver"?`},
+		{[]string{"stauts"}, `did you mean "status"?`},
+		{[]string{"releases", "--hots", "a"}, "flag provided but not defined: -hots; did you mean --hosts?"},
+	} {
+		status, _, stderr := runCLI(t, nil, tc.args...)
+		if status != cli.ExitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: status %d, stderr:\n%s\nwant %q", tc.args, status, stderr, tc.want)
+		}
+		// Said once: the flag package no longer prints it (and the whole
+		// usage) before Main does.
+		if n := strings.Count(stderr, tc.want); n != 1 || strings.Contains(stderr, "flags:") {
+			t.Errorf("%q: said %d times, or with the usage:\n%s", tc.args, n, stderr)
+		}
 	}
 }
