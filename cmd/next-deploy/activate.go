@@ -54,7 +54,6 @@ type rolloutFlags struct {
 	onFailure      string
 	fixPinned      bool
 	breakLockAfter time.Duration
-	asJSON         bool
 	// watch is activate --watch (rollback has none).
 	watch time.Duration
 }
@@ -71,7 +70,7 @@ func (r *rolloutFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.onFailure, "on-failure", string(activate.RollbackAll), "when a host fails (it goes back): rollback-all (every host switched goes back), rollback-host (only the failed one), stop (leave even the failed host as it is)")
 	fs.BoolVar(&r.fixPinned, "fix-pinned", true, "replace, without downtime, a pm2 app pinned to a release (started with resolved paths); false refuses it")
 	fs.DurationVar(&r.breakLockAfter, "break-lock-after", 0, "break a deploy lock older than this (a dead deploy's); 0 never")
-	fs.BoolVar(&r.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 // check reports every bad flag at once, with errs found by the caller.
@@ -177,7 +176,7 @@ func (r *rolloutFlags) report(env *cli.Env, rep *activate.Report, mem *memoryWat
 	if mem != nil {
 		mt = mem.table(env, root)
 	}
-	return env.Report(r.asJSON, out, t, mt)
+	return env.Report(out, t, mt)
 }
 
 func orDash(s string) string {

@@ -29,7 +29,6 @@ type barrierCmd struct {
 	step     string
 	expect   int
 	token    string
-	asJSON   bool
 }
 
 func (*barrierCmd) Name() string { return "barrier-wait" }
@@ -48,7 +47,7 @@ func (c *barrierCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.step, "step", "deliver", "jobs mode: name (or glob) of the step that delivers; a job counts once it succeeded, or the whole job did")
 	fs.IntVar(&c.expect, "expect", 0, "jobs mode: wait until at least this many jobs match (0: as many as exist)")
 	fs.StringVar(&c.token, "github-token", "", "jobs mode: token reading this run's jobs (default $GITHUB_TOKEN; needs actions: read)")
-	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 // barrierResult is the result, as printed by --json.
@@ -122,7 +121,7 @@ func (c *barrierCmd) report(env *cli.Env, plan barrier.Plan, res barrierResult, 
 	for _, m := range st.Members {
 		t.Add(m.Name, string(m.State), m.Detail)
 	}
-	if rerr := env.Report(c.asJSON, res, t); rerr != nil && err == nil {
+	if rerr := env.Report(res, t); rerr != nil && err == nil {
 		err = rerr
 	}
 	if err != nil {

@@ -144,6 +144,42 @@ func TestHostNamedOnceInErrors(t *testing.T) {
 	}
 }
 
+// With --json a failing command prints one envelope on stdout too: bad
+// input before any host (result null), and a failure on a host (the
+// host named, each host's result kept).
+func TestJSONEnvelopeOnFailure(t *testing.T) {
+	status, stdout, _ := runCLI(t, nil, "releases", "--hosts", "bad!", "--json")
+	var none any
+	env, err := cli.DecodeEnvelope([]byte(stdout), &none)
+	if status != cli.ExitUsage || err != nil || env.OK || env.Exit != cli.ExitUsage || env.Command != "releases" ||
+		env.Error == nil || !strings.Contains(env.Error.Message, `"bad!"`) || env.Result != nil {
+		t.Errorf("bad input: status %d, %v, envelope %+v\n%s", status, err, env, stdout)
+	}
+
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	status, stdout, stderr := runCLI(t, nil, "prune", "--hosts", "local", "--path", notADir, "--json")
+	var hosts []struct {
+		Host  string `json:"host"`
+		Error string `json:"error"`
+	}
+	env, err = cli.DecodeEnvelope([]byte(stdout), &hosts)
+	if err != nil {
+		t.Fatalf("prune --json: %v\n%s", err, stdout)
+	}
+	if status != cli.ExitFailed || env.OK || env.Exit != cli.ExitFailed || env.Error == nil || env.Error.Host != "local" {
+		t.Errorf("failure on a host: status %d, envelope %+v, error %+v", status, env, env.Error)
+	}
+	if len(hosts) != 1 || hosts[0].Host != "local" || hosts[0].Error == "" {
+		t.Errorf("result %+v, want local's failed prune", hosts)
+	}
+	if !strings.Contains(stderr, "prune failed on 1 of 1 hosts") {
+		t.Errorf("stderr lacks the error:\n%s", stderr)
+	}
+}
+
 func TestVersionFlagPrintsTheVersion(t *testing.T) {
 	want := "next-deploy test " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
 	for _, args := range [][]string{{"version"}, {"--version"}} {

@@ -1,8 +1,8 @@
 // Package cli owns how a next-deploy step meets its user: subcommands and
 // their flags, inputs from GitHub Actions when run as an action, exit
 // statuses (0 done, 1 failed, 2 bad input, 3 a finding), and where results
-// go (terminal, --json, GITHUB_OUTPUT, the job summary), and the comforts
-// around them: --version, "did you mean".
+// go (terminal, the --json envelope, GITHUB_OUTPUT, the job summary), and
+// the comforts around them: --version, "did you mean".
 package cli
 
 import (
@@ -49,6 +49,8 @@ type Env struct {
 	// progress serializes Progressf: hosts report from goroutines of
 	// their own, and Stderr need not be safe for concurrent writes.
 	progress sync.Mutex
+	// json is the --json state of the command App.Main runs.
+	json *jsonRun
 }
 
 // NewEnv builds an Env over the given streams and environment.
@@ -164,9 +166,20 @@ type App struct {
 
 // Main runs the program with args (without the program name) and returns
 // its exit status. It is the only place that decides the exit status.
+// With --json it prints the envelope on stdout, the error included.
 func (a *App) Main(ctx context.Context, env *Env, args []string) int {
+	// A command may run others (demo does): each run has its own state.
+	saved := env.json
+	env.json = nil
+	defer func() { env.json = saved }()
 	err := a.run(ctx, env, args)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if env.JSON() {
+		err = env.writeEnvelope(err)
+	}
+	if err == nil {
 		return ExitOK
 	}
 	status := ExitStatus(err)
@@ -203,7 +216,7 @@ func (a *App) run(ctx context.Context, env *Env, args []string) error {
 		return a.unknownCommand(env, name)
 	}
 	fs := newFlagSet(a.Name, c, env.Stderr)
-	if err := ParseFlags(fs, args[1:]); err != nil {
+	if err := a.parse(env, c, fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}

@@ -56,6 +56,15 @@ func withFlagSuggestion(fs *flag.FlagSet, err error) error {
 	return err
 }
 
+// parse parses c's flags and starts the command's --json state, which
+// Env.JSON and App.Main read: a --json that did not parse (it came after
+// a bad flag) still asks for the envelope.
+func (a *App) parse(env *Env, c Command, fs *flag.FlagSet, args []string) error {
+	err := ParseFlags(fs, args)
+	env.json = &jsonRun{command: c.Name(), fs: fs, parsed: err == nil, asked: err != nil && jsonInArgs(args)}
+	return err
+}
+
 // alias maps what users type for the version (--version, -version) to
 // the version command, when the app has one.
 func (a *App) alias(name string) string {

@@ -45,6 +45,9 @@ func (e *LockedError) Error() string {
 		e.Root, e.Host, who, clock.Format(e.Age.Round(time.Second)), clock.Format((e.Age/2).Round(time.Minute)+time.Minute))
 }
 
+// ErrorHost names the host whose lock is held (for the Face's --json).
+func (e *LockedError) ErrorHost() string { return e.Host }
+
 // Lock is a held deploy lock.
 type Lock struct {
 	layout Layout

@@ -46,6 +46,10 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("%s already holds release %s with sha256 %s, not %s: releases are immutable; use a new release id", e.Host, e.ID, e.Have, e.Want)
 }
 
+// ErrorHost names the host that holds the other release (for the Face's
+// --json).
+func (e *ConflictError) ErrorHost() string { return e.Host }
+
 // Preflight arguments: $1 release id, $2 decompressor, $3 minutes after
 // which an abandoned .incoming-* upload is removed.
 const preflightScript = `

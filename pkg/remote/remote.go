@@ -108,6 +108,9 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("exit status %d: %s", e.Code, strings.Join(lines, "; "))
 }
 
+// ErrorHost names the host the script ran on (for the Face's --json).
+func (e *ExitError) ErrorHost() string { return e.Host }
+
 // ExitCode returns the exit status of a script that ran, or -1.
 func ExitCode(err error) int {
 	var ee *ExitError
