@@ -89,6 +89,9 @@ func (c *configCmd) SetFlags(fs *flag.FlagSet) {
 // Args implements cli.ArgsTaker.
 func (*configCmd) Args() string { return "nginx|pm2|preload [flags]" }
 
+// ArgWords implements cli.ArgWorder (shell completion).
+func (*configCmd) ArgWords() []string { return []string{"nginx", "pm2", "preload"} }
+
 func (c *configCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	if len(args) == 0 {
 		return cli.Usagef("want one of: config nginx, config pm2, config preload")

@@ -2,7 +2,7 @@
 // their flags, inputs from GitHub Actions when run as an action, exit
 // statuses (0 done, 1 failed, 2 bad input, 3 a finding), and where results
 // go (terminal, the --json envelope, GITHUB_OUTPUT, the job summary), and
-// the comforts around them: --version, "did you mean".
+// the comforts around them: --version, "did you mean", shell completion.
 package cli
 
 import (
