@@ -12,6 +12,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/activate"
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
@@ -53,7 +54,6 @@ type rolloutFlags struct {
 	onFailure      string
 	fixPinned      bool
 	breakLockAfter time.Duration
-	asJSON         bool
 	// watch is activate --watch (rollback has none).
 	watch time.Duration
 }
@@ -70,7 +70,7 @@ func (r *rolloutFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.onFailure, "on-failure", string(activate.RollbackAll), "when a host fails (it goes back): rollback-all (every host switched goes back), rollback-host (only the failed one), stop (leave even the failed host as it is)")
 	fs.BoolVar(&r.fixPinned, "fix-pinned", true, "replace, without downtime, a pm2 app pinned to a release (started with resolved paths); false refuses it")
 	fs.DurationVar(&r.breakLockAfter, "break-lock-after", 0, "break a deploy lock older than this (a dead deploy's); 0 never")
-	fs.BoolVar(&r.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 // check reports every bad flag at once, with errs found by the caller.
@@ -86,7 +86,7 @@ func (r *rolloutFlags) check(errs []error) (activate.Mode, error) {
 		errs = append(errs, fmt.Errorf("--health-url: %w", err))
 	}
 	if r.healthTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("--health-timeout %s: want more than 0", r.healthTimeout))
+		errs = append(errs, fmt.Errorf("--health-timeout %s: want more than 0", clock.Format(r.healthTimeout)))
 	}
 	if r.batch < 1 {
 		errs = append(errs, fmt.Errorf("--batch %d: want 1 or more", r.batch))
@@ -104,7 +104,7 @@ func (r *rolloutFlags) check(errs []error) (activate.Mode, error) {
 // roll, report.
 func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, action string, choose activate.Choose, errs []error) error {
 	if r.watch != 0 && (r.watch < minWatch || r.watch > maxWatch) {
-		errs = append(errs, fmt.Errorf("--watch %s: want 0 (off) or %s to %s", r.watch, minWatch, maxWatch))
+		errs = append(errs, fmt.Errorf("--watch %s: want 0 (off) or %s to %s", clock.Format(r.watch), clock.Format(minWatch), clock.Format(maxWatch)))
 	}
 	mode, err := r.check(errs)
 	f, cerr := r.conn.open(env)
@@ -176,7 +176,7 @@ func (r *rolloutFlags) report(env *cli.Env, rep *activate.Report, mem *memoryWat
 	if mem != nil {
 		mt = mem.table(env, root)
 	}
-	return env.Report(r.asJSON, out, t, mt)
+	return env.Report(out, t, mt)
 }
 
 func orDash(s string) string {

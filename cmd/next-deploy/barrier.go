@@ -11,6 +11,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/barrier"
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/ghapi"
 	"github.com/org/next-deploy/pkg/inventory"
 )
@@ -28,7 +29,6 @@ type barrierCmd struct {
 	step     string
 	expect   int
 	token    string
-	asJSON   bool
 }
 
 func (*barrierCmd) Name() string { return "barrier-wait" }
@@ -47,7 +47,7 @@ func (c *barrierCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.step, "step", "deliver", "jobs mode: name (or glob) of the step that delivers; a job counts once it succeeded, or the whole job did")
 	fs.IntVar(&c.expect, "expect", 0, "jobs mode: wait until at least this many jobs match (0: as many as exist)")
 	fs.StringVar(&c.token, "github-token", "", "jobs mode: token reading this run's jobs (default $GITHUB_TOKEN; needs actions: read)")
-	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 // barrierResult is the result, as printed by --json.
@@ -69,10 +69,10 @@ func (c *barrierCmd) Run(ctx context.Context, env *cli.Env, _ []string) error {
 	// without a release id; hosts mode needs one.
 	var errs []error
 	if c.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("--timeout %s: want more than 0, like 10m", c.timeout))
+		errs = append(errs, fmt.Errorf("--timeout %s: want more than 0, like 10m", clock.Format(c.timeout)))
 	}
 	if c.interval <= 0 {
-		errs = append(errs, fmt.Errorf("--interval %s: want more than 0, like 10s", c.interval))
+		errs = append(errs, fmt.Errorf("--interval %s: want more than 0, like 10s", clock.Format(c.interval)))
 	}
 	id, err := c.release.ID(env, c.mode == "hosts")
 	errs = append(errs, err)
@@ -121,7 +121,7 @@ func (c *barrierCmd) report(env *cli.Env, plan barrier.Plan, res barrierResult, 
 	for _, m := range st.Members {
 		t.Add(m.Name, string(m.State), m.Detail)
 	}
-	if rerr := env.Report(c.asJSON, res, t); rerr != nil && err == nil {
+	if rerr := env.Report(res, t); rerr != nil && err == nil {
 		err = rerr
 	}
 	if err != nil {

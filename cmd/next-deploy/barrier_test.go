@@ -52,7 +52,7 @@ func TestBarrierEndToEnd(t *testing.T) {
 			t.Fatalf("status %d, stderr:\n%s", status, stderr)
 		}
 		var res barrierResult
-		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		if env, err := cli.DecodeEnvelope([]byte(stdout), &res); err != nil || !env.OK || env.Command != "barrier-wait" {
 			t.Fatalf("--json output: %v\n%s", err, stdout)
 		}
 		want := barrierResult{Mode: "hosts", Release: id, SHA256: sum, Ready: true, Rounds: 1, Elapsed: "0s",

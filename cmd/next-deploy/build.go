@@ -15,7 +15,6 @@ import (
 type buildCmd struct {
 	dir, install, memory, bundler string
 	release                       cli.ReleaseFlag
-	asJSON                        bool
 }
 
 func (*buildCmd) Name() string { return "build-standalone" }
@@ -29,7 +28,7 @@ func (c *buildCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.install, "install", "auto", "auto: clean install from the lockfile (npm ci, pnpm/yarn/bun frozen) first; skip: use node_modules as it is")
 	fs.StringVar(&c.memory, "memory", "auto", "V8 heap limit in MiB for next build; auto: 3/4 of the machine's or the cgroup's memory")
 	fs.StringVar(&c.bundler, "bundler", build.BundlerDefault, "default (Next's choice: Turbopack) or webpack")
-	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 func (c *buildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
@@ -52,7 +51,7 @@ func (c *buildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	t := &cli.Table{Title: "build-standalone " + res.Release, Header: []string{"release", "app dir", "peak memory", "heap limit", "seconds", "pages checked"}}
 	t.Add(res.Release, res.AppDir, fmt.Sprintf("%d MiB of %d MiB", res.PeakMiB, res.MemoryMiB),
 		fmt.Sprintf("%d MiB", res.HeapMiB), fmt.Sprintf("%.1f", res.Seconds), strconv.Itoa(res.HTMLChecked))
-	if err := env.Report(c.asJSON, res, t); err != nil {
+	if err := env.Report(res, t); err != nil {
 		return err
 	}
 	env.SetOutput("standalone-dir", res.Standalone)

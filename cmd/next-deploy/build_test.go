@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,7 +95,7 @@ func TestPackInActionsWritesOutputsAndSummary(t *testing.T) {
 		Files                     int
 		Excluded                  []string
 	}
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+	if env, err := cli.DecodeEnvelope([]byte(stdout), &res); err != nil || !env.OK || env.Command != "pack" {
 		t.Fatalf("--json output: %v\n%s", err, stdout)
 	}
 	if res.Release != "0123456" || filepath.Base(res.Artifact) != "0123456.tar.zst" || res.Files != 4 {

@@ -89,6 +89,9 @@ func (c *configCmd) SetFlags(fs *flag.FlagSet) {
 // Args implements cli.ArgsTaker.
 func (*configCmd) Args() string { return "nginx|pm2|preload [flags]" }
 
+// ArgWords implements cli.ArgWorder (shell completion).
+func (*configCmd) ArgWords() []string { return []string{"nginx", "pm2", "preload"} }
+
 func (c *configCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	if len(args) == 0 {
 		return cli.Usagef("want one of: config nginx, config pm2, config preload")
@@ -134,7 +137,7 @@ func (c *configCmd) parseMore(args []string, env *cli.Env) error {
 	fs.SetOutput(env.Stderr)
 	c.SetFlags(fs)
 	*c = before
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return cli.Usage(err)
 	}
 	if fs.NArg() > 0 {

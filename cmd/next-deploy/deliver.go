@@ -21,7 +21,6 @@ type deliverCmd struct {
 	retries  int
 	stale    time.Duration
 	delta    string
-	asJSON   bool
 }
 
 func (*deliverCmd) Name() string { return "deliver" }
@@ -36,7 +35,7 @@ func (c *deliverCmd) SetFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.retries, "retries", 3, "times one host's upload starts again after a transient failure")
 	fs.DurationVar(&c.stale, "stale-after", 2*time.Hour, "age after which an abandoned upload (releases/.incoming-*) is removed")
 	fs.StringVar(&c.delta, "delta", "auto", "auto: send each host only the files that changed since a release it holds (verified; falls back to the whole artifact), off: always the whole artifact")
-	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 // deliverReport is what --json prints.
@@ -98,7 +97,7 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 		t.Add(r.Host, r.State, orDash(mode), humanBytes(r.Bytes), strconv.Itoa(r.SentFiles), strconv.Itoa(r.Linked), strconv.Itoa(r.Copied),
 			fmt.Sprintf("%.1f", r.Seconds), strconv.Itoa(r.Attempts), note)
 	}
-	if err := env.Report(c.asJSON, deliverReport{Release: id, Artifact: a.Path, SHA256: a.SHA256, Bytes: a.Bytes, Hosts: results}, t); err != nil {
+	if err := env.Report(deliverReport{Release: id, Artifact: a.Path, SHA256: a.SHA256, Bytes: a.Bytes, Hosts: results}, t); err != nil {
 		return err
 	}
 	if runErr != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"compress/gzip"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,8 +70,8 @@ func TestDeliverCLI(t *testing.T) {
 		t.Fatalf("deliver: status %d\n%s", status, stderr)
 	}
 	var rep deliverReport
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	if env, err := cli.DecodeEnvelope([]byte(stdout), &rep); err != nil || !env.OK || env.Command != "deliver" {
+		t.Fatalf("not a --json envelope of a delivery: %v\n%s", err, stdout)
 	}
 	if rep.Release != "good1" || len(rep.Hosts) != 2 || rep.Hosts[0].State != "delivered" || rep.Hosts[1].State != "delivered" {
 		t.Errorf("report = %+v", rep)
@@ -92,9 +91,19 @@ func TestDeliverCLI(t *testing.T) {
 	// the release on the hosts stays as it was.
 	other := filepath.Join(t.TempDir(), "good1.tar.gz")
 	tgzFile(t, other, "server.js", ".next/static/b.js")
-	status, _, stderr = runCLI(t, nil, append([]string{"deliver", "--artifact", other}, conn...)...)
+	status, stdout, stderr = runCLI(t, nil, append([]string{"deliver", "--artifact", other, "--json"}, conn...)...)
 	if status != cli.ExitFinding || !strings.Contains(stderr, "already holds release good1") {
 		t.Errorf("other artifact as good1: status %d, stderr %q; want 3 naming the conflict", status, stderr)
+	}
+	// The envelope says the same to a machine: exit 3, both hosts, and
+	// each host's result.
+	rep = deliverReport{}
+	envl, err := cli.DecodeEnvelope([]byte(stdout), &rep)
+	if err != nil {
+		t.Fatalf("--json of the conflict: %v\n%s", err, stdout)
+	}
+	if envl.OK || envl.Exit != cli.ExitFinding || envl.Error == nil || len(envl.Error.Hosts) != 2 || len(rep.Hosts) != 2 {
+		t.Errorf("--json of the conflict: %+v, error %+v, %d host results\n%s", envl, envl.Error, len(rep.Hosts), stdout)
 	}
 	for _, h := range b.Hosts {
 		if _, err := os.Stat(filepath.Join(h.DeployPath, "releases", "good1", ".next", "static", "a.js")); err != nil {

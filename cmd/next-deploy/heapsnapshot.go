@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/heap"
 	"github.com/org/next-deploy/pkg/pm2"
@@ -24,7 +25,6 @@ type heapSnapshotCmd struct {
 	out        string
 	diskMargin string
 	timeout    time.Duration
-	asJSON     bool
 }
 
 func (*heapSnapshotCmd) Name() string { return "heap-snapshot" }
@@ -39,7 +39,7 @@ func (c *heapSnapshotCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.out, "out", "heap-snapshots", "local directory for the snapshots: <out>/<host>/<app>-<id>-pid<pid>-<time>.heapsnapshot")
 	fs.StringVar(&c.diskMargin, "disk-margin", "256M", "free disk space to leave on a host besides 2 x the worker's heap; a host with less is refused")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "how long one worker may take to write its snapshot")
-	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 var sizeRe = regexp.MustCompile(`^([0-9]+)([KMGT]?)$`)
@@ -82,7 +82,7 @@ func (c *heapSnapshotCmd) Run(ctx context.Context, env *cli.Env, args []string) 
 		errs = append(errs, fmt.Errorf("--disk-margin %w", err))
 	}
 	if c.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("--timeout %s: want more than 0", c.timeout))
+		errs = append(errs, fmt.Errorf("--timeout %s: want more than 0", clock.Format(c.timeout)))
 	}
 	f, err := c.conn.open(env)
 	if err != nil || len(errs) > 0 {
@@ -116,10 +116,10 @@ func (c *heapSnapshotCmd) report(env *cli.Env, results []fleet.Result[[]heap.Res
 			out = append(out, s)
 		}
 	}
-	if err := env.Report(c.asJSON, out, t); err != nil {
+	if err := env.Report(out, t); err != nil {
 		return err
 	}
-	if !c.asJSON {
+	if !env.JSON() {
 		fmt.Fprintln(env.Stdout, "\n"+openHint)
 	}
 	if env.InActions && env.Getenv("GITHUB_STEP_SUMMARY") != "" {

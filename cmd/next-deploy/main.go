@@ -44,6 +44,7 @@ func newApp() *cli.App {
 			&configCmd{},
 			&demoCmd{},
 			&versionCmd{},
+			&completionCmd{},
 		},
 	}
 }

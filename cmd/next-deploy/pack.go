@@ -19,7 +19,6 @@ type packCmd struct {
 	source, format, outputDir string
 	release                   cli.ReleaseFlag
 	level                     int
-	asJSON                    bool
 }
 
 func (*packCmd) Name() string { return "pack" }
@@ -33,7 +32,7 @@ func (c *packCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.format, "format", string(archive.Zstd), "compression: zst, gz or xz")
 	fs.IntVar(&c.level, "level", 0, "compression level (zst 1-22, gz 1-9, xz 0-9); 0: the format's default")
 	fs.StringVar(&c.outputDir, "output-dir", ".", "where <release>.tar.<ext> and its .sha256 are written")
-	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 func (c *packCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
@@ -51,7 +50,7 @@ func (c *packCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	t := &cli.Table{Title: "pack " + res.Release, Header: []string{"artifact", "bytes", "files", "unpacked", "app dir", "sha256", "seconds"}}
 	t.Add(res.Artifact, humanBytes(res.Bytes), strconv.Itoa(res.Files), humanBytes(res.Unpacked), res.AppDir, res.SHA256, fmt.Sprintf("%.1f", res.Seconds))
-	if err := env.Report(c.asJSON, res, t); err != nil {
+	if err := env.Report(res, t); err != nil {
 		return err
 	}
 	env.SetOutput("artifact", res.Artifact)

@@ -13,8 +13,7 @@ import (
 )
 
 type postbuildCmd struct {
-	dir    string
-	asJSON bool
+	dir string
 }
 
 func (*postbuildCmd) Name() string { return "postbuild-copy-static" }
@@ -24,7 +23,7 @@ func (*postbuildCmd) Synopsis() string {
 
 func (c *postbuildCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dir, "dir", ".", "the Next.js app's directory, built by build-standalone")
-	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 func (c *postbuildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
@@ -39,7 +38,7 @@ func (c *postbuildCmd) Run(ctx context.Context, env *cli.Env, args []string) err
 	}
 	t := &cli.Table{Title: "postbuild-copy-static", Header: []string{"standalone dir", "app dir", "copied", "files", "bytes"}}
 	t.Add(res.Standalone, res.AppDir, strings.Join(res.Copied, ", "), strconv.Itoa(res.Files), humanBytes(res.Bytes))
-	if err := env.Report(c.asJSON, res, t); err != nil {
+	if err := env.Report(res, t); err != nil {
 		return err
 	}
 	env.SetOutput("standalone-dir", res.Standalone)

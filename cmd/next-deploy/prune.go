@@ -23,7 +23,6 @@ type pruneCmd struct {
 	dryRun         bool
 	staleMinutes   int
 	breakLockAfter time.Duration
-	asJSON         bool
 }
 
 func (*pruneCmd) Name() string { return "prune" }
@@ -39,7 +38,7 @@ func (c *pruneCmd) SetFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.dryRun, "dry-run", false, "say what would be removed, remove nothing")
 	fs.IntVar(&c.staleMinutes, "stale-minutes", 60, "remove abandoned uploads (releases/.incoming-*) older than this")
 	fs.DurationVar(&c.breakLockAfter, "break-lock-after", 0, "break a deploy lock older than this (a dead deploy's); 0 never")
-	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 func (c *pruneCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
@@ -85,7 +84,7 @@ func (c *pruneCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 		t.Add(r.Host, orDash(strings.Join(r.Removed, " ")), orDash(strings.Join(kept, ", ")), humanBytes(r.Freed), fmt.Sprint(r.Stale), firstLine(r.Error))
 	}
 	env.SetOutput("removed", strings.Join(prune.Removed(results), ","))
-	if err := env.Report(c.asJSON, results, t); err != nil {
+	if err := env.Report(results, t); err != nil {
 		return err
 	}
 	return runErr

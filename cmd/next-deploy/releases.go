@@ -11,8 +11,7 @@ import (
 )
 
 type releasesCmd struct {
-	conn   connFlags
-	asJSON bool
+	conn connFlags
 }
 
 func (*releasesCmd) Name() string { return "releases" }
@@ -22,7 +21,7 @@ func (*releasesCmd) Synopsis() string {
 
 func (c *releasesCmd) SetFlags(fs *flag.FlagSet) {
 	c.conn.register(fs)
-	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 func (c *releasesCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
@@ -45,7 +44,7 @@ func (c *releasesCmd) Run(ctx context.Context, env *cli.Env, args []string) erro
 			t.Add(hr.Host, rel.ID, humanBytes(rel.DiskBytes), rel.DeliveredAt.Format(time.RFC3339), status.ReleaseState(rel))
 		}
 	}
-	if err := env.Report(c.asJSON, out, t); err != nil {
+	if err := env.Report(out, t); err != nil {
 		return err
 	}
 	return runErr

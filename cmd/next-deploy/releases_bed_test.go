@@ -41,8 +41,8 @@ func TestReleasesOverSSHGolden(t *testing.T) {
 		t.Fatalf("status %d; stderr:\n%s", code, stderr)
 	}
 	var got []status.HostReleases
-	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
-		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
+	if env, err := cli.DecodeEnvelope([]byte(stdout), &got); err != nil || !env.OK || env.Command != "releases" {
+		t.Fatalf("output is not a --json envelope: %v\n%s", err, stdout)
 	}
 	// The bed's user names and disk usage differ from run to run: name
 	// hosts by index and check sizes here, then leave them out.

@@ -18,7 +18,6 @@ type statusCmd struct {
 	conn      connFlags
 	ecosystem string
 	history   int
-	asJSON    bool
 }
 
 func (*statusCmd) Name() string { return "status" }
@@ -30,7 +29,7 @@ func (c *statusCmd) SetFlags(fs *flag.FlagSet) {
 	c.conn.register(fs)
 	fs.StringVar(&c.ecosystem, "ecosystem", pm2.DefaultEcosystem, "pm2 ecosystem file on the host, relative to --path: its apps are the workers shown")
 	fs.IntVar(&c.history, "history", 3, "activations shown per host, newest first")
-	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	cli.JSONFlag(fs)
 }
 
 func (c *statusCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
@@ -75,7 +74,7 @@ func (c *statusCmd) Run(ctx context.Context, env *cli.Env, args []string) error 
 			hist.Add(hs.Host, e.Time.UTC().Format(time.RFC3339), e.Action, e.Release, orDash(e.From), orDash(e.Who))
 		}
 	}
-	if err := env.Report(c.asJSON, out, workers, hist); err != nil {
+	if err := env.Report(out, workers, hist); err != nil {
 		return err
 	}
 	return runErr
@@ -103,12 +102,12 @@ func trendCell(t *memtrend.Trend) string {
 	if t.Verdict == memtrend.TooShort {
 		return t.String()
 	}
-	return fmt.Sprintf("%s over %s", t, (time.Duration(t.Seconds) * time.Second).String())
+	return fmt.Sprintf("%s over %s", t, clock.Format(time.Duration(t.Seconds)*time.Second))
 }
 
 func uptime(w status.Worker) string {
 	if w.Started.IsZero() {
 		return "-"
 	}
-	return w.Uptime.Round(time.Second).String()
+	return clock.Format(w.Uptime.Round(time.Second))
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/heap"
 	"github.com/org/next-deploy/pkg/memtrend"
 	"github.com/org/next-deploy/pkg/pm2"
@@ -35,7 +36,7 @@ func watchMemory(ctx context.Context, env *cli.Env, runner pm2.Runner, f *fleetC
 // worker that leaks or restarted.
 func (w *memoryWatch) table(env *cli.Env, root string) *cli.Table {
 	t := &cli.Table{
-		Title:  fmt.Sprintf("memory after the switch (watched %s)", (time.Duration(w.Seconds * float64(time.Second))).Round(time.Second)),
+		Title:  fmt.Sprintf("memory after the switch (watched %s)", clock.Format(time.Duration(w.Seconds*float64(time.Second)).Round(time.Second))),
 		Header: []string{"host", "worker", "pid", "release", "restarts", "rss", "heap used", "growth", "verdict"},
 	}
 	for _, x := range w.Workers {

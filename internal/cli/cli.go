@@ -1,7 +1,8 @@
 // Package cli owns how a next-deploy step meets its user: subcommands and
 // their flags, inputs from GitHub Actions when run as an action, exit
-// statuses (0 done, 1 failed, 2 bad input), and where results go (terminal,
-// --json, GITHUB_OUTPUT, the job summary).
+// statuses (0 done, 1 failed, 2 bad input, 3 a finding), and where results
+// go (terminal, the --json envelope, GITHUB_OUTPUT, the job summary), and
+// the comforts around them: --version, "did you mean", shell completion.
 package cli
 
 import (
@@ -48,6 +49,8 @@ type Env struct {
 	// progress serializes Progressf: hosts report from goroutines of
 	// their own, and Stderr need not be safe for concurrent writes.
 	progress sync.Mutex
+	// json is the --json state of the command App.Main runs.
+	json *jsonRun
 }
 
 // NewEnv builds an Env over the given streams and environment.
@@ -163,9 +166,20 @@ type App struct {
 
 // Main runs the program with args (without the program name) and returns
 // its exit status. It is the only place that decides the exit status.
+// With --json it prints the envelope on stdout, the error included.
 func (a *App) Main(ctx context.Context, env *Env, args []string) int {
+	// A command may run others (demo does): each run has its own state.
+	saved := env.json
+	env.json = nil
+	defer func() { env.json = saved }()
 	err := a.run(ctx, env, args)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if env.JSON() {
+		err = env.writeEnvelope(err)
+	}
+	if err == nil {
 		return ExitOK
 	}
 	status := ExitStatus(err)
@@ -175,16 +189,9 @@ func (a *App) Main(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", a.Name, err)
 	}
 	if status == ExitUsage {
-		fmt.Fprintf(env.Stderr, "run '%s %s --help' for usage\n", a.Name, commandWord(args))
+		fmt.Fprintln(env.Stderr, a.usageHint(args))
 	}
 	return status
-}
-
-func commandWord(args []string) string {
-	if len(args) > 0 {
-		return args[0]
-	}
-	return ""
 }
 
 func (a *App) run(ctx context.Context, env *Env, args []string) error {
@@ -192,7 +199,7 @@ func (a *App) run(ctx context.Context, env *Env, args []string) error {
 		a.usage(env.Stderr)
 		return Usagef("no command given")
 	}
-	name := args[0]
+	name := a.alias(args[0])
 	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
 		if len(args) > 1 {
 			if c := a.find(args[1]); c != nil {
@@ -206,11 +213,10 @@ func (a *App) run(ctx context.Context, env *Env, args []string) error {
 	}
 	c := a.find(name)
 	if c == nil {
-		a.usage(env.Stderr)
-		return Usagef("unknown command %q", name)
+		return a.unknownCommand(env, name)
 	}
 	fs := newFlagSet(a.Name, c, env.Stderr)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := a.parse(env, c, fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
@@ -243,13 +249,14 @@ func (a *App) usage(w io.Writer) {
 	for _, c := range a.Commands {
 		fmt.Fprintf(w, "  %-22s %s\n", c.Name(), c.Synopsis())
 	}
-	fmt.Fprintf(w, "\nrun '%s <command> --help' for a command's flags\n", a.Name)
+	fmt.Fprintf(w, "\nrun '%s <command> --help' for a command's flags, '%s --version' for the version\n", a.Name, a.Name)
 }
 
 func newFlagSet(prog string, c Command, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(prog+" "+c.Name(), flag.ContinueOnError)
 	fs.SetOutput(w)
 	c.SetFlags(fs)
+	humanDefaults(fs)
 	fs.Usage = func() {
 		args := ""
 		if a, ok := c.(ArgsTaker); ok {

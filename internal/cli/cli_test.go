@@ -132,7 +132,7 @@ func TestReportTablesAndWarnings(t *testing.T) {
 	e := NewEnv(&out, &errOut, nil, func(k string) string { return env[k] }, "test")
 	a := &Table{Title: "workers", Header: []string{"host"}, Rows: [][]string{{"h0"}}}
 	b := &Table{Title: "last activations", Header: []string{"release"}, Rows: [][]string{{"v2"}}}
-	if err := e.Report(false, nil, a, nil, b); err != nil {
+	if err := e.Report(nil, a, nil, b); err != nil {
 		t.Fatal(err)
 	}
 	e.Warnf("h0: worker web#0: looks like a leak")

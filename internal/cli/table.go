@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -58,10 +57,11 @@ func (t *Table) Markdown() string {
 	return b.String()
 }
 
-// Report writes a command's result where it belongs: as JSON on stdout when
-// asJSON, else the tables on stdout; in Actions also the tables to the job
+// Report hands over a command's result: with --json, v becomes the
+// envelope's result (App.Main prints it once, with the exit status);
+// else the tables go to stdout. In Actions the tables also go to the job
 // summary (GITHUB_STEP_SUMMARY). Nil tables are left out.
-func (e *Env) Report(asJSON bool, v any, tables ...*Table) error {
+func (e *Env) Report(v any, tables ...*Table) error {
 	var ts []*Table
 	for _, t := range tables {
 		if t != nil {
@@ -73,10 +73,9 @@ func (e *Env) Report(asJSON bool, v any, tables ...*Table) error {
 			e.Action.AddStepSummary(t.Markdown())
 		}
 	}
-	if asJSON {
-		enc := json.NewEncoder(e.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+	if e.JSON() {
+		e.json.result = v
+		return nil
 	}
 	for i, t := range ts {
 		if i > 0 {

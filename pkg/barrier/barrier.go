@@ -135,7 +135,7 @@ type TimeoutError struct {
 
 func (e *TimeoutError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "timed out after %s", e.After)
+	fmt.Fprintf(&b, "timed out after %s", clock.Format(e.After))
 	if w := e.Status.In(Waiting); len(w) > 0 {
 		fmt.Fprintf(&b, "; %d of %d not ready: %s", len(w), len(e.Status.Members), Describe(w))
 	} else if len(e.Status.Members) == 0 {
@@ -198,7 +198,7 @@ func IsPermanent(err error) bool {
 // interval (at most 30s) to answer.
 func Wait(ctx context.Context, p Plan, opts Options) (Status, error) {
 	if opts.Timeout <= 0 {
-		return Status{}, fmt.Errorf("barrier timeout %s: want more than 0", opts.Timeout)
+		return Status{}, fmt.Errorf("barrier timeout %s: want more than 0", clock.Format(opts.Timeout))
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultInterval

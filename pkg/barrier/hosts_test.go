@@ -171,7 +171,7 @@ func TestHostsLocal(t *testing.T) {
 			t.Fatalf("error %v, want a timeout", err)
 		}
 		for _, m := range []string{
-			"release abc1234 is not on every host: timed out after 1m0s; 1 of 1 not ready: local (no release abc1234 yet)",
+			"release abc1234 is not on every host: timed out after 1m; 1 of 1 not ready: local (no release abc1234 yet)",
 			"check that deliver ran",
 		} {
 			if !strings.Contains(err.Error(), m) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/org/next-deploy/pkg/clock"
 )
 
 // Plan is one barrier-wait: what to poll, and how to speak of it. Hosts
@@ -46,7 +48,7 @@ func Lines(noun string, say func(line string)) func(Status) {
 	var last string
 	var unchanged int
 	return func(st Status) {
-		at := st.Elapsed.Round(time.Second)
+		at := clock.Format(st.Elapsed.Round(time.Second))
 		if st.Err != nil {
 			say(fmt.Sprintf("[%s] look %d failed, retrying: %v", at, st.Round, st.Err))
 			return

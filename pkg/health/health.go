@@ -19,6 +19,8 @@ import (
 	"time"
 
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
+
+	"github.com/org/next-deploy/pkg/clock"
 )
 
 // DefaultURL is the app on the server itself.
@@ -173,7 +175,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("health check GET %s failed for %s (%d attempts): release %s does not serve: %v",
-		e.URL, e.Timeout, e.Attempts, e.Release, e.Last)
+		e.URL, clock.Format(e.Timeout), e.Attempts, e.Release, e.Last)
 }
 
 func (e *Error) Unwrap() error { return e.Last }

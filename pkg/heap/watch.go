@@ -168,14 +168,14 @@ func Watch(ctx context.Context, o WatchOptions) *Watched {
 	start := clk.Now()
 	w := &watcher{o: o, c: &Collector{Since: start}, sites: make([]*pm2.Site, len(o.Targets)), errs: make([]error, len(o.Targets))}
 	interval := min(max(o.For/4, 2*time.Second), 30*time.Second)
-	progress("watching the workers' memory for %s", o.For)
+	progress("watching the workers' memory for %s", clock.Format(o.For))
 	for {
 		w.look(ctx)
 		left := o.For - clk.Now().Sub(start)
 		if left <= 0 || ctx.Err() != nil {
 			break
 		}
-		progress("watching memory: %s of %s", clk.Now().Sub(start).Round(time.Second), o.For)
+		progress("watching memory: %s of %s", clock.Format(clk.Now().Sub(start).Round(time.Second)), clock.Format(o.For))
 		if clk.Sleep(ctx, min(interval, left)) != nil {
 			break
 		}

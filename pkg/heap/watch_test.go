@@ -116,7 +116,7 @@ func TestWatch(t *testing.T) {
 			t.Errorf("%s: %d inspects, %d looks; want 1 and 5", tg, inspects, statuses)
 		}
 	}
-	if len(progress) != 5 || progress[0] != "watching the workers' memory for 1m0s" || progress[4] != "watching memory: 45s of 1m0s" {
+	if len(progress) != 5 || progress[0] != "watching the workers' memory for 1m" || progress[4] != "watching memory: 45s of 1m" {
 		t.Errorf("progress %q", progress)
 	}
 }

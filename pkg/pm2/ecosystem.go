@@ -12,6 +12,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/release"
 )
 
@@ -119,10 +120,10 @@ func (c Config) Validate() error {
 		bad("no env names: want at least one, like production")
 	}
 	if c.ListenTimeout < time.Second {
-		bad("listen timeout %s: want 1s or more", c.ListenTimeout)
+		bad("listen timeout %s: want 1s or more", clock.Format(c.ListenTimeout))
 	}
 	if c.KillTimeout < c.Drain+2*time.Second {
-		bad("kill timeout %s: want at least the drain (%s) plus 2s for in-flight requests", c.KillTimeout, c.Drain)
+		bad("kill timeout %s: want at least the drain (%s) plus 2s for in-flight requests", clock.Format(c.KillTimeout), clock.Format(c.Drain))
 	}
 	if !memoryRe.MatchString(c.MaxMemory) {
 		bad("max memory %q: want a size like 512M or 1G", c.MaxMemory)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/remote"
 )
 
@@ -42,8 +43,11 @@ func (e *LockedError) Error() string {
 		who += " (" + e.Holder.Run + ")"
 	}
 	return fmt.Sprintf("deploy lock of %s on %s is held by %s for %s: wait for that deploy to end, or if it died, break the lock with --break-lock-after=%s",
-		e.Root, e.Host, who, e.Age.Round(time.Second), (e.Age/2).Round(time.Minute)+time.Minute)
+		e.Root, e.Host, who, clock.Format(e.Age.Round(time.Second)), clock.Format((e.Age/2).Round(time.Minute)+time.Minute))
 }
+
+// ErrorHost names the host whose lock is held (for the Face's --json).
+func (e *LockedError) ErrorHost() string { return e.Host }
 
 // Lock is a held deploy lock.
 type Lock struct {

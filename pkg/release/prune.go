@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/remote"
 )
 
@@ -102,7 +103,7 @@ func PlanPrune(st *State, inUse []string, o PruneOptions) PrunePlan {
 		case newest < o.Keep:
 			w = "among the newest " + strconv.Itoa(o.Keep)
 		case o.KeepFor > 0 && o.Now.Sub(LastUsed(st, r.ID)) < o.KeepFor:
-			w = "used within " + o.KeepFor.String()
+			w = "used within " + clock.Format(o.KeepFor)
 		}
 		if r.Complete {
 			newest++

@@ -46,6 +46,10 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("%s already holds release %s with sha256 %s, not %s: releases are immutable; use a new release id", e.Host, e.ID, e.Have, e.Want)
 }
 
+// ErrorHost names the host that holds the other release (for the Face's
+// --json).
+func (e *ConflictError) ErrorHost() string { return e.Host }
+
 // Preflight checks a host before any byte of a delivery moves: the layout
 // can be made and written, tar, sha256sum and the decompressor are there,
 // and it says how much disk is free and whether the release is already

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/org/next-deploy/pkg/inventory"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/org/next-deploy/pkg/clock"
+	"github.com/org/next-deploy/pkg/inventory"
 )
 
 // SSHConfig is how to reach SSH hosts: what verifies their keys, what logs
@@ -137,7 +139,7 @@ func (c SSHConfig) load() (*loaded, error) {
 		}
 	}
 	if c.ConnectTimeout < 0 {
-		errs = append(errs, fmt.Errorf("connect timeout %s: want a positive duration", c.ConnectTimeout))
+		errs = append(errs, fmt.Errorf("connect timeout %s: want a positive duration", clock.Format(c.ConnectTimeout)))
 	}
 	if c.MaxSessions < 0 {
 		errs = append(errs, fmt.Errorf("max sessions %d: want 1 or more", c.MaxSessions))

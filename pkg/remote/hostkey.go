@@ -47,6 +47,9 @@ func (e *HostKeyError) Error() string {
 	}
 }
 
+// ErrorHost names the host whose key was refused (for the Face's --json).
+func (e *HostKeyError) ErrorHost() string { return e.Host }
+
 // keyscan is the command that fetches the keys of addr.
 func keyscan(addr string) string {
 	host, port, err := net.SplitHostPort(addr)

@@ -33,3 +33,17 @@ func TestLocalScriptsGetAnAllowListedEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// Regression (issue 14): ExitError said "on local: exit status 1" and
+// every caller wrapped it with "... on local: ", so users read "on local:
+// on local:". The caller names the host; the exit error does not.
+func TestExitErrorLeavesTheHostToTheCaller(t *testing.T) {
+	_, err := NewLocal().Run(context.Background(), Cmd{Script: `echo "it broke" >&2; exit 3`})
+	ee, ok := err.(*ExitError)
+	if !ok || ee.Host != "local" || ee.Code != 3 {
+		t.Fatalf("got %#v (%v), want exit 3 from local", err, err)
+	}
+	if got, want := err.Error(), "exit status 3: it broke"; got != want {
+		t.Errorf("error %q, want %q", got, want)
+	}
+}

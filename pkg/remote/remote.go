@@ -40,7 +40,8 @@ type Host interface {
 	// Name identifies the host in messages: "deploy@10.0.0.5:22" or "local".
 	Name() string
 	// Run runs c on the host. A non-zero exit is an *ExitError.
-	// Cancelling ctx ends the remote command.
+	// Cancelling ctx ends the remote command. Its errors do not name the
+	// host: every caller says what it ran on which host, once.
 	Run(ctx context.Context, c Cmd) (*Result, error)
 	// DialTCP opens a TCP connection from the host's side (direct-tcpip
 	// over SSH), so health checks need no port open to the runner.
@@ -85,7 +86,9 @@ func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// ExitError is a script that ran and exited non-zero.
+// ExitError is a script that ran and exited non-zero. Its message leaves
+// out Host: the caller wraps it naming the host ("list releases in /app
+// on local: exit status 1"), and a second "on local:" would repeat it.
 type ExitError struct {
 	Host   string
 	Code   int
@@ -95,15 +98,18 @@ type ExitError struct {
 func (e *ExitError) Error() string {
 	msg := strings.TrimSpace(e.Stderr)
 	if msg == "" {
-		return fmt.Sprintf("on %s: exit status %d", e.Host, e.Code)
+		return fmt.Sprintf("exit status %d", e.Code)
 	}
 	// The last lines of stderr say what went wrong; keep the message short.
 	lines := strings.Split(msg, "\n")
 	if len(lines) > 5 {
 		lines = lines[len(lines)-5:]
 	}
-	return fmt.Sprintf("on %s: exit status %d: %s", e.Host, e.Code, strings.Join(lines, "; "))
+	return fmt.Sprintf("exit status %d: %s", e.Code, strings.Join(lines, "; "))
 }
+
+// ErrorHost names the host the script ran on (for the Face's --json).
+func (e *ExitError) ErrorHost() string { return e.Host }
 
 // ExitCode returns the exit status of a script that ran, or -1.
 func ExitCode(err error) int {

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/org/next-deploy/pkg/inventory"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/org/next-deploy/pkg/clock"
+	"github.com/org/next-deploy/pkg/inventory"
 )
 
 // Dialer connects to SSH hosts with one SSHConfig, read and parsed once.
@@ -66,7 +68,7 @@ func (d *Dialer) Dial(ctx context.Context, t inventory.Target) (Host, error) {
 		return nil, fmt.Errorf("connect to %s: no user (give user@host or a default user)", t)
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, d.connectTimeout,
-		fmt.Errorf("no login within the connect timeout (%s)", d.connectTimeout))
+		fmt.Errorf("no login within the connect timeout (%s)", clock.Format(d.connectTimeout)))
 	defer cancel()
 	if d.jump == nil {
 		c, err := d.dialDirect(ctx, t)

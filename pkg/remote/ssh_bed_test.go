@@ -105,8 +105,9 @@ func TestBed(t *testing.T) {
 		}
 		_, err := host.Run(context.Background(), remote.Cmd{Script: `echo "no such release: $1" >&2; exit 4`, Args: []string{"abc"}})
 		var ee *remote.ExitError
-		if !errors.As(err, &ee) || ee.Code != 4 || !strings.Contains(err.Error(), "on "+host.Name()+": exit status 4: no such release: abc") {
-			t.Errorf("got %v, want exit status 4 naming the host", err)
+		if !errors.As(err, &ee) || ee.Code != 4 || ee.Host != host.Name() ||
+			!strings.HasPrefix(err.Error(), "exit status 4: ") || !strings.Contains(err.Error(), "no such release: abc") || strings.Contains(err.Error(), host.Name()) {
+			t.Errorf("got %v, want exit status 4 from %s (named by the caller, not in the message)", err, host.Name())
 		}
 	})
 
@@ -208,8 +209,8 @@ func TestBed(t *testing.T) {
 		before := run(t, host, `echo "$SSH_CONNECTION"`)
 		b.DropConnections(t, h0)
 		_, err = host.Run(context.Background(), remote.Cmd{Script: "true"})
-		if err == nil || !strings.HasPrefix(err.Error(), "run on "+h0.Target()+": ") {
-			t.Errorf("Run on a dropped connection: %v, want an error naming the host", err)
+		if err == nil || !strings.HasPrefix(err.Error(), "ssh: ") {
+			t.Errorf("Run on a dropped connection: %v, want an error of the connection", err)
 		}
 		host, err = p.Get(context.Background(), bedTarget(t, h0))
 		if err != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/org/next-deploy/pkg/clock"
 )
 
 // sshHost is one SSH connection. Runs on it are concurrent, each in its own
@@ -105,7 +107,7 @@ func (h *sshHost) keepAlive(interval time.Duration) {
 			}
 			if misses++; misses >= keepAliveMisses {
 				h.mu.Lock()
-				h.lost = fmt.Errorf("connection lost: no answer to keepalive for %s", time.Duration(misses)*interval)
+				h.lost = fmt.Errorf("connection lost: no answer to keepalive for %s", clock.Format(time.Duration(misses)*interval))
 				h.mu.Unlock()
 				h.client.Close()
 				return
@@ -115,15 +117,16 @@ func (h *sshHost) keepAlive(interval time.Duration) {
 }
 
 // connErr wraps an error of the connection (not of the script), saying
-// why the connection ended when the keepalive ended it.
+// why the connection ended when the keepalive ended it. Like every error
+// of Run it does not name the host: the caller does.
 func (h *sshHost) connErr(err error) error {
 	h.mu.Lock()
 	lost := h.lost
 	h.mu.Unlock()
 	if lost != nil {
-		return fmt.Errorf("run on %s: %w: %w", h.name, lost, err)
+		return fmt.Errorf("ssh: %w: %w", lost, err)
 	}
-	return fmt.Errorf("run on %s: %w", h.name, err)
+	return fmt.Errorf("ssh: %w", err)
 }
 
 // cancelGrace is how long a cancelled script gets to end after TERM

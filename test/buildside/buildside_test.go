@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/org/next-deploy/internal/cli"
 )
 
 // TestBuildSide runs, per variant: the build's outputs, the HTML's asset
@@ -101,7 +103,7 @@ func packTwice(t *testing.T, v *variant, b *built) string {
 		if err != nil {
 			t.Fatalf("pack: %v\n%s", err, stderr)
 		}
-		if err := json.Unmarshal([]byte(stdout), &runs[i]); err != nil {
+		if _, err := cli.DecodeEnvelope([]byte(stdout), &runs[i]); err != nil {
 			t.Fatalf("pack --json: %v\n%s", err, stdout)
 		}
 	}

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"github.com/org/next-deploy/pkg/build"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/org/next-deploy/internal/cli"
+	"github.com/org/next-deploy/pkg/build"
 )
 
 // work holds everything the tests make; TestMain removes it.
@@ -115,7 +116,7 @@ func (v *variant) buildOnce(t *testing.T) (*built, error) {
 		return nil, fmt.Errorf("%w\n%s", err, tail(stderr, 4000))
 	}
 	t.Logf("%s: npm ci and next build took %s", v.name, time.Since(start).Round(time.Second))
-	if err := json.Unmarshal(jsonPart(stdout), &b.build); err != nil {
+	if _, err := cli.DecodeEnvelope(jsonPart(stdout), &b.build); err != nil {
 		return nil, fmt.Errorf("build-standalone --json: %w\n%s", err, stdout)
 	}
 	if b.outputs, err = readOutputs(outFile); err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -11,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/test/bed"
 )
 
@@ -106,7 +106,7 @@ func actBuildPack(t *testing.T, dir, id, install, artifacts string) actBuilt {
 	t.Helper()
 	out := actLocal(t, "build-standalone", "--dir", dir, "--release", id, "--install", install, "--json")
 	var built actBuilt
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &built); err != nil {
+	if _, err := cli.DecodeEnvelope([]byte(out[strings.Index(out, "{"):]), &built); err != nil {
 		t.Fatalf("build-standalone --json: %v\n%s", err, out)
 	}
 	actLocal(t, "postbuild-copy-static", "--dir", dir)

@@ -1,13 +1,13 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/test/bed"
 )
 
@@ -171,7 +171,7 @@ func dltDeliver(t *testing.T, b *bed.Bed, args ...string) dltReport {
 		t.Fatalf("deliver %s: exit %d\n%s\n%s", strings.Join(args, " "), status, stdout, stderr)
 	}
 	var r dltReport
-	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+	if _, err := cli.DecodeEnvelope([]byte(stdout), &r); err != nil {
 		t.Fatalf("deliver --json: %v\n%s", err, stdout)
 	}
 	return r

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/heap"
 	"github.com/org/next-deploy/pkg/memtrend"
 	"github.com/org/next-deploy/test/bed"
@@ -79,7 +80,7 @@ func TestMemoryWatchStatusAndHeapSnapshots(t *testing.T) {
 				Release string `json:"release"`
 			} `json:"history"`
 		}
-		if err := json.Unmarshal([]byte(out), &hosts); err != nil || len(hosts) != 2 {
+		if _, err := cli.DecodeEnvelope([]byte(out), &hosts); err != nil || len(hosts) != 2 {
 			t.Fatalf("status --json: %v\n%s", err, out)
 		}
 		statusLeaks := 0
@@ -143,7 +144,7 @@ func watchWith(t *testing.T, b *bed.Bed, load *memLoadRun, id string) memWatch {
 	var rep struct {
 		Memory *memWatch `json:"memory"`
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Memory == nil {
+	if _, err := cli.DecodeEnvelope([]byte(out), &rep); err != nil || rep.Memory == nil {
 		t.Fatalf("activate --json: no memory part (%v)\n%s", err, out)
 	}
 	w := *rep.Memory
@@ -185,7 +186,7 @@ func heapSnapshots(t *testing.T, b *bed.Bed) {
 		File  string `json:"file"`
 		Bytes int64  `json:"bytes"`
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
+	if _, err := cli.DecodeEnvelope([]byte(out), &got); err != nil {
 		t.Fatalf("heap-snapshot --json: %v\n%s", err, out)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.heapsnapshot"))
