@@ -12,7 +12,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/archive"
-	"github.com/org/next-deploy/pkg/build"
+	"github.com/org/next-deploy/pkg/standalone"
 )
 
 type packCmd struct {
@@ -108,7 +108,7 @@ func sourceDateEpoch(env *cli.Env) (time.Time, error) {
 // or without .next/static next to it (postbuild-copy-static was not run,
 // and every page would load without its JavaScript and CSS).
 func checkShippable(source string) error {
-	appDir, err := build.FindAppDir(source)
+	appDir, err := standalone.FindAppDir(source)
 	if err != nil {
 		return fmt.Errorf("%w: --source must be the standalone output (APP/.next/standalone)", err)
 	}
