@@ -5,14 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/archive"
-	"github.com/org/next-deploy/pkg/standalone"
 )
 
 type packCmd struct {
@@ -41,10 +38,7 @@ func (c *packCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return cli.Usage(err)
 	}
-	if err := checkShippable(o.Source); err != nil {
-		return fmt.Errorf("pack %s: %w", o.Source, err)
-	}
-	env.Progressf("packing %s as %s%s", o.Source, o.Release, o.Format.Ext())
+	o.Progress = env.Progressf
 	res, err := archive.Pack(ctx, o)
 	if err != nil {
 		return err
@@ -101,20 +95,4 @@ func sourceDateEpoch(env *cli.Env) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q: want seconds since 1970", v)
 	}
 	return time.Unix(n, 0).UTC(), nil
-}
-
-// checkShippable refuses a tree that would not run on a server: one
-// without server.js (the app dir, not its standalone output, was given),
-// or without .next/static next to it (postbuild-copy-static was not run,
-// and every page would load without its JavaScript and CSS).
-func checkShippable(source string) error {
-	appDir, err := standalone.FindAppDir(source)
-	if err != nil {
-		return fmt.Errorf("%w: --source must be the standalone output (APP/.next/standalone)", err)
-	}
-	static := filepath.Join(source, filepath.FromSlash(appDir), ".next", "static")
-	if _, err := os.Stat(static); err != nil {
-		return fmt.Errorf("%s is missing: run postbuild-copy-static before pack", static)
-	}
-	return nil
 }

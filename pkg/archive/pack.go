@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/mholt/archiver/v4"
+
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/standalone"
 )
 
 // DefaultModTime is the time of every entry when none is given: the same
@@ -41,6 +43,8 @@ type Options struct {
 	OutputDir string
 	// ModTime is every entry's time; zero is DefaultModTime.
 	ModTime time.Time
+	// Progress, when not nil, is told when packing starts.
+	Progress func(format string, a ...any)
 }
 
 // Result is a written, verified artifact.
@@ -63,14 +67,14 @@ type Result struct {
 }
 
 // Pack writes <release>.tar.<ext> and <release>.tar.<ext>.sha256 (in
-// sha256sum's format) into the output dir. Entries are in lexical order,
+// sha256sum's format) into the output dir. It refuses a source that would
+// not run on a server (standalone.CheckShippable). Entries are in lexical order,
 // owned by 0:0 without names, all at one time, with their permission bits
 // (never setuid, setgid or sticky);
 // .next/cache is left out. The artifact is read back and checked before it
 // gets its final name, so a name in the output dir is always a whole,
 // valid artifact.
 func Pack(ctx context.Context, o Options) (*Result, error) {
-	start := time.Now()
 	if err := release.ValidID(o.Release); err != nil {
 		return nil, err
 	}
@@ -78,6 +82,13 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := standalone.CheckShippable(o.Source); err != nil {
+		return nil, fmt.Errorf("pack %s: %w", o.Source, err)
+	}
+	if o.Progress != nil {
+		o.Progress("packing %s as %s%s", o.Source, o.Release, o.Format.Ext())
+	}
+	start := time.Now()
 	if o.ModTime.IsZero() {
 		o.ModTime = DefaultModTime
 	}

@@ -57,6 +57,15 @@ func treeWithNoise(t testing.TB, n int) string {
 	return root
 }
 
+// shippable is the smallest tree Pack takes: server.js and its static
+// files.
+func shippable(t testing.TB) string {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "server.js"), "x", 0o644)
+	writeFile(t, filepath.Join(root, ".next/static/chunks/a.js"), "a", 0o644)
+	return root
+}
+
 func treeFor(t testing.TB, f Format) string {
 	if f == Zstd {
 		return tree(t)
@@ -239,10 +248,13 @@ func TestPackRefuses(t *testing.T) {
 		{"escaping symlink", func(root string) error { return os.Symlink("../../etc/passwd", filepath.Join(root, "leak")) }, "outside the tree"},
 		{"absolute symlink", func(root string) error { return os.Symlink("/etc/passwd", filepath.Join(root, "leak")) }, "absolute"},
 		{"named pipe", func(root string) error { return syscall.Mkfifo(filepath.Join(root, "pipe"), 0o644) }, "files, directories and symlinks"},
+		// A tree that would not run: every page without its JavaScript
+		// and CSS, or no app at all (standalone.CheckShippable).
+		{"static not copied in", func(root string) error { return os.RemoveAll(filepath.Join(root, ".next/static")) }, "postbuild-copy-static"},
+		{"no server.js", func(root string) error { return os.Remove(filepath.Join(root, "server.js")) }, "standalone output"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := t.TempDir()
-			writeFile(t, filepath.Join(root, "server.js"), "x", 0o644)
+			root := shippable(t)
 			must(t, tc.make(root))
 			out := t.TempDir()
 			_, err := Pack(context.Background(), Options{Source: root, Release: "r1", Format: Zstd, OutputDir: out})
@@ -259,8 +271,7 @@ func TestPackRefuses(t *testing.T) {
 // Pack keeps permission bits only: a setuid bit on the runner must not
 // become a setuid binary on the servers.
 func TestPackDropsSpecialBits(t *testing.T) {
-	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "server.js"), "x", 0o644)
+	root := shippable(t)
 	writeFile(t, filepath.Join(root, "su"), "x", 0o755)
 	must(t, os.Chmod(filepath.Join(root, "su"), fs.ModeSetuid|0o755))
 	res := pack(t, root, Zstd)
