@@ -10,6 +10,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/archive"
+	"github.com/org/next-deploy/pkg/release"
 )
 
 type packCmd struct {
@@ -27,7 +28,7 @@ func (*packCmd) Synopsis() string {
 func (c *packCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.source, "source", "", "the standalone tree (APP/.next/standalone, static copied in) (required)")
 	c.release.Register(fs, "release id")
-	fs.StringVar(&c.format, "format", string(archive.Zstd), "compression: zst, gz or xz")
+	fs.StringVar(&c.format, "format", string(release.Zstd), "compression: zst, gz or xz")
 	fs.IntVar(&c.level, "level", 0, "compression level (zst 1-22, gz 1-9, xz 0-9); 0: the format's default")
 	fs.StringVar(&c.outputDir, "output-dir", ".", "where <release>.tar.<ext> and its .sha256 are written")
 	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
@@ -65,13 +66,13 @@ func (c *packCmd) options(env *cli.Env, args []string) (archive.Options, error) 
 	}
 	id, err := c.release.ID(env, true)
 	errs = append(errs, err)
-	f, err := archive.ParseFormat(c.format)
-	if err == nil && f == archive.Plain {
+	f, err := release.ParseFormat(c.format)
+	if err == nil && f == release.Plain {
 		err = fmt.Errorf("archive format %q: want zst, gz or xz", c.format)
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--format: %w", err))
-	} else if err := f.CheckLevel(c.level); err != nil {
+	} else if err := archive.CheckLevel(f, c.level); err != nil {
 		errs = append(errs, fmt.Errorf("--level: %w", err))
 	}
 	mtime, err := sourceDateEpoch(env)

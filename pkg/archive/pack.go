@@ -3,7 +3,9 @@
 // github.com/mholt/archiver/v4), and the rules every archive must pass on
 // the way back in (Check, Extract): no absolute paths, no "..", no entry
 // below a symlink, no symlink leaving the tree, no device files. Pack
-// follows the same rules, so whatever it writes, Check accepts.
+// follows the same rules, so whatever it writes, Check accepts. The
+// formats are release.Format's; archive owns how each is written and
+// read (levels, compressors).
 package archive
 
 import (
@@ -36,7 +38,7 @@ type Options struct {
 	// Source is the tree to pack (a standalone dir, static copied in).
 	Source  string
 	Release string
-	Format  Format
+	Format  release.Format
 	// Level is the compression level; 0 is the format's default.
 	Level int
 	// OutputDir receives <release>.tar.<ext> and its .sha256.
@@ -54,11 +56,11 @@ type Result struct {
 	SHA256File string `json:"sha256_file"`
 	// FilesFile is the release's file manifest (release.Files), written
 	// beside the artifact: every path, type, mode, size and sha256.
-	FilesFile string `json:"files_file"`
-	SHA256    string `json:"sha256"`
-	Format    Format `json:"format"`
-	Level     int    `json:"level"`
-	Bytes     int64  `json:"bytes"`
+	FilesFile string         `json:"files_file"`
+	SHA256    string         `json:"sha256"`
+	Format    release.Format `json:"format"`
+	Level     int            `json:"level"`
+	Bytes     int64          `json:"bytes"`
 	Stats
 	// Excluded are the paths left out (build caches).
 	Excluded []string      `json:"excluded"`
@@ -78,7 +80,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	if err := release.ValidID(o.Release); err != nil {
 		return nil, err
 	}
-	comp, err := o.Format.compressor(o.Level)
+	comp, err := compressor(o.Format, o.Level)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +106,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	if res.Level == 0 {
-		_, _, res.Level = o.Format.Levels()
+		_, _, res.Level = Levels(o.Format)
 	}
 	if err := res.write(ctx, comp, files); err != nil {
 		return nil, fmt.Errorf("pack %s into %s: %w", o.Source, res.Artifact, err)
