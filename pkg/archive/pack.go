@@ -70,12 +70,11 @@ type Result struct {
 
 // Pack writes <release>.tar.<ext> and <release>.tar.<ext>.sha256 (in
 // sha256sum's format) into the output dir. It refuses a source that would
-// not run on a server (standalone.CheckShippable). Entries are in lexical order,
-// owned by 0:0 without names, all at one time, with their permission bits
-// (never setuid, setgid or sticky);
-// .next/cache is left out. The artifact is read back and checked before it
-// gets its final name, so a name in the output dir is always a whole,
-// valid artifact.
+// not run on a server (standalone.CheckShippable). Entries are in lexical
+// order, owned by 0:0 without names, all at one time, with their
+// permission bits (never setuid, setgid or sticky); .next/cache is left
+// out. The artifact is read back and checked before it gets its final
+// name, so a name in the output dir is always a whole, valid artifact.
 func Pack(ctx context.Context, o Options) (*Result, error) {
 	if err := release.ValidID(o.Release); err != nil {
 		return nil, err
