@@ -5,14 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/archive"
-	"github.com/org/next-deploy/pkg/build"
+	"github.com/org/next-deploy/pkg/release"
 )
 
 type packCmd struct {
@@ -29,7 +27,7 @@ func (*packCmd) Synopsis() string {
 func (c *packCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.source, "source", "", "the standalone tree (APP/.next/standalone, static copied in) (required)")
 	c.release.Register(fs, "release id")
-	fs.StringVar(&c.format, "format", string(archive.Zstd), "compression: zst, gz or xz")
+	fs.StringVar(&c.format, "format", string(release.Zstd), "compression: zst, gz or xz")
 	fs.IntVar(&c.level, "level", 0, "compression level (zst 1-22, gz 1-9, xz 0-9); 0: the format's default")
 	fs.StringVar(&c.outputDir, "output-dir", ".", "where <release>.tar.<ext> and its .sha256 are written")
 	cli.JSONFlag(fs)
@@ -40,10 +38,7 @@ func (c *packCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return cli.Usage(err)
 	}
-	if err := checkShippable(o.Source); err != nil {
-		return fmt.Errorf("pack %s: %w", o.Source, err)
-	}
-	env.Progressf("packing %s as %s%s", o.Source, o.Release, o.Format.Ext())
+	o.Progress = env.Progressf
 	res, err := archive.Pack(ctx, o)
 	if err != nil {
 		return err
@@ -70,13 +65,13 @@ func (c *packCmd) options(env *cli.Env, args []string) (archive.Options, error) 
 	}
 	id, err := c.release.ID(env, true)
 	errs = append(errs, err)
-	f, err := archive.ParseFormat(c.format)
-	if err == nil && f == archive.Plain {
+	f, err := release.ParseFormat(c.format)
+	if err == nil && f == release.Plain {
 		err = fmt.Errorf("archive format %q: want zst, gz or xz", c.format)
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--format: %w", err))
-	} else if err := f.CheckLevel(c.level); err != nil {
+	} else if err := archive.CheckLevel(f, c.level); err != nil {
 		errs = append(errs, fmt.Errorf("--level: %w", err))
 	}
 	mtime, err := sourceDateEpoch(env)
@@ -100,20 +95,4 @@ func sourceDateEpoch(env *cli.Env) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q: want seconds since 1970", v)
 	}
 	return time.Unix(n, 0).UTC(), nil
-}
-
-// checkShippable refuses a tree that would not run on a server: one
-// without server.js (the app dir, not its standalone output, was given),
-// or without .next/static next to it (postbuild-copy-static was not run,
-// and every page would load without its JavaScript and CSS).
-func checkShippable(source string) error {
-	appDir, err := build.FindAppDir(source)
-	if err != nil {
-		return fmt.Errorf("%w: --source must be the standalone output (APP/.next/standalone)", err)
-	}
-	static := filepath.Join(source, filepath.FromSlash(appDir), ".next", "static")
-	if _, err := os.Stat(static); err != nil {
-		return fmt.Errorf("%s is missing: run postbuild-copy-static before pack", static)
-	}
-	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/org/next-deploy/pkg/release"
 )
 
 // Check reads an archive stream to its end and returns what it holds, or
@@ -13,7 +15,7 @@ import (
 // file, a hard link, setuid bits, extended attributes. A damaged stream
 // fails on its checksum. deliver runs it on every artifact before a
 // server is touched.
-func Check(ctx context.Context, r io.Reader, f Format) (Stats, error) {
+func Check(ctx context.Context, r io.Reader, f release.Format) (Stats, error) {
 	return walk(ctx, r, f, nil)
 }
 
@@ -22,8 +24,8 @@ func Check(ctx context.Context, r io.Reader, f Format) (Stats, error) {
 // archive/tar itself rather than archiver's Tar.Extract, which silently
 // skips PAX global headers: GNU tar applies them to later entries, so an
 // archive could say one thing to the check and another to tar.
-func walk(ctx context.Context, r io.Reader, f Format, fn func(name string, h *tar.Header, content io.Reader) error) (Stats, error) {
-	rc, err := f.openReader(r)
+func walk(ctx context.Context, r io.Reader, f release.Format, fn func(name string, h *tar.Header, content io.Reader) error) (Stats, error) {
+	rc, err := openReader(f, r)
 	if err != nil {
 		return Stats{}, err
 	}

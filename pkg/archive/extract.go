@@ -11,6 +11,8 @@ import (
 	"path"
 	"slices"
 	"time"
+
+	"github.com/org/next-deploy/pkg/release"
 )
 
 // Extract unpacks an archive into dest, which must be missing or an empty
@@ -21,7 +23,7 @@ import (
 // bits and times; owners are the extracting user's. An archive refused
 // halfway leaves dest partly written: callers extract into a temporary
 // directory and rename it when Extract succeeds.
-func Extract(ctx context.Context, r io.Reader, f Format, dest string) (Stats, error) {
+func Extract(ctx context.Context, r io.Reader, f release.Format, dest string) (Stats, error) {
 	if err := emptyDir(dest); err != nil {
 		return Stats{}, err
 	}

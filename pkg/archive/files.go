@@ -26,7 +26,7 @@ const implicitDirMode = 0o755
 // manifest: every entry with its type, mode, size and the sha256 of its
 // content. Parents without an entry of their own are listed as
 // directories of mode 755.
-func List(ctx context.Context, r io.Reader, f Format) (release.Files, Stats, error) {
+func List(ctx context.Context, r io.Reader, f release.Format) (release.Files, Stats, error) {
 	var files release.Files
 	seen := map[string]bool{}
 	st, err := walk(ctx, r, f, func(name string, h *tar.Header, content io.Reader) error {
@@ -67,8 +67,8 @@ func List(ctx context.Context, r io.Reader, f Format) (release.Files, Stats, err
 // archive r (also in format f) that a delta delivery sends: every
 // directory and symlink (the shape of the tree, a few bytes each) and the
 // regular files for which keep returns true. It returns the files written.
-func Subset(ctx context.Context, r io.Reader, f Format, w io.Writer, keep func(name string) bool) (int, error) {
-	comp, err := f.compressor(0)
+func Subset(ctx context.Context, r io.Reader, f release.Format, w io.Writer, keep func(name string) bool) (int, error) {
+	comp, err := compressor(f, 0)
 	if err != nil {
 		return 0, err
 	}

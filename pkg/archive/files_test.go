@@ -62,7 +62,7 @@ func TestListSynthesizesImplicitParents(t *testing.T) {
 	hi := file("a/b/c.txt", "hi")
 	hi.mode = 0o640
 	art := tarball(t, hi, symlink("a/link", "b/c.txt"))
-	files, st, err := List(context.Background(), bytes.NewReader(art), Plain)
+	files, st, err := List(context.Background(), bytes.NewReader(art), release.Plain)
 	must(t, err)
 	if st.Files != 1 || st.Symlinks != 1 {
 		t.Errorf("stats %+v", st)
@@ -87,12 +87,12 @@ func TestSubsetKeepsShapeAndChosenFiles(t *testing.T) {
 	d.mode = 0o750
 	art := tarball(t, d, file("d/keep.txt", "keep"), file("d/drop.txt", "drop"), symlink("d/l", "keep.txt"))
 	var out bytes.Buffer
-	n, err := Subset(context.Background(), bytes.NewReader(art), Plain, &out, func(name string) bool { return name == "d/keep.txt" })
+	n, err := Subset(context.Background(), bytes.NewReader(art), release.Plain, &out, func(name string) bool { return name == "d/keep.txt" })
 	must(t, err)
 	if n != 1 {
 		t.Errorf("wrote %d files, want 1", n)
 	}
-	files, _, err := List(context.Background(), &out, Plain)
+	files, _, err := List(context.Background(), &out, release.Plain)
 	must(t, err)
 	var names []string
 	for _, e := range files {

@@ -7,42 +7,15 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/mholt/archiver/v4"
 	"github.com/ulikunitz/xz"
+
+	"github.com/org/next-deploy/pkg/release"
 )
-
-// Format is an artifact's compression: "zst", "gz", "xz", or "tar" for an
-// uncompressed tarball (tests, and piping into another compressor).
-type Format string
-
-// Formats.
-const (
-	Zstd  Format = "zst"
-	Gzip  Format = "gz"
-	Xz    Format = "xz"
-	Plain Format = "tar"
-)
-
-// ParseFormat checks a --format value.
-func ParseFormat(s string) (Format, error) {
-	switch f := Format(s); f {
-	case Zstd, Gzip, Xz, Plain:
-		return f, nil
-	}
-	return "", fmt.Errorf("archive format %q: want zst, gz or xz", s)
-}
-
-// Ext is the file name extension: ".tar.zst".
-func (f Format) Ext() string {
-	if f == Plain {
-		return ".tar"
-	}
-	return ".tar." + string(f)
-}
 
 // Levels are the compression levels a format takes and its default; the
 // numbers mean what they mean to the zstd, gzip and xz commands.
-func (f Format) Levels() (lo, hi, def int) {
+func Levels(f release.Format) (lo, hi, def int) {
 	switch f {
-	case Zstd:
+	case release.Zstd:
 		// The levels map onto klauspost's four: 1, 2-5 (like zstd -3),
 		// 6-9 ("better", like zstd -7), 10+ ("best"); native libraries
 		// and compressed media stay at "default" below 19 (binaryLevel).
@@ -53,65 +26,67 @@ func (f Format) Levels() (lo, hi, def int) {
 		// 1.4-2.3x. Without the native libraries, 10 is 0.69x the bytes
 		// of tar -czf but about 1.9x its time, 7 0.75x in 1.0x.
 		return 1, 22, 10
-	case Gzip:
+	case release.Gzip:
 		return 1, 9, 6
-	case Xz:
+	case release.Xz:
 		return 0, 9, 6
 	}
 	return 0, 0, 0
 }
 
-// CheckLevel checks a --level value; 0 is the default.
-func (f Format) CheckLevel(level int) error {
-	lo, hi, _ := f.Levels()
+// CheckLevel checks a --level value for a format; 0 is the default.
+func CheckLevel(f release.Format, level int) error {
+	lo, hi, _ := Levels(f)
 	if level != 0 && (level < lo || level > hi) {
 		return fmt.Errorf("compression level %d for %s: want %d to %d", level, f, lo, hi)
 	}
 	return nil
 }
 
-// compressor is the archiver compression for writing at a level (0: the
-// format's default). Every option is fixed, never derived from the
+// compressor is the archiver compression for writing f at a level (0:
+// the format's default). Every option is fixed, never derived from the
 // machine, so that the same tree gives the same bytes on any runner.
-func (f Format) compressor(level int) (archiver.Compressor, error) {
-	if err := f.CheckLevel(level); err != nil {
+func compressor(f release.Format, level int) (archiver.Compressor, error) {
+	if err := f.Valid(); err != nil {
+		return nil, err
+	}
+	if err := CheckLevel(f, level); err != nil {
 		return nil, err
 	}
 	if level == 0 {
-		_, _, level = f.Levels()
+		_, _, level = Levels(f)
 	}
 	switch f {
-	case Zstd:
+	case release.Zstd:
 		return zstdFrames{level: zstd.EncoderLevelFromZstd(level), binary: binaryLevel(level), frameSize: frameSize}, nil
-	case Gzip:
+	case release.Gzip:
 		return archiver.Gz{CompressionLevel: level}, nil
-	case Xz:
+	case release.Xz:
 		return xzLevel(level), nil
-	case Plain:
-		return nil, nil
 	}
-	return nil, fmt.Errorf("archive format %q: want zst, gz or xz", f)
+	return nil, nil // release.Plain
 }
 
-// decompressor is the archiver compression for reading.
-func (f Format) decompressor() (archiver.Decompressor, error) {
+// decompressor is the archiver compression for reading f.
+func decompressor(f release.Format) (archiver.Decompressor, error) {
+	if err := f.Valid(); err != nil {
+		return nil, err
+	}
 	switch f {
-	case Zstd:
+	case release.Zstd:
 		return archiver.Zstd{}, nil
-	case Gzip:
+	case release.Gzip:
 		// Multistream stays on: gzip files may hold several members.
 		return archiver.Gz{}, nil
-	case Xz:
+	case release.Xz:
 		return archiver.Xz{}, nil
-	case Plain:
-		return nil, nil
 	}
-	return nil, fmt.Errorf("archive format %q: want zst, gz or xz", f)
+	return nil, nil // release.Plain
 }
 
-// openReader decompresses r.
-func (f Format) openReader(r io.Reader) (io.ReadCloser, error) {
-	d, err := f.decompressor()
+// openReader decompresses r, in format f.
+func openReader(f release.Format, r io.Reader) (io.ReadCloser, error) {
+	d, err := decompressor(f)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/org/next-deploy/pkg/release"
 )
 
 // FuzzExtract feeds Extract arbitrary tar streams (seeded with the hostile
@@ -28,8 +30,8 @@ func FuzzExtract(f *testing.F) {
 		parent := t.TempDir()
 		dest := filepath.Join(parent, "dest")
 		t.Cleanup(func() { makeWritable(parent) })
-		_, checkErr := Check(context.Background(), bytes.NewReader(data), Plain)
-		_, extractErr := Extract(context.Background(), bytes.NewReader(data), Plain, dest)
+		_, checkErr := Check(context.Background(), bytes.NewReader(data), release.Plain)
+		_, extractErr := Extract(context.Background(), bytes.NewReader(data), release.Plain, dest)
 		if names := dirNames(t, parent); len(names) != 1 || names[0] != "dest" {
 			t.Fatalf("%s holds %q after Extract (err %v)", parent, names, extractErr)
 		}

@@ -3,7 +3,9 @@
 // github.com/mholt/archiver/v4), and the rules every archive must pass on
 // the way back in (Check, Extract): no absolute paths, no "..", no entry
 // below a symlink, no symlink leaving the tree, no device files. Pack
-// follows the same rules, so whatever it writes, Check accepts.
+// follows the same rules, so whatever it writes, Check accepts. The
+// formats are release.Format's; archive owns how each is written and
+// read (levels, compressors).
 package archive
 
 import (
@@ -20,7 +22,9 @@ import (
 	"time"
 
 	"github.com/mholt/archiver/v4"
+
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/standalone"
 )
 
 // DefaultModTime is the time of every entry when none is given: the same
@@ -34,13 +38,15 @@ type Options struct {
 	// Source is the tree to pack (a standalone dir, static copied in).
 	Source  string
 	Release string
-	Format  Format
+	Format  release.Format
 	// Level is the compression level; 0 is the format's default.
 	Level int
 	// OutputDir receives <release>.tar.<ext> and its .sha256.
 	OutputDir string
 	// ModTime is every entry's time; zero is DefaultModTime.
 	ModTime time.Time
+	// Progress, when not nil, is told when packing starts.
+	Progress func(format string, a ...any)
 }
 
 // Result is a written, verified artifact.
@@ -50,11 +56,11 @@ type Result struct {
 	SHA256File string `json:"sha256_file"`
 	// FilesFile is the release's file manifest (release.Files), written
 	// beside the artifact: every path, type, mode, size and sha256.
-	FilesFile string `json:"files_file"`
-	SHA256    string `json:"sha256"`
-	Format    Format `json:"format"`
-	Level     int    `json:"level"`
-	Bytes     int64  `json:"bytes"`
+	FilesFile string         `json:"files_file"`
+	SHA256    string         `json:"sha256"`
+	Format    release.Format `json:"format"`
+	Level     int            `json:"level"`
+	Bytes     int64          `json:"bytes"`
 	Stats
 	// Excluded are the paths left out (build caches).
 	Excluded []string      `json:"excluded"`
@@ -63,21 +69,27 @@ type Result struct {
 }
 
 // Pack writes <release>.tar.<ext> and <release>.tar.<ext>.sha256 (in
-// sha256sum's format) into the output dir. Entries are in lexical order,
-// owned by 0:0 without names, all at one time, with their permission bits
-// (never setuid, setgid or sticky);
-// .next/cache is left out. The artifact is read back and checked before it
-// gets its final name, so a name in the output dir is always a whole,
-// valid artifact.
+// sha256sum's format) into the output dir. It refuses a source that would
+// not run on a server (standalone.CheckShippable). Entries are in lexical
+// order, owned by 0:0 without names, all at one time, with their
+// permission bits (never setuid, setgid or sticky); .next/cache is left
+// out. The artifact is read back and checked before it gets its final
+// name, so a name in the output dir is always a whole, valid artifact.
 func Pack(ctx context.Context, o Options) (*Result, error) {
-	start := time.Now()
 	if err := release.ValidID(o.Release); err != nil {
 		return nil, err
 	}
-	comp, err := o.Format.compressor(o.Level)
+	comp, err := compressor(o.Format, o.Level)
 	if err != nil {
 		return nil, err
 	}
+	if err := standalone.CheckShippable(o.Source); err != nil {
+		return nil, fmt.Errorf("pack %s: %w", o.Source, err)
+	}
+	if o.Progress != nil {
+		o.Progress("packing %s as %s%s", o.Source, o.Release, o.Format.Ext())
+	}
+	start := time.Now()
 	if o.ModTime.IsZero() {
 		o.ModTime = DefaultModTime
 	}
@@ -93,7 +105,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	if res.Level == 0 {
-		_, _, res.Level = o.Format.Levels()
+		_, _, res.Level = Levels(o.Format)
 	}
 	if err := res.write(ctx, comp, files); err != nil {
 		return nil, fmt.Errorf("pack %s into %s: %w", o.Source, res.Artifact, err)

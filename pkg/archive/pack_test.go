@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/org/next-deploy/pkg/release"
 )
 
 // tree writes a standalone-like tree: the app's files, an executable, a
@@ -57,8 +59,17 @@ func treeWithNoise(t testing.TB, n int) string {
 	return root
 }
 
-func treeFor(t testing.TB, f Format) string {
-	if f == Zstd {
+// shippable is the smallest tree Pack takes: server.js and its static
+// files.
+func shippable(t testing.TB) string {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "server.js"), "x", 0o644)
+	writeFile(t, filepath.Join(root, ".next/static/chunks/a.js"), "a", 0o644)
+	return root
+}
+
+func treeFor(t testing.TB, f release.Format) string {
+	if f == release.Zstd {
 		return tree(t)
 	}
 	return treeWithNoise(t, 64<<10)
@@ -89,7 +100,7 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func pack(t testing.TB, src string, f Format) *Result {
+func pack(t testing.TB, src string, f release.Format) *Result {
 	t.Helper()
 	res, err := Pack(context.Background(), Options{Source: src, Release: "r1", Format: f, OutputDir: t.TempDir()})
 	if err != nil {
@@ -99,14 +110,14 @@ func pack(t testing.TB, src string, f Format) *Result {
 }
 
 // packedTree is the bytes of tree packed in format f.
-func packedTree(t testing.TB, f Format) []byte {
+func packedTree(t testing.TB, f release.Format) []byte {
 	b, err := os.ReadFile(pack(t, tree(t), f).Artifact)
 	must(t, err)
 	return b
 }
 
 func TestPackIsReproducible(t *testing.T) {
-	for _, f := range []Format{Zstd, Gzip, Xz} {
+	for _, f := range []release.Format{release.Zstd, release.Gzip, release.Xz} {
 		t.Run(string(f), func(t *testing.T) {
 			src := treeFor(t, f)
 			first := pack(t, src, f)
@@ -131,7 +142,7 @@ func TestPackIsReproducible(t *testing.T) {
 
 func TestPackWritesChecksumManifestAndNothingElse(t *testing.T) {
 	src := tree(t)
-	res := pack(t, src, Zstd)
+	res := pack(t, src, release.Zstd)
 	if filepath.Base(res.Artifact) != "r1.tar.zst" {
 		t.Errorf("artifact %s, want r1.tar.zst", res.Artifact)
 	}
@@ -160,7 +171,7 @@ func TestPackWritesChecksumManifestAndNothingElse(t *testing.T) {
 // TestPackRoundTrips extracts with our Extract and with the system's tar
 // and compares modes, symlink targets and contents with the source.
 func TestPackRoundTrips(t *testing.T) {
-	for _, f := range []Format{Zstd, Gzip, Xz} {
+	for _, f := range []release.Format{release.Zstd, release.Gzip, release.Xz} {
 		t.Run(string(f), func(t *testing.T) {
 			src := treeFor(t, f)
 			res := pack(t, src, f)
@@ -173,7 +184,7 @@ func TestPackRoundTrips(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameTree(t, src, ours)
-			if needTool(t, "tar") && needTool(t, map[Format]string{Zstd: "zstd", Gzip: "gzip", Xz: "xz"}[f]) {
+			if needTool(t, "tar") && needTool(t, f.Tool()) {
 				sys := t.TempDir()
 				t.Cleanup(func() { makeWritable(sys) })
 				out, err := exec.Command("tar", "-xf", res.Artifact, "-C", sys).CombinedOutput()
@@ -239,13 +250,16 @@ func TestPackRefuses(t *testing.T) {
 		{"escaping symlink", func(root string) error { return os.Symlink("../../etc/passwd", filepath.Join(root, "leak")) }, "outside the tree"},
 		{"absolute symlink", func(root string) error { return os.Symlink("/etc/passwd", filepath.Join(root, "leak")) }, "absolute"},
 		{"named pipe", func(root string) error { return syscall.Mkfifo(filepath.Join(root, "pipe"), 0o644) }, "files, directories and symlinks"},
+		// A tree that would not run: every page without its JavaScript
+		// and CSS, or no app at all (standalone.CheckShippable).
+		{"static not copied in", func(root string) error { return os.RemoveAll(filepath.Join(root, ".next/static")) }, "postbuild-copy-static"},
+		{"no server.js", func(root string) error { return os.Remove(filepath.Join(root, "server.js")) }, "standalone output"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := t.TempDir()
-			writeFile(t, filepath.Join(root, "server.js"), "x", 0o644)
+			root := shippable(t)
 			must(t, tc.make(root))
 			out := t.TempDir()
-			_, err := Pack(context.Background(), Options{Source: root, Release: "r1", Format: Zstd, OutputDir: out})
+			_, err := Pack(context.Background(), Options{Source: root, Release: "r1", Format: release.Zstd, OutputDir: out})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Pack = %v, want an error saying %q", err, tc.want)
 			}
@@ -259,16 +273,15 @@ func TestPackRefuses(t *testing.T) {
 // Pack keeps permission bits only: a setuid bit on the runner must not
 // become a setuid binary on the servers.
 func TestPackDropsSpecialBits(t *testing.T) {
-	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "server.js"), "x", 0o644)
+	root := shippable(t)
 	writeFile(t, filepath.Join(root, "su"), "x", 0o755)
 	must(t, os.Chmod(filepath.Join(root, "su"), fs.ModeSetuid|0o755))
-	res := pack(t, root, Zstd)
+	res := pack(t, root, release.Zstd)
 	out := filepath.Join(t.TempDir(), "x")
 	a, err := os.Open(res.Artifact)
 	must(t, err)
 	defer a.Close()
-	if _, err := Extract(context.Background(), a, Zstd, out); err != nil {
+	if _, err := Extract(context.Background(), a, release.Zstd, out); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(out, "su"))
@@ -281,10 +294,10 @@ func TestPackDropsSpecialBits(t *testing.T) {
 func TestPackChecksInput(t *testing.T) {
 	src := tree(t)
 	for _, o := range []Options{
-		{Source: src, Release: "../x", Format: Zstd},
+		{Source: src, Release: "../x", Format: release.Zstd},
 		{Source: src, Release: "r1", Format: "zip"},
-		{Source: src, Release: "r1", Format: Gzip, Level: 12},
-		{Source: filepath.Join(src, "server.js"), Release: "r1", Format: Zstd},
+		{Source: src, Release: "r1", Format: release.Gzip, Level: 12},
+		{Source: filepath.Join(src, "server.js"), Release: "r1", Format: release.Zstd},
 	} {
 		o.OutputDir = t.TempDir()
 		if _, err := Pack(context.Background(), o); err == nil {

@@ -7,8 +7,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/org/next-deploy/pkg/build"
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/standalone"
 )
 
 // ErrUnsafe marks an archive entry that would write outside the target,
@@ -80,7 +80,7 @@ func (v *validator) add(h *tar.Header) (string, error) {
 	default:
 		v.stats.Files++
 		v.stats.Unpacked += h.Size
-		if build.IsServerJS(name) {
+		if standalone.IsServerJS(name) {
 			v.serverJS = append(v.serverJS, name)
 		}
 	}
@@ -222,7 +222,7 @@ func checkLink(name, target string) error {
 
 // finish completes the stats once every entry is seen.
 func (v *validator) finish() Stats {
-	if dir, err := build.PickAppDir(v.serverJS); err == nil {
+	if dir, err := standalone.PickAppDir(v.serverJS); err == nil {
 		v.stats.AppDir = dir
 	}
 	return v.stats

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/org/next-deploy/pkg/release"
 )
 
 // entry is one header of a tarball built in memory.
@@ -93,7 +95,7 @@ var hostile = []struct {
 func TestCheckRefusesHostileArchives(t *testing.T) {
 	for _, tc := range hostile {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Check(context.Background(), bytes.NewReader(tarball(t, tc.entries...)), Plain)
+			_, err := Check(context.Background(), bytes.NewReader(tarball(t, tc.entries...)), release.Plain)
 			if !errors.Is(err, ErrUnsafe) {
 				t.Fatalf("Check = %v, want ErrUnsafe", err)
 			}
@@ -109,7 +111,7 @@ func TestExtractRefusesHostileArchivesWritingNothingOutside(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := t.TempDir()
 			dest := filepath.Join(parent, "dest")
-			_, err := Extract(context.Background(), bytes.NewReader(tarball(t, tc.entries...)), Plain, dest)
+			_, err := Extract(context.Background(), bytes.NewReader(tarball(t, tc.entries...)), release.Plain, dest)
 			if !errors.Is(err, ErrUnsafe) {
 				t.Fatalf("Extract = %v, want ErrUnsafe", err)
 			}
@@ -174,10 +176,10 @@ func TestRefusesSparseFiles(t *testing.T) {
 	if err != nil || h.Size != 1<<40 {
 		t.Fatalf("the test's tarball is not a sparse terabyte: %v, %+v", err, h)
 	}
-	if _, err := Check(context.Background(), bytes.NewReader(data), Plain); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "GNU.sparse") {
+	if _, err := Check(context.Background(), bytes.NewReader(data), release.Plain); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "GNU.sparse") {
 		t.Errorf("Check = %v, want ErrUnsafe naming the GNU.sparse record", err)
 	}
-	if _, err := Extract(context.Background(), bytes.NewReader(data), Plain, filepath.Join(t.TempDir(), "x")); !errors.Is(err, ErrUnsafe) {
+	if _, err := Extract(context.Background(), bytes.NewReader(data), release.Plain, filepath.Join(t.TempDir(), "x")); !errors.Is(err, ErrUnsafe) {
 		t.Errorf("Extract = %v, want ErrUnsafe", err)
 	}
 }
@@ -197,7 +199,7 @@ func TestCheckAcceptsWhatPackWrites(t *testing.T) {
 		symlink("root-link", "./"),
 		file("apps/web/node_modules/x/server.js", "not the app"),
 	)
-	st, err := Check(context.Background(), bytes.NewReader(data), Plain)
+	st, err := Check(context.Background(), bytes.NewReader(data), release.Plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,13 +210,13 @@ func TestCheckAcceptsWhatPackWrites(t *testing.T) {
 }
 
 func TestCheckFailsOnTruncatedOrCorruptStreams(t *testing.T) {
-	data := packedTree(t, Zstd)
+	data := packedTree(t, release.Zstd)
 	for name, b := range map[string][]byte{
 		"truncated": data[:len(data)/2],
 		"corrupt":   flipByte(data, len(data)/2),
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := Check(context.Background(), bytes.NewReader(b), Zstd); err == nil {
+			if _, err := Check(context.Background(), bytes.NewReader(b), release.Zstd); err == nil {
 				t.Error("Check accepted a damaged artifact")
 			}
 		})

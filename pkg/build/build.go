@@ -3,8 +3,8 @@
 // environment next.config reads (release, asset prefix, deployment id), the
 // V8 heap size for the memory at hand, running next build while measuring
 // the memory of its whole process tree, telling an out-of-memory death from
-// other failures, and checking what came out (standalone output, where
-// server.js is, assets under /<release>/_next/).
+// other failures, and checking what came out (through pkg/standalone: the
+// standalone output, where server.js is, assets under /<release>/_next/).
 package build
 
 import (
@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/org/next-deploy/pkg/standalone"
 )
 
 // Bundlers next build can be asked for; "default" is Next's own choice
@@ -51,7 +53,7 @@ type Options struct {
 
 // Result is a finished build.
 type Result struct {
-	Output
+	standalone.Output
 	Release        string        `json:"release"`
 	PackageManager string        `json:"package_manager,omitempty"`
 	Installed      bool          `json:"installed"`
@@ -93,7 +95,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return res, run.explain(ctx, err, res)
 	}
-	if res.Output, err = Locate(dir); err != nil {
+	if res.Output, err = standalone.Locate(dir); err != nil {
 		return res, err
 	}
 	if res.HTMLChecked, err = res.CheckAssetPrefix(o.Release); err != nil {

@@ -29,18 +29,14 @@ func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
 	bad := func(err error) (Artifact, string, error) {
 		return Artifact{}, "", fmt.Errorf("%w %s: %w", ErrBadArtifact, path, err)
 	}
-	base := filepath.Base(path)
 	var a Artifact
-	for _, f := range []archive.Format{archive.Zstd, archive.Gzip, archive.Xz, archive.Plain} {
-		if stem, ok := strings.CutSuffix(base, f.Ext()); ok {
-			a.Format = string(f)
-			if id == "" {
-				id = stem
-			}
-		}
-	}
-	if a.Format == "" {
+	stem, format, ok := release.SplitArtifactName(filepath.Base(path))
+	if !ok {
 		return bad(errors.New("name must end in .tar.zst, .tar.gz, .tar.xz or .tar (as pack writes it)"))
+	}
+	a.Format = format
+	if id == "" {
+		id = stem
 	}
 	if err := release.ValidID(id); err != nil {
 		return bad(err)
@@ -55,7 +51,7 @@ func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
 		return bad(err)
 	}
 	h := sha256.New()
-	files, st, err := archive.List(ctx, io.TeeReader(f, h), archive.Format(a.Format))
+	files, st, err := archive.List(ctx, io.TeeReader(f, h), a.Format)
 	if err != nil {
 		return bad(err)
 	}

@@ -29,7 +29,7 @@ type Connector interface {
 // Artifact is the checked artifact to deliver.
 type Artifact struct {
 	Path   string
-	Format string // zst, gz or xz
+	Format release.Format
 	SHA256 string
 	Bytes  int64
 	// Files and Unpacked are the regular files in it and their total size.

@@ -41,7 +41,7 @@ func packTree(t *testing.T, id string, randomBytes int) deliver.Artifact {
 			t.Fatal(err)
 		}
 	}
-	res, err := archive.Pack(context.Background(), archive.Options{Source: src, Release: id, Format: archive.Gzip, Level: 1, OutputDir: t.TempDir()})
+	res, err := archive.Pack(context.Background(), archive.Options{Source: src, Release: id, Format: release.Gzip, Level: 1, OutputDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ func (c *deltaCache) payload(ctx context.Context, base string, d *release.Delta)
 			p.err = err
 			return
 		}
-		p.err = p.write(ctx, c.a, filepath.Join(dir, "delta-"+key+archive.Format(c.a.Format).Ext()), d.Send)
+		p.err = p.write(ctx, c.a, filepath.Join(dir, "delta-"+key+c.a.Format.Ext()), d.Send)
 	})
 	return p
 }
@@ -145,7 +145,7 @@ func (p *deltaPayload) write(ctx context.Context, a Artifact, path string, send 
 	}
 	defer out.Close()
 	h := sha256.New()
-	p.files, err = archive.Subset(ctx, in, archive.Format(a.Format), io.MultiWriter(out, h), func(name string) bool { return send[name] })
+	p.files, err = archive.Subset(ctx, in, a.Format, io.MultiWriter(out, h), func(name string) bool { return send[name] })
 	if err != nil {
 		return fmt.Errorf("make the delta of %s: %w", a.Path, err)
 	}

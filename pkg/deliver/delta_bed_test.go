@@ -11,6 +11,7 @@ import (
 
 	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/deliver"
+	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/test/bed"
 )
 
@@ -54,7 +55,7 @@ func standaloneTree(t *testing.T, changed bool) string {
 
 func packDir(t *testing.T, src, id string) deliver.Artifact {
 	t.Helper()
-	res, err := archive.Pack(context.Background(), archive.Options{Source: src, Release: id, Format: archive.Zstd, OutputDir: t.TempDir()})
+	res, err := archive.Pack(context.Background(), archive.Options{Source: src, Release: id, Format: release.Zstd, OutputDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,15 +16,6 @@ import (
 	"github.com/org/next-deploy/pkg/remote"
 )
 
-// Formats are the artifact compressions a server can unpack, with the
-// program tar needs for each.
-var Formats = map[string]string{
-	"zst": "zstd",
-	"gz":  "gzip",
-	"xz":  "xz",
-	"tar": "tar",
-}
-
 // Readiness is what the preflight of a delivery found on a host.
 type Readiness struct {
 	// FreeBytes is the free space of the file system of releases/.
@@ -54,12 +45,11 @@ func (e *ConflictError) ErrorHost() string { return e.Host }
 // can be made and written, tar, sha256sum and the decompressor are there,
 // and it says how much disk is free and whether the release is already
 // there. Abandoned uploads older than staleMinutes are removed.
-func (l Layout) Preflight(ctx context.Context, h remote.Host, id, format string, staleMinutes int) (*Readiness, error) {
-	tool, ok := Formats[format]
-	if !ok {
-		return nil, fmt.Errorf("%w: archive format %q (want zst, gz or xz)", ErrInvalid, format)
+func (l Layout) Preflight(ctx context.Context, h remote.Host, id string, format Format, staleMinutes int) (*Readiness, error) {
+	if err := format.Valid(); err != nil {
+		return nil, err
 	}
-	out, err := l.run(ctx, h, "preflight", preflightScript, id, tool, strconv.Itoa(staleMinutes))
+	out, err := l.run(ctx, h, "preflight", preflightScript, id, format.Tool(), strconv.Itoa(staleMinutes))
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +79,8 @@ func (l Layout) Preflight(ctx context.Context, h remote.Host, id, format string,
 type Upload struct {
 	// Manifest becomes the release's .next-deploy/release.json.
 	Manifest Manifest
-	// Format is the payload's compression (a key of Formats).
-	Format string
+	// Format is the payload's compression.
+	Format Format
 	// Files is the release's file manifest: the tree is verified against
 	// it and it is kept as .next-deploy/files.tsv. Without it (an
 	// artifact from elsewhere) nothing is verified beyond the checksum.
@@ -132,8 +122,8 @@ func (l Layout) Receive(ctx context.Context, h remote.Host, u Upload) (*Received
 	if err := ValidID(m.ID); err != nil {
 		return nil, err
 	}
-	if _, ok := Formats[u.Format]; !ok {
-		return nil, fmt.Errorf("%w: archive format %q", ErrInvalid, u.Format)
+	if err := u.Format.Valid(); err != nil {
+		return nil, err
 	}
 	mode, want := "full", ""
 	if u.Files != nil {
@@ -160,7 +150,7 @@ func (l Layout) Receive(ctx context.Context, h remote.Host, u Upload) (*Received
 		defer close(done)
 		pw.CloseWithError(writeEnvelope(sent, u))
 	}()
-	c := l.cmd(receiveScript, mode, m.ID, u.PayloadSHA256, u.Format, want, m.AppDir, u.Base, string(mj),
+	c := l.cmd(receiveScript, mode, m.ID, u.PayloadSHA256, u.Format.Tool(), want, m.AppDir, u.Base, string(mj),
 		envPayload, envFiles, envEdit, envDerive)
 	c.Stdin = pr
 	res, err := h.Run(ctx, c)

@@ -118,7 +118,7 @@ func TestCommands(t *testing.T) {
 			u := Upload{Manifest: Manifest{ID: "v2", AppDir: "web"}, Format: "gz", Payload: strings.NewReader(""), PayloadSHA256: "s"}
 			_, err := l.Receive(ctx, h, u)
 			return err
-		}, receiveScript, []string{"full", "v2", "s", "gz", "", "web", "", `{"id":"v2","sha256":"","bytes":0,"files":0,"app_dir":"web","time":"0001-01-01T00:00:00Z"}`,
+		}, receiveScript, []string{"full", "v2", "s", "gzip", "", "web", "", `{"id":"v2","sha256":"","bytes":0,"files":0,"app_dir":"web","time":"0001-01-01T00:00:00Z"}`,
 			"payload", "files.tsv.gz", "edit.gz", "derive.gz"}},
 		{"unlock", "", func(h remote.Host) error {
 			k := &Lock{layout: l, host: h, Holder: Holder{Token: "t0k"}}

@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/org/next-deploy/pkg/build"
+	"github.com/org/next-deploy/pkg/standalone"
 )
 
 // Result is what one copy did.
 type Result struct {
-	build.Output
+	standalone.Output
 	// Copied are the destinations, relative to the standalone dir.
 	Copied   []string `json:"copied"`
 	Files    int      `json:"files"`
@@ -34,7 +34,7 @@ type Result struct {
 // Running it again gives the same tree: each destination is built beside
 // the old one and swapped in.
 func Copy(project string) (*Result, error) {
-	out, err := build.Locate(project)
+	out, err := standalone.Locate(project)
 	if err != nil {
 		return nil, err
 	}

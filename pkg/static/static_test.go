@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/next-deploy/pkg/build"
+	"github.com/org/next-deploy/pkg/standalone"
 )
 
 // builtApp lays out what next build leaves: .next/static, public/ and the
@@ -119,7 +119,7 @@ func TestCopyIsIdempotent(t *testing.T) {
 }
 
 func TestCopyRefuses(t *testing.T) {
-	if _, err := Copy(t.TempDir()); !errors.Is(err, build.ErrNotStandalone) {
+	if _, err := Copy(t.TempDir()); !errors.Is(err, standalone.ErrNotStandalone) {
 		t.Errorf("no standalone output: %v, want ErrNotStandalone", err)
 	}
 	project := builtApp(t, ".")

@@ -182,7 +182,7 @@ func (r Release) Deliver(ctx context.Context, h remote.Host, l release.Layout) e
 	if err := l.Ensure(ctx, h); err != nil {
 		return err
 	}
-	files, _, err := archive.List(ctx, bytes.NewReader(art), archive.Gzip)
+	files, _, err := archive.List(ctx, bytes.NewReader(art), release.Gzip)
 	if err != nil {
 		return fmt.Errorf("list test release %s: %w", r.ID, err)
 	}

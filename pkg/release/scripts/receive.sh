@@ -6,12 +6,12 @@
 # control folders. Answers DELIVERED with the files linked and copied from
 # a base, or HAVE with the manifest (base64) of the same id delivered
 # meanwhile.
-# Arguments: $1 mode (full or delta), $2 id, $3 payload sha256, $4 format,
+# Arguments: $1 mode (full or delta), $2 id, $3 payload sha256, $4 decompressor (Format.Tool),
 # $5 sha256 of the file manifest ("" for none), $6 app dir, $7 base
 # release, $8 release.json; $9... the envelope's members (writeEnvelope):
 # the payload, the gzip'd file manifest, the gzip'd edit and derive list.
 : "${root:?}" "${releases:?}" "${state:?}" "${manifest:?}" "${files:?}" "${incoming:?}" # from prelude.sh
-mode=$1 id=$2 sha=$3 format=$4 want=$5 app=$6 base=$7 json=$8
+mode=$1 id=$2 sha=$3 tool=$4 want=$5 app=$6 base=$7 json=$8
 payload=$9 files_gz=${10} edit_gz=${11} derive_gz=${12}
 umask 022
 export LC_ALL=C
@@ -20,7 +20,7 @@ tmp=$(mktemp -d "$rel/$incoming$id-XXXXXX")
 ctl=$tmp.ctl
 trap 'rm -rf "$tmp" "$ctl" "$ctl.err"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
-unpack "$sha" "$format" "$payload"
+unpack "$sha" "$tool" "$payload"
 linked=0 copied=0
 if [ "$mode" = delta ]; then
 	assemble "$base" "$id" "$app" "$edit_gz" "$derive_gz"

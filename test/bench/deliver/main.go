@@ -93,7 +93,7 @@ func bench(ctx context.Context, t *testing.T, runs int, tree string) error {
 	methods := []method{
 		{"ours: pack zst, Inspect+Run", "app/releases",
 			func(ctx context.Context, out string) (string, error) {
-				res, err := archive.Pack(ctx, archive.Options{Source: src, Release: "bench", Format: archive.Zstd, OutputDir: out})
+				res, err := archive.Pack(ctx, archive.Options{Source: src, Release: "bench", Format: release.Zstd, OutputDir: out})
 				if err != nil {
 					return "", err
 				}

@@ -131,7 +131,7 @@ func bench(ctx context.Context, t *testing.T, runs int, tree1, tree2 string) err
 }
 
 func pack(ctx context.Context, id, tree, work string) (version, error) {
-	res, err := archive.Pack(ctx, archive.Options{Source: tree, Release: id, Format: archive.Zstd, OutputDir: filepath.Join(work, "dist")})
+	res, err := archive.Pack(ctx, archive.Options{Source: tree, Release: id, Format: release.Zstd, OutputDir: filepath.Join(work, "dist")})
 	if err != nil {
 		return version{}, fmt.Errorf("pack %s: %w", id, err)
 	}

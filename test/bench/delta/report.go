@@ -127,7 +127,7 @@ func breakdown(ctx context.Context, v2 version, differ []release.FileEntry) erro
 	defer in.Close()
 	var payload counter
 	start := time.Now()
-	if _, err := archive.Subset(ctx, in, archive.Format(v2.art.Format), &payload, func(name string) bool { return send[name] }); err != nil {
+	if _, err := archive.Subset(ctx, in, v2.art.Format, &payload, func(name string) bool { return send[name] }); err != nil {
 		return err
 	}
 	fmt.Printf("every new or changed file, packed as a delta's payload: %d bytes (%d files, %s; made in %.2fs)\n",

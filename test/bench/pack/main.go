@@ -26,6 +26,7 @@ import (
 
 	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/build"
+	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/static"
 )
 
@@ -113,10 +114,10 @@ func withoutNative(work, src string) (string, error) {
 }
 
 func contenders() []contender {
-	ours := func(f archive.Format, level int) contender {
+	ours := func(f release.Format, level int) contender {
 		name := fmt.Sprintf("next-deploy pack %s", f)
 		if level == 0 {
-			_, _, def := f.Levels()
+			_, _, def := archive.Levels(f)
 			name += fmt.Sprintf(" (default, level %d)", def)
 		} else {
 			name += fmt.Sprintf(" --level %d", level)
@@ -139,12 +140,12 @@ func contenders() []contender {
 			}
 			return a, nil
 		}},
-		ours(archive.Zstd, 0),
-		ours(archive.Zstd, 3),
-		ours(archive.Zstd, 7),
-		ours(archive.Zstd, 19),
-		ours(archive.Gzip, 0),
-		ours(archive.Xz, 0),
+		ours(release.Zstd, 0),
+		ours(release.Zstd, 3),
+		ours(release.Zstd, 7),
+		ours(release.Zstd, 19),
+		ours(release.Gzip, 0),
+		ours(release.Xz, 0),
 	}
 }
 
