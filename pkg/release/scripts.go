@@ -2,8 +2,6 @@ package release
 
 import (
 	_ "embed"
-	"encoding/json"
-	"strings"
 )
 
 // The scripts every operation runs on a host: POSIX sh files in
@@ -21,10 +19,16 @@ var (
 	recordScript string
 	//go:embed scripts/state.sh
 	stateScript string
+	//go:embed scripts/lock-aside.sh
+	lockAside string
 	//go:embed scripts/lock.sh
-	lockScript string
+	lockMain string
 	//go:embed scripts/unlock.sh
-	unlockScript string
+	unlockMain string
+	// lockScript and unlockScript are theirs after aside, which both
+	// call.
+	lockScript   = lockAside + lockMain
+	unlockScript = lockAside + unlockMain
 	//go:embed scripts/inuse.sh
 	inUseScript string
 	//go:embed scripts/remove.sh
@@ -60,17 +64,12 @@ var layoutNames = []string{ReleasesDir, CurrentLink, StateDir, ManifestPath, Fil
 // under its name.
 const removingPfx = ".removing-"
 
-// lockInfo is the file in the lock directory that holds the Holder.
-const lockInfo = "info"
-
-// tokenField is how a Holder's token appears in the JSON of its info:
-// unlock.sh removes a lock only when the info holds it.
-func tokenField(token string) string {
-	b, _ := json.Marshal(struct {
-		Token string `json:"token"`
-	}{token})
-	return strings.TrimSuffix(strings.TrimPrefix(string(b), "{"), "}")
-}
+// The files in the lock directory: the Holder (json), and the server's
+// time of taking the lock (date +%s), the lock's age.
+const (
+	lockInfo  = "info"
+	lockSince = "since"
+)
 
 // The members of the upload envelope (writeEnvelope), whose names
 // receive.sh gets as arguments.

@@ -2,8 +2,12 @@ package release
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,8 +24,9 @@ var scripts = map[string]string{
 	"switch.sh":           switchScript,
 	"record.sh":           recordScript,
 	"state.sh":            stateScript,
-	"lock.sh":             lockScript,
-	"unlock.sh":           unlockScript,
+	"lock-aside.sh":       lockAside,
+	"lock.sh":             lockMain,
+	"unlock.sh":           unlockMain,
 	"inuse.sh":            inUseScript,
 	"remove.sh":           removeScript,
 	"clean.sh":            cleanScript,
@@ -121,9 +126,9 @@ func TestCommands(t *testing.T) {
 		}, receiveScript, []string{"full", "v2", "s", "gz", "", "web", "", `{"id":"v2","sha256":"","bytes":0,"files":0,"app_dir":"web","time":"0001-01-01T00:00:00Z"}`,
 			"payload", "files.tsv.gz", "edit.gz", "derive.gz"}},
 		{"unlock", "", func(h remote.Host) error {
-			k := &Lock{layout: l, host: h, Holder: Holder{Token: "t0k"}}
+			k := &Lock{layout: l, host: h, Holder: Holder{Token: "t0k"}, sum: "5u11"}
 			return k.Unlock(ctx)
-		}, unlockScript, []string{"t0k", `"token":"t0k"`, "info"}},
+		}, unlockScript, []string{"t0k", "5u11", "info"}},
 	} {
 		h := &answering{answer: tc.answer}
 		if err := tc.run(h); err != nil {
@@ -165,23 +170,50 @@ func TestLockCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := h.cmds[0]
-	if c.Script != prelude+lockScript {
-		t.Error("lock: script is not prelude.sh and lock.sh")
+	if c.Script != prelude+lockAside+lockMain {
+		t.Error("lock: script is not prelude.sh, lock-aside.sh and lock.sh")
 	}
 	args := c.Args[len(layoutNames)+1:]
 	var got Holder
-	if len(args) != 2 || json.Unmarshal([]byte(args[0]), &got) != nil || got.Token != k.Holder.Token || !got.Since.Equal(k.Holder.Since) || args[1] != lockInfo {
-		t.Errorf("lock args = %q, want the holder's info and %q", args, lockInfo)
+	if len(args) != 4 || json.Unmarshal([]byte(args[0]), &got) != nil || got.Token != k.Holder.Token || !got.Since.Equal(k.Holder.Since) ||
+		args[1] != lockInfo || args[2] != lockSince || args[3] != "" {
+		t.Errorf("lock args = %q, want the holder's info, %q, %q and no stale lock", args, lockInfo, lockSince)
 	}
 }
 
-// unlock.sh finds the token as json.Marshal writes it in the info.
-func TestTokenFieldMatchesTheInfo(t *testing.T) {
-	info, err := json.Marshal(Holder{Token: "abc123", Who: "me"})
+// A stale lock is broken by the sha256 of its info, the one lock.sh
+// answered with: the next lock.sh gets it, and breaks only that lock.
+func TestBreakNamesTheLockJudged(t *testing.T) {
+	h := &answering{answer: "HELD\t10000\t1000\tabc123\t\n"}
+	l := Layout{Root: "/app"}
+	_, err := l.Acquire(context.Background(), h, "me", "", 7, time.Hour)
+	var le *LockedError
+	if !errors.As(err, &le) || le.Age != 9000*time.Second {
+		t.Fatalf("Acquire = %v, want a LockedError of age 9000s (the server's times)", err)
+	}
+	if len(h.cmds) != 3 {
+		t.Fatalf("ran %d commands, want 3 (take, break, break once more)", len(h.cmds))
+	}
+	for i, want := range []string{"", "abc123", "abc123"} {
+		if got := h.cmds[i].Args[len(h.cmds[i].Args)-1]; got != want {
+			t.Errorf("command %d: stale lock %q, want %q", i, got, want)
+		}
+	}
+}
+
+// unlock.sh finds our lock by the sha256 of the info lock.sh wrote, as
+// Lock keeps it.
+func TestLockSumIsTheInfosOnDisk(t *testing.T) {
+	l, root, h := newLocal(t)
+	k, err := l.Acquire(context.Background(), h, "me", "", 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := tokenField("abc123"); f != `"token":"abc123"` || !strings.Contains(string(info), f) {
-		t.Errorf("tokenField = %q, not in the info %s", f, info)
+	b, err := os.ReadFile(filepath.Join(root, StateDir, LockDir, lockInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := sha256.Sum256(b); hex.EncodeToString(s[:]) != k.sum {
+		t.Errorf("Lock.sum = %s, the info on disk has %x", k.sum, s)
 	}
 }
