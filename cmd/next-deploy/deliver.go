@@ -73,12 +73,12 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 	}
 	env.Progressf("delivering %s (%s, sha256 %s) as release %s to %d hosts", a.Path, humanBytes(a.Bytes), a.SHA256[:12], id, len(f.targets))
 	results, runErr := deliver.Run(ctx, f.pool, f.targets, f.layout, a, deliver.Options{
-		Release:      id,
-		Parallel:     f.parallel,
-		Retries:      c.retries,
-		StaleMinutes: int(c.stale.Minutes()),
-		RunURL:       runURL(env),
-		Delta:        c.delta == "auto",
+		Release:    id,
+		Parallel:   f.parallel,
+		Retries:    c.retries,
+		StaleAfter: c.stale,
+		RunURL:     runURL(env),
+		Delta:      c.delta == "auto",
 		Progress: func(host string, sent, total int64, elapsed time.Duration) {
 			env.Progressf("%s: %s of %s, %s/s", host, humanBytes(sent), humanBytes(total), humanBytes(rate(sent, elapsed)))
 		},

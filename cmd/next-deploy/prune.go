@@ -65,7 +65,7 @@ func (c *pruneCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 		KeepFor:        time.Duration(c.keepDays) * 24 * time.Hour,
 		Release:        c.release,
 		DryRun:         c.dryRun,
-		StaleMinutes:   c.staleMinutes,
+		StaleAfter:     time.Duration(c.staleMinutes) * time.Minute,
 		BreakLockAfter: c.breakLockAfter,
 		Parallel:       f.parallel,
 		Who:            whoAmI(),

@@ -29,8 +29,9 @@ var scripts = map[string]string{
 	"unlock.sh":           unlockMain,
 	"inuse.sh":            inUseScript,
 	"remove.sh":           removeScript,
-	"clean.sh":            cleanScript,
-	"preflight.sh":        preflightScript,
+	"lease.sh":            leaseFns,
+	"clean.sh":            cleanMain,
+	"preflight.sh":        preflightMain,
 	"base.sh":             baseScript,
 	"derive.sh":           deriveScript,
 	"receive-unpack.sh":   receiveUnpack,
@@ -97,7 +98,7 @@ func (a *answering) Run(ctx context.Context, c remote.Cmd) (*remote.Result, erro
 // arguments in the order the scripts read them.
 func TestCommands(t *testing.T) {
 	l := Layout{Root: "/app"}
-	names := []string{"/app", "releases", "current", ".next-deploy", ".next-deploy/release.json", ".next-deploy/files.tsv", "history.jsonl", "lock", ".incoming-", ".removing-"}
+	names := []string{"/app", "releases", "current", ".next-deploy", ".next-deploy/release.json", ".next-deploy/files.tsv", "history.jsonl", "lock", ".incoming-", ".removing-", "lease", "heartbeat"}
 	ctx := context.Background()
 	b := &Base{ID: "v1", lines: map[string]string{"a.js": "x"}}
 	for _, tc := range []struct {
@@ -112,8 +113,8 @@ func TestCommands(t *testing.T) {
 		{"state", "N\n", func(h remote.Host) error { _, err := l.State(ctx, h); return err }, stateScript, nil},
 		{"in use", "", func(h remote.Host) error { _, err := l.InUse(ctx, h); return err }, inUseScript, nil},
 		{"remove", "", func(h remote.Host) error { return l.Remove(ctx, h, []string{"v0", "v1"}) }, removeScript, []string{"v0", "v1"}},
-		{"clean", "0\n", func(h remote.Host) error { _, err := l.CleanStale(ctx, h, 90); return err }, cleanScript, []string{"90"}},
-		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", 60); return err }, preflightScript, []string{"v2", "zstd", "60"}},
+		{"clean", "0\n", func(h remote.Host) error { _, err := l.CleanStale(ctx, h, 90*time.Minute); return err }, cleanScript, []string{"5400"}},
+		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", time.Hour); return err }, preflightScript, []string{"v2", "zstd", "3600"}},
 		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "8"}},
 		{"derive", "", func(h remote.Host) error {
 			files := Files{{Path: "a.js", Type: TypeFile, Mode: 0o644, Size: 1, Data: strings.Repeat("b", 64)}}
@@ -149,12 +150,16 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-// The receive command is its pieces, the functions before the main part.
+// The receive command is its pieces, the functions before the main part;
+// clean and preflight are theirs after lease.sh.
 func TestReceiveScriptIsItsPieces(t *testing.T) {
-	if got, want := receiveScript, receiveUnpack+receiveAssemble+receiveVerify+receiveMain; got != want {
-		t.Error("receiveScript is not unpack, assemble, verify, then receive.sh")
+	if got, want := receiveScript, leaseFns+receiveUnpack+receiveAssemble+receiveVerify+receiveMain; got != want {
+		t.Error("receiveScript is not lease, unpack, assemble, verify, then receive.sh")
 	}
-	for fn, piece := range map[string]string{"unpack": receiveUnpack, "assemble": receiveAssemble, "verify": receiveVerify} {
+	if cleanScript != leaseFns+cleanMain || preflightScript != leaseFns+preflightMain {
+		t.Error("clean.sh or preflight.sh does not come after lease.sh")
+	}
+	for fn, piece := range map[string]string{"unpack": receiveUnpack, "assemble": receiveAssemble, "verify": receiveVerify, "lease_take": leaseFns} {
 		calls := regexp.MustCompile(`(?m)^\s*` + fn + ` "`)
 		if !strings.HasPrefix(piece, "#") || !strings.Contains(piece, "\n"+fn+"() {") || !calls.MatchString(receiveMain) {
 			t.Errorf("receive.sh does not call %s as its piece defines it", fn)

@@ -2,7 +2,7 @@
 # into the control folder $ctl and checks its payload (the member named
 # $3) against the sha256 $1 before tar sees a byte of it: a damaged or
 # tampered upload is never unpacked. Then it unpacks the payload, an
-# archive in format $2, into the incoming folder $tmp.
+# archive in format $2, into the tree $tmp.
 unpack() {
 	: "${tmp:?}" "${ctl:?}" # from receive.sh
 	sha=$1 format=$2 payload=$3
@@ -20,5 +20,12 @@ unpack() {
 	*) fail "unknown format $format" ;;
 	esac
 	tar -x "$@" -p -f "$ctl/$payload" -C "$tmp" --no-same-owner
+	# tar gives the folder it unpacks into the mode and mtime of the
+	# archive's ./ entry, if it has one (GNU tar's --no-overwrite-dir
+	# keeps the mode, not the mtime; --exclude=. drops every member;
+	# busybox tar has neither): $tmp is a folder of its own inside the
+	# incoming one, and gets 755 and now back.
+	chmod 755 "$tmp"
+	touch "$tmp"
 	rm -f "$ctl/$payload"
 }
