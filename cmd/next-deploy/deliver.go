@@ -12,6 +12,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/deliver"
+	"github.com/org/next-deploy/pkg/release"
 )
 
 type deliverCmd struct {
@@ -34,9 +35,21 @@ func (c *deliverCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.artifact, "artifact", "", "the packed release: <release>.tar.zst|gz|xz from pack (required)")
 	fs.StringVar(&c.release, "release", "", "release id (default: the artifact's name without .tar.<ext>)")
 	fs.IntVar(&c.retries, "retries", 3, "times one host's upload starts again after a transient failure")
-	fs.DurationVar(&c.stale, "stale-after", 2*time.Hour, "age after which an abandoned upload (releases/.incoming-*) is removed")
+	fs.DurationVar(&c.stale, "stale-after", release.DefaultStaleAfter, staleAfterUsage)
 	fs.StringVar(&c.delta, "delta", "auto", "auto: send each host only the files that changed since a release it holds (verified; falls back to the whole artifact), off: always the whole artifact")
 	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+}
+
+// staleAfterUsage is --stale-after of deliver and prune.
+const staleAfterUsage = "how long an upload (releases/.incoming-*) must have been abandoned before it is removed; one whose deliver still runs is never removed"
+
+// checkStaleAfter refuses a --stale-after shorter than a minute: an
+// upload's heartbeat beats every 15 seconds.
+func checkStaleAfter(d time.Duration) error {
+	if d < time.Minute {
+		return fmt.Errorf("--stale-after %s: want 1m or more", d)
+	}
+	return nil
 }
 
 // deliverReport is what --json prints.
@@ -55,6 +68,9 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 	}
 	if c.delta != "auto" && c.delta != "off" {
 		errs = append(errs, fmt.Errorf("--delta %q: want auto or off", c.delta))
+	}
+	if err := checkStaleAfter(c.stale); err != nil {
+		errs = append(errs, err)
 	}
 	if c.retries < 0 {
 		errs = append(errs, fmt.Errorf("--retries %d: want 0 or more", c.retries))
