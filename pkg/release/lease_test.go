@@ -129,7 +129,7 @@ func TestCleanupSparesAnUploadInFlight(t *testing.T) {
 	if err := <-up.done; err == nil {
 		t.Fatal("Receive of a killed holder succeeded")
 	}
-	up.done <- nil // for the cleanup
+	up.done <- nil // what holdUpload's cleanup waits for, taken here
 	if n, err := l.CleanStale(ctx, h, 2*time.Hour); err != nil || n != 0 {
 		t.Errorf("CleanStale(2h) with a dead holder's fresh heartbeat = %d, %v; want 0", n, err)
 	}
@@ -179,6 +179,8 @@ func rootEntryArtifact(t *testing.T, tr tree) ([]byte, string) {
 // and verified.
 func TestArchiveRootEntryLeavesTheIncomingFolderAlone(t *testing.T) {
 	gate := t.TempDir()
+	// Let a held receive go whatever happens, or its tar waits forever.
+	t.Cleanup(func() { _ = os.WriteFile(filepath.Join(gate, "go"), nil, 0o644) })
 	wrapTool(t, "tar", `"$real" "$@" || exit
 case " $* " in *" -p "*)
 	touch `+gate+`/unpacked
