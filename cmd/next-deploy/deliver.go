@@ -12,6 +12,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/deliver"
+	"github.com/org/next-deploy/pkg/release"
 )
 
 type deliverCmd struct {
@@ -33,9 +34,21 @@ func (c *deliverCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.artifact, "artifact", "", "the packed release: <release>.tar.zst|gz|xz from pack (required)")
 	fs.StringVar(&c.release, "release", "", "release id (default: the artifact's name without .tar.<ext>)")
 	fs.IntVar(&c.retries, "retries", 3, "times one host's upload starts again after a transient failure")
-	fs.DurationVar(&c.stale, "stale-after", 2*time.Hour, "age after which an abandoned upload (releases/.incoming-*) is removed")
+	fs.DurationVar(&c.stale, "stale-after", release.DefaultStaleAfter, staleAfterUsage)
 	fs.StringVar(&c.delta, "delta", "auto", "auto: send each host only the files that changed since a release it holds (verified; falls back to the whole artifact), off: always the whole artifact")
 	cli.JSONFlag(fs)
+}
+
+// staleAfterUsage is --stale-after of deliver and prune.
+const staleAfterUsage = "how long an upload (releases/.incoming-*) must have been abandoned before it is removed; one whose deliver still runs is never removed"
+
+// checkStaleAfter refuses a --stale-after shorter than a minute: an
+// upload's heartbeat beats every 15 seconds.
+func checkStaleAfter(d time.Duration) error {
+	if d < time.Minute {
+		return fmt.Errorf("--stale-after %s: want 1m or more", d)
+	}
+	return nil
 }
 
 // deliverReport is what --json prints.
@@ -55,6 +68,9 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 	if c.delta != "auto" && c.delta != "off" {
 		errs = append(errs, fmt.Errorf("--delta %q: want auto or off", c.delta))
 	}
+	if err := checkStaleAfter(c.stale); err != nil {
+		errs = append(errs, err)
+	}
 	if c.retries < 0 {
 		errs = append(errs, fmt.Errorf("--retries %d: want 0 or more", c.retries))
 	}
@@ -72,12 +88,12 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 	}
 	env.Progressf("delivering %s (%s, sha256 %s) as release %s to %d hosts", a.Path, humanBytes(a.Bytes), a.SHA256[:12], id, len(f.targets))
 	results, runErr := deliver.Run(ctx, f.pool, f.targets, f.layout, a, deliver.Options{
-		Release:      id,
-		Parallel:     f.parallel,
-		Retries:      c.retries,
-		StaleMinutes: int(c.stale.Minutes()),
-		RunURL:       runURL(env),
-		Delta:        c.delta == "auto",
+		Release:    id,
+		Parallel:   f.parallel,
+		Retries:    c.retries,
+		StaleAfter: c.stale,
+		RunURL:     runURL(env),
+		Delta:      c.delta == "auto",
 		Progress: func(host string, sent, total int64, elapsed time.Duration) {
 			env.Progressf("%s: %s of %s, %s/s", host, humanBytes(sent), humanBytes(total), humanBytes(rate(sent, elapsed)))
 		},

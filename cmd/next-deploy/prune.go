@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +22,8 @@ type pruneCmd struct {
 	keepDays       int
 	release        string
 	dryRun         bool
-	staleMinutes   int
+	stale          time.Duration
+	staleMinutes   int // deprecated --stale-minutes; 0: not given
 	breakLockAfter time.Duration
 }
 
@@ -36,7 +38,15 @@ func (c *pruneCmd) SetFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.keepDays, "keep-days", 0, "also keep every release delivered or current within this many days; 0: no such rule")
 	fs.StringVar(&c.release, "release", "", "a release never removed (the one being activated)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "say what would be removed, remove nothing")
-	fs.IntVar(&c.staleMinutes, "stale-minutes", 60, "remove abandoned uploads (releases/.incoming-*) older than this")
+	fs.DurationVar(&c.stale, "stale-after", release.DefaultStaleAfter, staleAfterUsage)
+	fs.Func("stale-minutes", "deprecated: --stale-after in minutes; when given, it wins over --stale-after", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err == nil && n < 1 {
+			err = errors.New("want 1 or more")
+		}
+		c.staleMinutes = n
+		return err
+	})
 	fs.DurationVar(&c.breakLockAfter, "break-lock-after", 0, "break a deploy lock older than this (a dead deploy's); 0 never")
 	cli.JSONFlag(fs)
 }
@@ -48,6 +58,13 @@ func (c *pruneCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	if c.keepDays < 0 {
 		errs = append(errs, fmt.Errorf("--keep-days %d: want 0 or more", c.keepDays))
+	}
+	if c.staleMinutes > 0 {
+		env.Warnf("--stale-minutes (input stale-minutes) is deprecated: use --stale-after %dm (input stale-after)", c.staleMinutes)
+		c.stale = time.Duration(c.staleMinutes) * time.Minute
+	}
+	if err := checkStaleAfter(c.stale); err != nil {
+		errs = append(errs, err)
 	}
 	if c.release != "" {
 		if err := release.ValidID(c.release); err != nil {
@@ -64,7 +81,7 @@ func (c *pruneCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 		KeepFor:        time.Duration(c.keepDays) * 24 * time.Hour,
 		Release:        c.release,
 		DryRun:         c.dryRun,
-		StaleMinutes:   c.staleMinutes,
+		StaleAfter:     c.stale,
 		BreakLockAfter: c.breakLockAfter,
 		Parallel:       f.parallel,
 		Who:            whoAmI(),

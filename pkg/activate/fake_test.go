@@ -45,6 +45,9 @@ type fakeOps struct {
 	mu      sync.Mutex
 	servers map[string]*server
 	log     []string
+	// reads is every State and Lock, in order ("h0 lock", "h0 state"):
+	// apart from log, which lists the steps that change a host.
+	reads []string
 	// block, when set, is called in Reload (to cancel mid-rollout).
 	block func(host string)
 }
@@ -77,6 +80,7 @@ func (f *fakeOps) State(_ context.Context, h Host) (*release.State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := f.s(h)
+	f.reads = append(f.reads, h.Name()+" state")
 	st := &release.State{Current: s.current, History: append([]release.Entry(nil), s.history...)}
 	for id := range s.has {
 		st.Releases = append(st.Releases, release.Release{ID: id, Complete: true})
@@ -102,6 +106,7 @@ func (f *fakeOps) Lock(_ context.Context, h Host) (Unlocker, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := f.s(h)
+	f.reads = append(f.reads, h.Name()+" lock")
 	if s.lockErr != nil {
 		return nil, s.lockErr
 	}

@@ -100,8 +100,8 @@ func Run[A any](ctx context.Context, ops Ops[A], hosts []Host, choose Choose, o 
 	return rep
 }
 
-// preflight reads every host's state, checks that it holds its target
-// complete (the barrier), takes its lock and inspects its app side,
+// preflight takes every host's lock, reads its state, checks that it
+// holds its target complete (the barrier) and inspects its app side,
 // o.Parallel hosts at a time. Any problem refuses the whole rollout,
 // touching nothing.
 func preflight[A any](ctx context.Context, ops Ops[A], plans []*plan[A], choose Choose, o Options) error {
@@ -122,7 +122,15 @@ func preflight[A any](ctx context.Context, ops Ops[A], plans []*plan[A], choose 
 	return fmt.Errorf("%s refused, no host was changed: %w", o.Action, errors.Join(errs...))
 }
 
+// preflight of one host takes its lock first, then reads its state under
+// it: current and the history (a rollback's target) cannot change between
+// the read and the switch.
 func (p *plan[A]) preflight(ctx context.Context, ops Ops[A], choose Choose) error {
+	lock, err := ops.Lock(ctx, p.h)
+	if err != nil {
+		return err
+	}
+	p.lock = lock
 	st, err := ops.State(ctx, p.h)
 	if err != nil {
 		return err
@@ -141,11 +149,6 @@ func (p *plan[A]) preflight(ctx context.Context, ops Ops[A], choose Choose) erro
 		}
 		return fmt.Errorf("%s %s: deliver it to every host first (next-deploy deliver), then activate", p.h.Name(), what)
 	}
-	lock, err := ops.Lock(ctx, p.h)
-	if err != nil {
-		return err
-	}
-	p.lock = lock
 	if p.app, err = ops.Inspect(ctx, p.h, st, to); err != nil {
 		return fmt.Errorf("%s: %w", p.h.Name(), err)
 	}

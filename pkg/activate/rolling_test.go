@@ -293,3 +293,35 @@ func TestCancelledBetweenBatchesIsNotSuccess(t *testing.T) {
 		}
 	}
 }
+
+// Regression (issue 13 item 7): the preflight read a host's state (current,
+// the history a rollback picks its target from) before taking its lock,
+// so a deploy finishing meanwhile made the rollout act on a stale picture.
+// Every host's lock comes first, then its state, for activate and rollback.
+func TestLockBeforeState(t *testing.T) {
+	for _, action := range []string{ActionActivate, ActionRollback} {
+		f, hosts := newFleet(3, "v2", "v1", "v2")
+		for _, s := range f.servers {
+			s.history = []release.Entry{{Action: ActionActivate, Release: "v1"}, {Action: ActionActivate, Release: "v2", From: "v1"}}
+		}
+		choose := activateTo("v2")
+		if action == ActionRollback {
+			choose = func(st *release.State) (string, error) { return st.Previous, nil }
+		}
+		rep := Run(context.Background(), f, hosts, choose, Options{Action: action, Parallel: 3})
+		if rep.Err != nil {
+			t.Fatalf("%s: %v", action, rep.Err)
+		}
+		for _, h := range hosts {
+			var got []string
+			for _, r := range f.reads {
+				if strings.HasPrefix(r, h.Name()+" ") {
+					got = append(got, r)
+				}
+			}
+			if want := h.Name() + " lock," + h.Name() + " state"; strings.Join(got, ",") != want {
+				t.Errorf("%s: %s reads = %v, want %s", action, h.Name(), got, want)
+			}
+		}
+	}
+}

@@ -47,9 +47,10 @@ type Options struct {
 	// Retries is how many times one host's upload is started again after a
 	// transient failure.
 	Retries int
-	// StaleMinutes is the age after which an abandoned upload is removed.
-	StaleMinutes int
-	RunURL       string
+	// StaleAfter is how long an upload must have been abandoned before
+	// it is removed (default release.DefaultStaleAfter).
+	StaleAfter time.Duration
+	RunURL     string
 	// Delta sends a host only what changed since a release it holds
 	// (see delta.go); off, every host gets the whole artifact.
 	Delta bool
@@ -171,7 +172,7 @@ func (d *delivery) preflight(ctx context.Context, t inventory.Target) (*release.
 		return nil, err
 	}
 	a := d.a
-	r, err := d.layout.Preflight(ctx, h, d.o.Release, a.Format, d.o.StaleMinutes)
+	r, err := d.layout.Preflight(ctx, h, d.o.Release, a.Format, d.o.StaleAfter)
 	if err != nil {
 		return nil, err
 	}
@@ -322,8 +323,8 @@ func (o Options) withDefaults() Options {
 	if o.Parallel <= 0 {
 		o.Parallel = 8
 	}
-	if o.StaleMinutes <= 0 {
-		o.StaleMinutes = 120
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = release.DefaultStaleAfter
 	}
 	o.Clock = clock.Or(o.Clock)
 	return o

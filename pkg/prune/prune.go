@@ -36,9 +36,10 @@ type Options struct {
 	// DryRun says what would be removed and removes nothing (it takes
 	// the lock all the same, so the answer is what a real run would do).
 	DryRun bool
-	// StaleMinutes is the age after which an abandoned upload
-	// (releases/.incoming-*) is removed.
-	StaleMinutes int
+	// StaleAfter is how long an upload (releases/.incoming-*) must have
+	// been abandoned before it is removed (default
+	// release.DefaultStaleAfter).
+	StaleAfter time.Duration
 	// BreakLockAfter breaks a deploy lock older than this (a dead
 	// deploy's); 0 never.
 	BreakLockAfter time.Duration
@@ -133,10 +134,18 @@ func Host(ctx context.Context, l release.Layout, h remote.Host, o Options) (r Re
 		return r, fmt.Errorf("%w: run prune again; what is left is complete", err)
 	}
 	r.Removed = append(r.Removed, plan.Remove...)
-	if r.Stale, err = l.CleanStale(ctx, h, o.StaleMinutes); err != nil {
+	if r.Stale, err = l.CleanStale(ctx, h, staleAfter(o.StaleAfter)); err != nil {
 		return r, err
 	}
 	return r, nil
+}
+
+// staleAfter is d, or the default for 0.
+func staleAfter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return release.DefaultStaleAfter
+	}
+	return d
 }
 
 // Removed is every release removed on some host, once each, in the order

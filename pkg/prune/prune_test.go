@@ -104,14 +104,14 @@ func TestHost(t *testing.T) {
 	}{
 		{
 			name:    "keep 2: current, previous and the protected one stay",
-			o:       Options{Keep: 2, Release: "r1", StaleMinutes: 60},
+			o:       Options{Keep: 2, Release: "r1", StaleAfter: time.Hour},
 			removed: []string{"r2"}, stale: 1,
 			left:    []string{".incoming-r7-new", "half", "r1", "r3", "r4", "r5"},
 			keptWhy: map[string]string{"r1": "being activated", "r3": "previous", "r4": "current", "r5": "newest 2", "half": "incomplete"},
 		},
 		{
 			name:    "dry run removes nothing, not even stale uploads",
-			o:       Options{Keep: 1, DryRun: true, StaleMinutes: 60},
+			o:       Options{Keep: 1, DryRun: true, StaleAfter: time.Hour},
 			removed: []string{"r2", "r1"},
 			left:    all,
 		},
@@ -119,7 +119,7 @@ func TestHost(t *testing.T) {
 			// Regression: the days rule counted back from time.Now(), so
 			// a fake clock could not pin it.
 			name:    "keep-for counts back from the clock",
-			o:       Options{Keep: 1, KeepFor: 5 * 24 * time.Hour, Clock: clock.NewFake(day(6)), StaleMinutes: 60},
+			o:       Options{Keep: 1, KeepFor: 5 * 24 * time.Hour, Clock: clock.NewFake(day(6)), StaleAfter: time.Hour},
 			removed: []string{"r1"}, stale: 1,
 			left:    []string{".incoming-r7-new", "half", "r2", "r3", "r4", "r5"},
 			keptWhy: map[string]string{"r2": "used within"},
@@ -167,7 +167,7 @@ func TestHostLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.Unlock(ctx)
-	r, err := Host(ctx, l, h, Options{Keep: 1, StaleMinutes: 60, Who: "bob@ci"})
+	r, err := Host(ctx, l, h, Options{Keep: 1, StaleAfter: time.Hour, Who: "bob@ci"})
 	var le *release.LockedError
 	if !errors.As(err, &le) || le.Holder.Who != "alice@laptop" {
 		t.Fatalf("Host under another's lock = %v, want a LockedError naming alice", err)
@@ -191,7 +191,7 @@ func (c conn) Get(_ context.Context, t inventory.Target) (remote.Host, error) {
 func TestRunReportsEveryHost(t *testing.T) {
 	l, _, _ := seed(t)
 	targets := []inventory.Target{{Host: "a", Port: 22}, {Host: "b", Port: 22}}
-	rs, err := Run(context.Background(), conn{down: map[string]bool{"b": true}}, targets, l, Options{Keep: 2, StaleMinutes: 60, Parallel: 1})
+	rs, err := Run(context.Background(), conn{down: map[string]bool{"b": true}}, targets, l, Options{Keep: 2, StaleAfter: time.Hour, Parallel: 1})
 	if err == nil || !strings.Contains(err.Error(), "prune failed on 1 of 2 hosts") || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("error = %v, want one of two hosts failed, with its cause", err)
 	}
@@ -233,7 +233,7 @@ func TestRemoved(t *testing.T) {
 func TestDryRunWritesNothing(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "missing")
 	l := release.Layout{Root: root}
-	_, _ = Host(context.Background(), l, remote.NewLocal(), Options{Keep: 1, DryRun: true, StaleMinutes: 60})
+	_, _ = Host(context.Background(), l, remote.NewLocal(), Options{Keep: 1, DryRun: true, StaleAfter: time.Hour})
 	if _, err := os.Lstat(root); !os.IsNotExist(err) {
 		t.Errorf("a dry run on a missing path made %s (%v)", root, err)
 	}

@@ -148,10 +148,16 @@ func (l Layout) Remove(ctx context.Context, h remote.Host, ids []string) error {
 	return err
 }
 
-// CleanStale removes .incoming-* uploads older than staleMinutes (and
-// leftovers of cut removals); it returns how many it removed.
-func (l Layout) CleanStale(ctx context.Context, h remote.Host, staleMinutes int) (int, error) {
-	out, err := l.run(ctx, h, "remove stale uploads", cleanScript, strconv.Itoa(staleMinutes))
+// DefaultStaleAfter is how long an upload must have been abandoned before
+// deliver or prune removes it, by default (--stale-after).
+const DefaultStaleAfter = 2 * time.Hour
+
+// CleanStale removes the uploads (.incoming-*) abandoned for longer than
+// staleAfter, and leftovers of cut removals; it returns how many it
+// removed. An upload whose holder still runs on the host is never
+// abandoned; otherwise its age is its heartbeat's (lease.sh).
+func (l Layout) CleanStale(ctx context.Context, h remote.Host, staleAfter time.Duration) (int, error) {
+	out, err := l.run(ctx, h, "remove stale uploads", cleanScript, seconds(staleAfter))
 	if err != nil {
 		return 0, err
 	}
@@ -160,4 +166,9 @@ func (l Layout) CleanStale(ctx context.Context, h remote.Host, staleMinutes int)
 		return 0, fmt.Errorf("remove stale uploads on %s: unexpected answer %q", h.Name(), out)
 	}
 	return n, nil
+}
+
+// seconds is d in whole seconds, for a script.
+func seconds(d time.Duration) string {
+	return strconv.FormatInt(int64(d/time.Second), 10)
 }

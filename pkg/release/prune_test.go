@@ -138,7 +138,7 @@ func TestRemoveInUseAndCleanStaleOnLocal(t *testing.T) {
 	if err := os.Chtimes(old, time.Now().Add(-2*time.Hour), time.Now().Add(-2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	n, err := l.CleanStale(ctx, h, 60)
+	n, err := l.CleanStale(ctx, h, time.Hour)
 	if err != nil || n != 2 {
 		t.Errorf("CleanStale = %d, %v; want 2 (the old upload, the cut removal)", n, err)
 	}

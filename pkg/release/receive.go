@@ -12,6 +12,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/org/next-deploy/pkg/remote"
 )
@@ -44,12 +45,13 @@ func (e *ConflictError) ErrorHost() string { return e.Host }
 // Preflight checks a host before any byte of a delivery moves: the layout
 // can be made and written, tar, sha256sum and the decompressor are there,
 // and it says how much disk is free and whether the release is already
-// there. Abandoned uploads older than staleMinutes are removed.
-func (l Layout) Preflight(ctx context.Context, h remote.Host, id string, format Format, staleMinutes int) (*Readiness, error) {
+// there. Uploads abandoned for longer than staleAfter are removed (as
+// CleanStale does).
+func (l Layout) Preflight(ctx context.Context, h remote.Host, id string, format Format, staleAfter time.Duration) (*Readiness, error) {
 	if err := format.Valid(); err != nil {
 		return nil, err
 	}
-	out, err := l.run(ctx, h, "preflight", preflightScript, id, format.Tool(), strconv.Itoa(staleMinutes))
+	out, err := l.run(ctx, h, "preflight", preflightScript, id, format.Tool(), seconds(staleAfter))
 	if err != nil {
 		return nil, err
 	}
@@ -109,9 +111,10 @@ type Received struct {
 	Sent int64
 }
 
-// Receive streams an upload into a new release on the host (receive.sh).
+// Receive streams an upload into a new release on the host (receive.sh),
+// in an incoming folder leased while it runs, so no cleanup takes it away.
 // The upload is a tar envelope (writeEnvelope) that the host's tar reads
-// into a control folder beside the incoming one; the payload's checksum
+// into a control folder beside the tree; the payload's checksum
 // is checked before tar sees a byte of it. A delta then takes every
 // unchanged file from its base. Whatever the way, the tree is verified
 // against the file manifest before the manifests are written (last) and

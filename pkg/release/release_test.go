@@ -322,13 +322,7 @@ func TestLock(t *testing.T) {
 		t.Error("alice's stale token removed bob's lock")
 	}
 	// A stale lock (by the server clock) is broken when asked.
-	info := filepath.Join(root, ".next-deploy", "lock", "info")
-	old := k2.Holder
-	old.Since = time.Now().Add(-2 * time.Hour)
-	b, _ := json.Marshal(old)
-	if err := os.WriteFile(info, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ageLock(t, root, time.Now().Add(-2*time.Hour), k2.Holder.Since)
 	k3, err := l.Acquire(ctx, h, "carol", "", 44, time.Hour)
 	if err != nil {
 		t.Fatalf("Acquire breaking a 2h-old lock: %v", err)

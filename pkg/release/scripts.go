@@ -2,8 +2,6 @@ package release
 
 import (
 	_ "embed"
-	"encoding/json"
-	"strings"
 )
 
 // The scripts every operation runs on a host: POSIX sh files in
@@ -21,18 +19,30 @@ var (
 	recordScript string
 	//go:embed scripts/state.sh
 	stateScript string
+	//go:embed scripts/lock-aside.sh
+	lockAside string
 	//go:embed scripts/lock.sh
-	lockScript string
+	lockMain string
 	//go:embed scripts/unlock.sh
-	unlockScript string
+	unlockMain string
+	// lockScript and unlockScript are theirs after aside, which both
+	// call.
+	lockScript   = lockAside + lockMain
+	unlockScript = lockAside + unlockMain
 	//go:embed scripts/inuse.sh
 	inUseScript string
 	//go:embed scripts/remove.sh
 	removeScript string
+	//go:embed scripts/lease.sh
+	leaseFns string
 	//go:embed scripts/clean.sh
-	cleanScript string
+	cleanMain string
 	//go:embed scripts/preflight.sh
-	preflightScript string
+	preflightMain string
+	// cleanScript and preflightScript are theirs after lease.sh, whose
+	// clean_incoming both call.
+	cleanScript     = leaseFns + cleanMain
+	preflightScript = leaseFns + preflightMain
 	//go:embed scripts/base.sh
 	baseScript string
 	//go:embed scripts/derive.sh
@@ -47,30 +57,34 @@ var (
 	//go:embed scripts/receive.sh
 	receiveMain string
 	// receiveScript is receive.sh after the functions it calls.
-	receiveScript = receiveUnpack + receiveAssemble + receiveVerify + receiveMain
+	receiveScript = leaseFns + receiveUnpack + receiveAssemble + receiveVerify + receiveMain
 )
 
 // layoutNames are the names of the layout prelude.sh gets after the
 // root, in its order (root, releases, current, state, manifest, files,
-// history, lock, incoming, removing).
-var layoutNames = []string{ReleasesDir, CurrentLink, StateDir, ManifestPath, FilesPath, HistoryFile, LockDir, IncomingPfx, removingPfx}
+// history, lock, incoming, removing, lease, beat).
+var layoutNames = []string{ReleasesDir, CurrentLink, StateDir, ManifestPath, FilesPath, HistoryFile, LockDir, IncomingPfx, removingPfx, leaseFile, heartbeatFile}
 
 // removingPfx names a release being removed (releases/.removing-<id>-<pid>):
 // renamed out of sight first, so no half-removed release is ever seen
 // under its name.
 const removingPfx = ".removing-"
 
-// lockInfo is the file in the lock directory that holds the Holder.
-const lockInfo = "info"
+// The files in an incoming folder (releases/.incoming-<id>-<rand>) that
+// make its lease (lease.sh): who holds it (pid, boot id, start time), and
+// the heartbeat the holder touches while it runs. Cleanup never removes
+// an upload whose holder runs, nor one whose heartbeat is recent.
+const (
+	leaseFile     = "lease"
+	heartbeatFile = "heartbeat"
+)
 
-// tokenField is how a Holder's token appears in the JSON of its info:
-// unlock.sh removes a lock only when the info holds it.
-func tokenField(token string) string {
-	b, _ := json.Marshal(struct {
-		Token string `json:"token"`
-	}{token})
-	return strings.TrimSuffix(strings.TrimPrefix(string(b), "{"), "}")
-}
+// The files in the lock directory: the Holder (json), and the server's
+// time of taking the lock (date +%s), the lock's age.
+const (
+	lockInfo  = "info"
+	lockSince = "since"
+)
 
 // The members of the upload envelope (writeEnvelope), whose names
 // receive.sh gets as arguments.

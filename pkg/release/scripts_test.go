@@ -2,8 +2,12 @@ package release
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,12 +24,14 @@ var scripts = map[string]string{
 	"switch.sh":           switchScript,
 	"record.sh":           recordScript,
 	"state.sh":            stateScript,
-	"lock.sh":             lockScript,
-	"unlock.sh":           unlockScript,
+	"lock-aside.sh":       lockAside,
+	"lock.sh":             lockMain,
+	"unlock.sh":           unlockMain,
 	"inuse.sh":            inUseScript,
 	"remove.sh":           removeScript,
-	"clean.sh":            cleanScript,
-	"preflight.sh":        preflightScript,
+	"lease.sh":            leaseFns,
+	"clean.sh":            cleanMain,
+	"preflight.sh":        preflightMain,
 	"base.sh":             baseScript,
 	"derive.sh":           deriveScript,
 	"receive-unpack.sh":   receiveUnpack,
@@ -92,7 +98,7 @@ func (a *answering) Run(ctx context.Context, c remote.Cmd) (*remote.Result, erro
 // arguments in the order the scripts read them.
 func TestCommands(t *testing.T) {
 	l := Layout{Root: "/app"}
-	names := []string{"/app", "releases", "current", ".next-deploy", ".next-deploy/release.json", ".next-deploy/files.tsv", "history.jsonl", "lock", ".incoming-", ".removing-"}
+	names := []string{"/app", "releases", "current", ".next-deploy", ".next-deploy/release.json", ".next-deploy/files.tsv", "history.jsonl", "lock", ".incoming-", ".removing-", "lease", "heartbeat"}
 	ctx := context.Background()
 	b := &Base{ID: "v1", lines: map[string]string{"a.js": "x"}}
 	for _, tc := range []struct {
@@ -107,8 +113,8 @@ func TestCommands(t *testing.T) {
 		{"state", "N\n", func(h remote.Host) error { _, err := l.State(ctx, h); return err }, stateScript, nil},
 		{"in use", "", func(h remote.Host) error { _, err := l.InUse(ctx, h); return err }, inUseScript, nil},
 		{"remove", "", func(h remote.Host) error { return l.Remove(ctx, h, []string{"v0", "v1"}) }, removeScript, []string{"v0", "v1"}},
-		{"clean", "0\n", func(h remote.Host) error { _, err := l.CleanStale(ctx, h, 90); return err }, cleanScript, []string{"90"}},
-		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", 60); return err }, preflightScript, []string{"v2", "zstd", "60"}},
+		{"clean", "0\n", func(h remote.Host) error { _, err := l.CleanStale(ctx, h, 90*time.Minute); return err }, cleanScript, []string{"5400"}},
+		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", time.Hour); return err }, preflightScript, []string{"v2", "zstd", "3600"}},
 		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "8"}},
 		{"derive", "", func(h remote.Host) error {
 			files := Files{{Path: "a.js", Type: TypeFile, Mode: 0o644, Size: 1, Data: strings.Repeat("b", 64)}}
@@ -121,9 +127,9 @@ func TestCommands(t *testing.T) {
 		}, receiveScript, []string{"full", "v2", "s", "gzip", "", "web", "", `{"id":"v2","sha256":"","bytes":0,"files":0,"app_dir":"web","time":"0001-01-01T00:00:00Z"}`,
 			"payload", "files.tsv.gz", "edit.gz", "derive.gz"}},
 		{"unlock", "", func(h remote.Host) error {
-			k := &Lock{layout: l, host: h, Holder: Holder{Token: "t0k"}}
+			k := &Lock{layout: l, host: h, Holder: Holder{Token: "t0k"}, sum: "5u11"}
 			return k.Unlock(ctx)
-		}, unlockScript, []string{"t0k", `"token":"t0k"`, "info"}},
+		}, unlockScript, []string{"t0k", "5u11", "info"}},
 	} {
 		h := &answering{answer: tc.answer}
 		if err := tc.run(h); err != nil {
@@ -144,12 +150,16 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-// The receive command is its pieces, the functions before the main part.
+// The receive command is its pieces, the functions before the main part;
+// clean and preflight are theirs after lease.sh.
 func TestReceiveScriptIsItsPieces(t *testing.T) {
-	if got, want := receiveScript, receiveUnpack+receiveAssemble+receiveVerify+receiveMain; got != want {
-		t.Error("receiveScript is not unpack, assemble, verify, then receive.sh")
+	if got, want := receiveScript, leaseFns+receiveUnpack+receiveAssemble+receiveVerify+receiveMain; got != want {
+		t.Error("receiveScript is not lease, unpack, assemble, verify, then receive.sh")
 	}
-	for fn, piece := range map[string]string{"unpack": receiveUnpack, "assemble": receiveAssemble, "verify": receiveVerify} {
+	if cleanScript != leaseFns+cleanMain || preflightScript != leaseFns+preflightMain {
+		t.Error("clean.sh or preflight.sh does not come after lease.sh")
+	}
+	for fn, piece := range map[string]string{"unpack": receiveUnpack, "assemble": receiveAssemble, "verify": receiveVerify, "lease_take": leaseFns} {
 		calls := regexp.MustCompile(`(?m)^\s*` + fn + ` "`)
 		if !strings.HasPrefix(piece, "#") || !strings.Contains(piece, "\n"+fn+"() {") || !calls.MatchString(receiveMain) {
 			t.Errorf("receive.sh does not call %s as its piece defines it", fn)
@@ -165,23 +175,50 @@ func TestLockCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := h.cmds[0]
-	if c.Script != prelude+lockScript {
-		t.Error("lock: script is not prelude.sh and lock.sh")
+	if c.Script != prelude+lockAside+lockMain {
+		t.Error("lock: script is not prelude.sh, lock-aside.sh and lock.sh")
 	}
 	args := c.Args[len(layoutNames)+1:]
 	var got Holder
-	if len(args) != 2 || json.Unmarshal([]byte(args[0]), &got) != nil || got.Token != k.Holder.Token || !got.Since.Equal(k.Holder.Since) || args[1] != lockInfo {
-		t.Errorf("lock args = %q, want the holder's info and %q", args, lockInfo)
+	if len(args) != 4 || json.Unmarshal([]byte(args[0]), &got) != nil || got.Token != k.Holder.Token || !got.Since.Equal(k.Holder.Since) ||
+		args[1] != lockInfo || args[2] != lockSince || args[3] != "" {
+		t.Errorf("lock args = %q, want the holder's info, %q, %q and no stale lock", args, lockInfo, lockSince)
 	}
 }
 
-// unlock.sh finds the token as json.Marshal writes it in the info.
-func TestTokenFieldMatchesTheInfo(t *testing.T) {
-	info, err := json.Marshal(Holder{Token: "abc123", Who: "me"})
+// A stale lock is broken by the sha256 of its info, the one lock.sh
+// answered with: the next lock.sh gets it, and breaks only that lock.
+func TestBreakNamesTheLockJudged(t *testing.T) {
+	h := &answering{answer: "HELD\t10000\t1000\tabc123\t\n"}
+	l := Layout{Root: "/app"}
+	_, err := l.Acquire(context.Background(), h, "me", "", 7, time.Hour)
+	var le *LockedError
+	if !errors.As(err, &le) || le.Age != 9000*time.Second {
+		t.Fatalf("Acquire = %v, want a LockedError of age 9000s (the server's times)", err)
+	}
+	if len(h.cmds) != 3 {
+		t.Fatalf("ran %d commands, want 3 (take, break, break once more)", len(h.cmds))
+	}
+	for i, want := range []string{"", "abc123", "abc123"} {
+		if got := h.cmds[i].Args[len(h.cmds[i].Args)-1]; got != want {
+			t.Errorf("command %d: stale lock %q, want %q", i, got, want)
+		}
+	}
+}
+
+// unlock.sh finds our lock by the sha256 of the info lock.sh wrote, as
+// Lock keeps it.
+func TestLockSumIsTheInfosOnDisk(t *testing.T) {
+	l, root, h := newLocal(t)
+	k, err := l.Acquire(context.Background(), h, "me", "", 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := tokenField("abc123"); f != `"token":"abc123"` || !strings.Contains(string(info), f) {
-		t.Errorf("tokenField = %q, not in the info %s", f, info)
+	b, err := os.ReadFile(filepath.Join(root, StateDir, LockDir, lockInfo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := sha256.Sum256(b); hex.EncodeToString(s[:]) != k.sum {
+		t.Errorf("Lock.sum = %s, the info on disk has %x", k.sum, s)
 	}
 }

@@ -1,6 +1,6 @@
-# receive-assemble.sh: assemble makes the tree of delta release $2 in the
-# incoming folder $tmp from base release $1 and the control folder $ctl,
-# where unpack left the changed files in $tmp and the envelope's members
+# receive-assemble.sh: assemble makes the tree $tmp of delta release $2
+# from base release $1 and the control folder $ctl, where unpack left the
+# changed files in $tmp and the envelope's members
 # $4 (the edit: the manifest lines that differ from the base's, gzip'd)
 # and $5 (the derive list: "mode\tpath" of the files made from the base's
 # by replacing its id, gzip'd).

@@ -3,7 +3,7 @@
 # $3) against the sha256 $1 before tar sees a byte of it: a damaged or
 # tampered upload is never unpacked. Then it unpacks the payload, an
 # archive compressed by the program $2 (Format.Tool: "tar" for none), into
-# the incoming folder $tmp.
+# the tree $tmp.
 unpack() {
 	: "${tmp:?}" "${ctl:?}" # from receive.sh
 	sha=$1 tool=$2 payload=$3
@@ -16,5 +16,12 @@ unpack() {
 	set --
 	[ "$tool" = tar ] || set -- --use-compress-program="$tool"
 	tar -x "$@" -p -f "$ctl/$payload" -C "$tmp" --no-same-owner
+	# tar gives the folder it unpacks into the mode and mtime of the
+	# archive's ./ entry, if it has one (GNU tar's --no-overwrite-dir
+	# keeps the mode, not the mtime; --exclude=. drops every member;
+	# busybox tar has neither): $tmp is a folder of its own inside the
+	# incoming one, and gets 755 and now back.
+	chmod 755 "$tmp"
+	touch "$tmp"
 	rm -f "$ctl/$payload"
 }

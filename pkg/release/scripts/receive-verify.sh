@@ -1,4 +1,4 @@
-# receive-verify.sh: verify checks the tree in the incoming folder $tmp
+# receive-verify.sh: verify checks the tree $tmp (in the incoming folder)
 # against the file manifest $ctl/files before the release gets its
 # name: the manifest's own sha256 is $1, every file's sha256 is its line's,
 # and every path (outside the release's state dir $state) is there with its

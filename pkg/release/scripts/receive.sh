@@ -1,11 +1,12 @@
 # receive.sh makes a new release from an upload on stdin (Layout.Receive):
 # unpack (receive-unpack.sh), for a delta assemble the rest from the base
 # (receive-assemble.sh), verify the tree against the file manifest
-# (receive-verify.sh), write the manifests (last) and rename the incoming
-# folder to the release's name. Any failure removes the incoming and
-# control folders. Answers DELIVERED with the files linked and copied from
-# a base, or HAVE with the manifest (base64) of the same id delivered
-# meanwhile.
+# (receive-verify.sh), write the manifests (last) and rename the tree to
+# the release's name. It works in an incoming folder of its own, leased
+# while it runs (lease.sh): the tree ($tmp), the control folder ($ctl),
+# the lease and its heartbeat. Any failure removes the incoming folder.
+# Answers DELIVERED with the files linked and copied from a base, or HAVE
+# with the manifest (base64) of the same id delivered meanwhile.
 # Arguments: $1 mode (full or delta), $2 id, $3 payload sha256, $4 decompressor (Format.Tool),
 # $5 sha256 of the file manifest ("" for none), $6 app dir, $7 base
 # release, $8 release.json; $9... the envelope's members (writeEnvelope):
@@ -16,10 +17,12 @@ payload=$9 files_gz=${10} edit_gz=${11} derive_gz=${12}
 umask 022
 export LC_ALL=C
 rel=$root/$releases
-tmp=$(mktemp -d "$rel/$incoming$id-XXXXXX")
-ctl=$tmp.ctl
-trap 'rm -rf "$tmp" "$ctl" "$ctl.err"' EXIT
+inc=$(mktemp -d "$rel/$incoming$id-XXXXXX")
+trap 'lease_end; rm -rf "$inc"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
+lease_take "$inc"
+tmp=$inc/tree ctl=$inc/ctl
+mkdir "$tmp"
 unpack "$sha" "$tool" "$payload"
 linked=0 copied=0
 if [ "$mode" = delta ]; then
@@ -34,7 +37,6 @@ if [ -n "$want" ]; then
 fi
 printf '%s\n' "$json" > "$tmp/$manifest.tmp"
 mv -f "$tmp/$manifest.tmp" "$tmp/$manifest"
-chmod 755 "$tmp"
 if mv -T "$tmp" "$rel/$id" 2>/dev/null; then
 	printf 'DELIVERED\t%s\t%s\n' "$linked" "$copied"
 	exit 0
