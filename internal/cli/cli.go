@@ -48,6 +48,8 @@ type Env struct {
 	// progress serializes Progressf: hosts report from goroutines of
 	// their own, and Stderr need not be safe for concurrent writes.
 	progress sync.Mutex
+	// file is the settings file's layer of this run (file.go).
+	file *fileState
 }
 
 // NewEnv builds an Env over the given streams and environment.
@@ -210,23 +212,27 @@ func (a *App) run(ctx context.Context, env *Env, args []string) error {
 		return Usagef("unknown command %q", name)
 	}
 	fs := newFlagSet(a.Name, c, env.Stderr)
-	if err := fs.Parse(args[1:]); err != nil {
+	_, takesArgs := c.(ArgsTaker)
+	words, err := parseArgs(fs, args[1:], takesArgs)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return Usage(err)
 	}
 	errs := []error{secretOnCommandLine(fs)}
-	if _, ok := c.(ArgsTaker); !ok && fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q: %s takes flags only", fs.Args(), c.Name()))
+	if !takesArgs && len(words) > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q: %s takes flags only", words, c.Name()))
 	}
+	known := env.givenSources(fs)
 	if err := overlayInputs(fs, env); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, env.applyFile(fs, known))
 	if err := errors.Join(errs...); err != nil {
 		return Usage(err)
 	}
-	return c.Run(ctx, env, fs.Args())
+	return c.Run(ctx, env, words)
 }
 
 func (a *App) find(name string) Command {
@@ -250,6 +256,7 @@ func newFlagSet(prog string, c Command, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(prog+" "+c.Name(), flag.ContinueOnError)
 	fs.SetOutput(w)
 	c.SetFlags(fs)
+	registerFileFlags(fs)
 	fs.Usage = func() {
 		args := ""
 		if a, ok := c.(ArgsTaker); ok {
