@@ -100,7 +100,7 @@ other=7 (default)
 	// The environment's block beats the shared one; outside Actions no
 	// input counts.
 	_, out, _ = runDeploy(map[string]string{"INPUT_PATH": "/srv/input"}, "deploy", "-e", "staging")
-	for _, w := range []string{"hosts=web1:22,web2:22 (next-deploy.yml:6)", "path=/srv/staging (next-deploy.yml:7)"} {
+	for _, w := range []string{"hosts=web1,web2 (next-deploy.yml:6)", "path=/srv/staging (next-deploy.yml:7)"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}

@@ -135,7 +135,7 @@ func TestResolveOverridesSharedKeyByKey(t *testing.T) {
 		"path":             {Key: "path", Flag: "path", Value: "/srv/shop", Pos: Pos{2, 7}},
 		"batch":            {Key: "batch", Flag: "batch", Value: "2", Pos: Pos{13, 12}, Env: "staging"},
 		"pm2-env":          {Key: "pm2_env", Flag: "pm2-env", Value: "staging", Pos: Pos{14, 14}, Env: "staging"},
-		"hosts":            {Key: "hosts", Flag: "hosts", Value: "web-staging:22", Pos: Pos{12, 12}, Env: "staging"},
+		"hosts":            {Key: "hosts", Flag: "hosts", Value: "web-staging", Pos: Pos{12, 12}, Env: "staging"},
 		"known-hosts-file": {Key: "known_hosts_file", Flag: "known-hosts-file", Value: filepath.Join("app", "keys", "known_hosts"), Pos: Pos{4, 19}},
 	} {
 		if got := st.Values[flag]; got != want {
@@ -166,7 +166,7 @@ func TestResolveOverridesSharedKeyByKey(t *testing.T) {
 	if pr.Hosts[1].AppPort != 3001 || pr.Hosts[0].AppPort != 0 {
 		t.Errorf("app_port override lost: %+v", pr.Hosts)
 	}
-	if got := pr.Values["hosts"].Value; got != "deploy@web1.example.com:22,web2.example.com:2222,local" {
+	if got := pr.Values["hosts"].Value; got != "deploy@web1.example.com,web2.example.com:2222,local" {
 		t.Errorf("hosts as a flag value = %q", got)
 	}
 	if h := pr.Hooks.BeforeActivate; h.Run != "npm run migrate -- --prod" || h.Timeout != 5*time.Minute {

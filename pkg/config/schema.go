@@ -144,11 +144,13 @@ func (h *Hosts) UnmarshalYAML(n ast.Node) error {
 		}
 	}
 	if len(h.Targets) > 0 {
-		names := make([]string, len(h.Targets))
+		// As written, not canonical: "web1" and "web1:22" differ for
+		// an OpenSSH client config's Port.
+		entries := make([]string, len(h.Targets))
 		for i, t := range h.Targets {
-			names[i] = t.String()
+			entries[i] = t.Entry
 		}
-		h.Text = strings.Join(names, ",")
+		h.Text = strings.Join(entries, ",")
 	}
 	return nil
 }
