@@ -306,3 +306,17 @@ func expandIdentity(f, host, remoteUser string) string {
 	}
 	return strings.NewReplacer("%d", home, "%h", host, "%r", remoteUser, "%u", local, "%%", "%").Replace(f)
 }
+
+// DefaultIdentityFiles are the private keys ssh(1) offers when none is
+// configured, those of them that exist: ~/.ssh/id_ed25519, id_ecdsa,
+// id_rsa.
+func DefaultIdentityFiles(home string) []string {
+	var out []string
+	for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+		p := filepath.Join(home, ".ssh", n)
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
