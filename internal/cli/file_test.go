@@ -50,6 +50,7 @@ func (plainCmd) Synopsis() string                          { return "no settings
 func (plainCmd) SetFlags(*flag.FlagSet)                    {}
 func (plainCmd) Run(context.Context, *Env, []string) error { return nil }
 
+// keep is a key deploy has no flag for: not used by it, and no error.
 const precedenceFile = `path: /srv/shared
 batch: 2
 pause: 5s
@@ -57,6 +58,7 @@ environments:
   staging:
     hosts: [web1, web2]
     path: /srv/staging
+    keep: 3
 `
 
 // inDir runs the test in a new directory holding next-deploy.yml (when

@@ -10,6 +10,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -111,6 +112,14 @@ func Parse(name string, data []byte) (*File, error) {
 	for i := range f.Environments {
 		errs = append(errs, f.check(&f.Environments[i].Settings)...)
 	}
+	// In the order of the file, as an editor walks them.
+	slices.SortStableFunc(errs, func(a, b error) int {
+		var ea, eb *Error
+		if !errors.As(a, &ea) || !errors.As(b, &eb) {
+			return 0
+		}
+		return cmp.Or(cmp.Compare(ea.Line, eb.Line), cmp.Compare(ea.Col, eb.Col))
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
