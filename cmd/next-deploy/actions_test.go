@@ -23,7 +23,10 @@ const repoRoot = "../.."
 
 // notInputs are flags no action exposes: results go to GITHUB_OUTPUT and
 // the job summary in Actions, so --json would only clutter the log.
-var notInputs = map[string]string{"json": "Actions read GITHUB_OUTPUT, not --json"}
+var notInputs = map[string]string{
+	"json":       "Actions read GITHUB_OUTPUT, not --json",
+	"ssh-config": "for operators on laptops: a runner has no ~/.ssh/config of the fleet's (known-hosts, ssh-key, jump are the inputs)",
+}
 
 // rootSkips are the flags the all-in-one action (action.yml) does not pass
 // to a step, and why. A flag missing from the action and from this list
@@ -32,6 +35,7 @@ var rootSkips = map[string]map[string]string{
 	"deliver": notInputs,
 	"barrier-wait": {
 		"json":         notInputs["json"],
+		"ssh-config":   notInputs["ssh-config"],
 		"mode":         "hosts mode only: in jobs mode the barrier would wait for this very step",
 		"jobs":         "jobs mode only",
 		"expect":       "jobs mode only",
@@ -40,8 +44,9 @@ var rootSkips = map[string]map[string]string{
 	},
 	"activate": notInputs,
 	"prune": {
-		"json":    notInputs["json"],
-		"dry-run": "the all-in-one action really deploys; use actions/prune to preview",
+		"json":       notInputs["json"],
+		"ssh-config": notInputs["ssh-config"],
+		"dry-run":    "the all-in-one action really deploys; use actions/prune to preview",
 	},
 }
 

@@ -23,11 +23,13 @@ type configCmd struct {
 	serverName string
 	upstream   string
 	keepalive  int
+	// show
+	flags *flag.FlagSet
 }
 
 func (*configCmd) Name() string { return "config" }
 func (*configCmd) Synopsis() string {
-	return "print the nginx pieces (config nginx), the pm2 ecosystem (config pm2) or the drain preload (config preload) that fit the layout"
+	return "print the nginx pieces (config nginx), the pm2 ecosystem (config pm2) or the drain preload (config preload) that fit the layout; or every setting and where it comes from (config show --env NAME)"
 }
 
 // pm2Flags are the flags an ecosystem file is made from: config pm2, and
@@ -84,23 +86,23 @@ func (c *configCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.serverName, "server-name", d.ServerName, "nginx: server_name")
 	fs.StringVar(&c.upstream, "upstream", "", "nginx: the app's address (default --hostname:--port)")
 	fs.IntVar(&c.keepalive, "keepalive", d.Keepalive, "nginx: idle connections kept to the app")
+	cli.JSONFlag(fs) // config show
+	registerSettings(fs)
+	c.flags = fs
 }
 
 // Args implements cli.ArgsTaker.
-func (*configCmd) Args() string { return "nginx|pm2|preload [flags]" }
+func (*configCmd) Args() string { return "nginx|pm2|preload|show [flags]" }
 
 // ArgWords implements cli.ArgWorder (shell completion).
-func (*configCmd) ArgWords() []string { return []string{"nginx", "pm2", "preload"} }
+func (*configCmd) ArgWords() []string { return []string{"nginx", "pm2", "preload", "show"} }
 
 func (c *configCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	if len(args) == 0 {
-		return cli.Usagef("want one of: config nginx, config pm2, config preload")
+		return cli.Usagef("want one of: config nginx, config pm2, config preload, config show")
 	}
 	if len(args) > 1 {
-		// Flags after the word: config pm2 --name shop.
-		if err := c.parseMore(args[1:], env); err != nil {
-			return err
-		}
+		return cli.Usagef("unexpected arguments %q after config %s", args[1:], args[0])
 	}
 	var out []byte
 	var err error
@@ -118,30 +120,14 @@ func (c *configCmd) Run(ctx context.Context, env *cli.Env, args []string) error 
 		})
 	case "preload":
 		out = pm2.Preload
+	case "show":
+		return c.show(env)
 	default:
-		return cli.Usagef("config %q: want nginx, pm2 or preload", args[0])
+		return cli.Usagef("config %q: want nginx, pm2, preload or show", args[0])
 	}
 	if err != nil {
 		return cli.Usage(fmt.Errorf("config %s: %w", args[0], err))
 	}
 	_, err = env.Stdout.Write(out)
 	return err
-}
-
-// parseMore parses the flags given after the positional word. Registering
-// the flags again writes their defaults, so the values parsed before the
-// word are put back before parsing.
-func (c *configCmd) parseMore(args []string, env *cli.Env) error {
-	before := *c
-	fs := flag.NewFlagSet("next-deploy config", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	c.SetFlags(fs)
-	*c = before
-	if err := cli.ParseFlags(fs, args); err != nil {
-		return cli.Usage(err)
-	}
-	if fs.NArg() > 0 {
-		return cli.Usagef("unexpected arguments %q", fs.Args())
-	}
-	return nil
 }

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"os"
-	"os/user"
-	"path/filepath"
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
@@ -28,6 +23,7 @@ type connFlags struct {
 	sshKeyFile     string
 	passphrase     string
 	agent          bool
+	sshConfigFile  string
 	jump           string
 	connectTimeout time.Duration
 	parallel       int
@@ -43,6 +39,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.sshKeyFile, "ssh-key-file", "", "private key file; - reads the key from stdin")
 	fs.StringVar(&c.passphrase, "ssh-passphrase", "", "passphrase of an encrypted private key: a secret, from $NEXT_DEPLOY_SSH_PASSPHRASE (in Actions the ssh-passphrase input), never on the command line")
 	fs.BoolVar(&c.agent, "ssh-agent", false, "authenticate with ssh-agent (SSH_AUTH_SOCK); the default when no key is given and an agent is running")
+	fs.StringVar(&c.sshConfigFile, "ssh-config", "", "OpenSSH client config whose HostName, User, Port, IdentityFile and ProxyJump apply to the hosts it names (default ~/.ssh/config, outside GitHub Actions)")
 	fs.StringVar(&c.jump, "jump", "", "jump host (bastion): [user@]host[:port]")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", 15*time.Second, "time limit to connect and log in to one host")
 	fs.IntVar(&c.parallel, "parallel", 8, "hosts worked on at once")
@@ -60,9 +57,9 @@ type fleetConn struct {
 // bad input (exit 2), before any host is touched.
 func (c *connFlags) open(env *cli.Env) (*fleetConn, error) {
 	var errs []error
-	targets, err := inventory.Parse(c.hosts)
+	targets, err := c.targets(env)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("--hosts: %w", err))
+		errs = append(errs, err)
 	}
 	layout, err := release.NewLayout(c.path)
 	if err != nil {
@@ -71,7 +68,7 @@ func (c *connFlags) open(env *cli.Env) (*fleetConn, error) {
 	if c.parallel < 1 {
 		errs = append(errs, fmt.Errorf("--parallel %d: want 1 or more", c.parallel))
 	}
-	cfg, err := c.sshConfig(env, needsSSH(targets))
+	cfg, targets, err := c.sshConfig(env, targets)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -91,6 +88,19 @@ func (c *connFlags) open(env *cli.Env) (*fleetConn, error) {
 	return &fleetConn{targets: targets, layout: layout, pool: pool, parallel: c.parallel}, nil
 }
 
+// targets are the hosts of --hosts, or of next-deploy.yml with their
+// per-host overrides when the file gave them.
+func (c *connFlags) targets(env *cli.Env) ([]inventory.Target, error) {
+	if f := env.Config(); f != nil && f.Hosts != nil && env.Source("hosts").Kind == cli.FromFile {
+		return f.Hosts, nil
+	}
+	ts, err := inventory.Parse(c.hosts)
+	if err != nil {
+		return nil, fmt.Errorf("--hosts: %w", err)
+	}
+	return ts, nil
+}
+
 func needsSSH(ts []inventory.Target) bool {
 	for _, t := range ts {
 		if !t.Local {
@@ -98,60 +108,6 @@ func needsSSH(ts []inventory.Target) bool {
 		}
 	}
 	return false
-}
-
-func (c *connFlags) sshConfig(env *cli.Env, need bool) (remote.SSHConfig, error) {
-	cfg := remote.SSHConfig{
-		KnownHosts:     []byte(c.knownHosts),
-		KnownHostsFile: c.knownHostsFile,
-		Key:            []byte(c.sshKey),
-		KeyFile:        c.sshKeyFile,
-		Passphrase:     []byte(c.passphrase),
-		Agent:          c.agent,
-		DefaultUser:    c.user,
-		ConnectTimeout: c.connectTimeout,
-	}
-	if !need {
-		return cfg, nil
-	}
-	var errs []error
-	if cfg.KeyFile == "-" {
-		// The key from stdin: neither argv nor the environment holds it.
-		var b []byte
-		var err error
-		if env.Stdin != nil {
-			b, err = io.ReadAll(io.LimitReader(env.Stdin, 1<<20))
-		}
-		if err != nil || len(bytes.TrimSpace(b)) == 0 {
-			errs = append(errs, fmt.Errorf("--ssh-key-file -: no private key on stdin"))
-		}
-		cfg.Key, cfg.KeyFile = b, ""
-	}
-	if c.jump != "" {
-		j, err := inventory.ParseEntry(c.jump)
-		if err != nil || j.Local {
-			errs = append(errs, fmt.Errorf("--jump %q: want [user@]host[:port]", c.jump))
-		} else {
-			cfg.Jump = &j
-		}
-	}
-	if cfg.DefaultUser == "" {
-		if u, err := user.Current(); err == nil {
-			cfg.DefaultUser = u.Username
-		}
-	}
-	if len(cfg.KnownHosts) == 0 && cfg.KnownHostsFile == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			cfg.KnownHostsFile = filepath.Join(home, ".ssh", "known_hosts")
-		}
-	}
-	if len(cfg.Key) == 0 && cfg.KeyFile == "" && !cfg.Agent && env.Getenv("SSH_AUTH_SOCK") != "" {
-		cfg.Agent = true
-	}
-	if err := cfg.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	return cfg, errors.Join(errs...)
 }
 
 func (f *fleetConn) close() { f.pool.Close() }

@@ -51,6 +51,8 @@ type Env struct {
 	progress sync.Mutex
 	// json is the --json state of the command App.Main runs.
 	json *jsonRun
+	// file is the settings file's layer of this run (file.go).
+	file *fileState
 }
 
 // NewEnv builds an Env over the given streams and environment.
@@ -216,23 +218,27 @@ func (a *App) run(ctx context.Context, env *Env, args []string) error {
 		return a.unknownCommand(env, name)
 	}
 	fs := newFlagSet(a.Name, c, env.Stderr)
-	if err := a.parse(env, c, fs, args[1:]); err != nil {
+	_, takesArgs := c.(ArgsTaker)
+	words, err := a.parse(env, c, fs, args[1:], takesArgs)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return Usage(err)
 	}
 	errs := []error{secretOnCommandLine(fs)}
-	if _, ok := c.(ArgsTaker); !ok && fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q: %s takes flags only", fs.Args(), c.Name()))
+	if !takesArgs && len(words) > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q: %s takes flags only", words, c.Name()))
 	}
+	known := env.givenSources(fs)
 	if err := overlayInputs(fs, env); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, env.applyFile(fs, known))
 	if err := errors.Join(errs...); err != nil {
 		return Usage(err)
 	}
-	return c.Run(ctx, env, fs.Args())
+	return c.Run(ctx, env, words)
 }
 
 func (a *App) find(name string) Command {
@@ -256,6 +262,7 @@ func newFlagSet(prog string, c Command, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(prog+" "+c.Name(), flag.ContinueOnError)
 	fs.SetOutput(w)
 	c.SetFlags(fs)
+	registerFileFlags(fs)
 	humanDefaults(fs)
 	fs.Usage = func() {
 		args := ""

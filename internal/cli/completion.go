@@ -61,6 +61,9 @@ func (a *App) completions() []completion {
 			if _, secret := SecretFlags[f.Name]; secret {
 				return // refused on the command line: never offer it
 			}
+			if len(f.Name) == 1 {
+				return // a one-letter alias (-e of --env): the long name is offered
+			}
 			b, ok := f.Value.(interface{ IsBoolFlag() bool })
 			cc.flags = append(cc.flags, completionFlag{name: f.Name, usage: f.Usage, value: !ok || !b.IsBoolFlag()})
 		})

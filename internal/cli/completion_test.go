@@ -75,7 +75,7 @@ func TestBashCompletionCompletes(t *testing.T) {
 		{"nd ec", "echo"},
 		{"nd ", "echo render help --help --version"},
 		{"nd echo --ho", "--hosts"},
-		{"nd echo -", "--hosts --known-hosts-count"},
+		{"nd echo -", "--config --env --hosts --known-hosts-count"},
 		{"nd render ", "nginx pm2"},
 		{"nd render --name ", ""},
 		{"nd render -name ", ""},

@@ -59,10 +59,10 @@ func withFlagSuggestion(fs *flag.FlagSet, err error) error {
 // parse parses c's flags and starts the command's --json state, which
 // Env.JSON and App.Main read: a --json that did not parse (it came after
 // a bad flag) still asks for the envelope.
-func (a *App) parse(env *Env, c Command, fs *flag.FlagSet, args []string) error {
-	err := ParseFlags(fs, args)
+func (a *App) parse(env *Env, c Command, fs *flag.FlagSet, args []string, interleave bool) ([]string, error) {
+	words, err := parseArgs(fs, args, interleave)
 	env.json = &jsonRun{command: c.Name(), fs: fs, parsed: err == nil, asked: err != nil && jsonInArgs(args)}
-	return err
+	return words, err
 }
 
 // alias maps what users type for the version (--version, -version) to

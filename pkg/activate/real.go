@@ -78,7 +78,7 @@ func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string
 		if rel := st.Find(to); rel != nil && rel.Manifest != nil {
 			appDir = rel.Manifest.AppDir
 		}
-		if a.eco, err = pm2.Ecosystem(EcosystemFor(r.Ecosystem, h.Addr(), appDir)); err != nil {
+		if a.eco, err = pm2.Ecosystem(h.ecosystem(r.Ecosystem, appDir)); err != nil {
 			return nil, fmt.Errorf("no %s in %s, and the one to write is invalid: %w", r.PM2.Ecosystem, site.Root, err)
 		}
 		return a, nil
@@ -174,7 +174,7 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 
 // Check implements Ops.
 func (r *Real) Check(ctx context.Context, h Host, id string) error {
-	u, err := health.Expand(r.HealthURL, h.Addr())
+	u, err := h.healthURL(r.HealthURL, r.Ecosystem)
 	if err != nil {
 		return err
 	}

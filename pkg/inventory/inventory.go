@@ -27,6 +27,11 @@ type Target struct {
 	Port int
 	// Entry is the text the target was parsed from, for messages.
 	Entry string
+	// AppHostname and AppPort, when set, are where this host's app
+	// listens instead of the fleet's --hostname and --port: a host of
+	// next-deploy.yml may override them (app_hostname, app_port).
+	AppHostname string
+	AppPort     int
 }
 
 // String gives the canonical form: "local", "user@host:port", "[::1]:22".
@@ -44,6 +49,23 @@ func (t Target) String() string {
 // Addr is host:port, with IPv6 hosts in brackets.
 func (t Target) Addr() string {
 	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+}
+
+// PortGiven reports whether the entry named the SSH port (host:port), as
+// opposed to the default: an OpenSSH client config's Port applies only
+// when it did not.
+func (t Target) PortGiven() bool {
+	if t.Local {
+		return false
+	}
+	rest := t.Entry
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[i+1:]
+	}
+	if strings.HasPrefix(rest, "[") {
+		return strings.Contains(rest, "]:")
+	}
+	return strings.Contains(rest, ":")
 }
 
 // WithUser returns t with its user set to user when it has none.

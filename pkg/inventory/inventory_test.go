@@ -98,3 +98,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// An OpenSSH client config's Port applies only to entries without one.
+func TestPortGiven(t *testing.T) {
+	for entry, want := range map[string]bool{
+		"web1": false, "u@web1": false, "web1:22": true, "u@web1:2222": true,
+		"[::1]": false, "[::1]:22": true, "u@[2001:db8::1]:2200": true, "local": false,
+	} {
+		tg, err := ParseEntry(entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tg.PortGiven(); got != want {
+			t.Errorf("%s: PortGiven = %t, want %t", entry, got, want)
+		}
+	}
+}

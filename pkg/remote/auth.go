@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
+	"slices"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -41,11 +43,11 @@ func loadKey(c SSHConfig) (ssh.Signer, error) {
 	var missing *ssh.PassphraseMissingError
 	switch {
 	case errors.As(err, &missing) && len(c.Passphrase) == 0:
-		return nil, fmt.Errorf("%s is encrypted and no passphrase was given", source)
+		return nil, lockedError{fmt.Errorf("%s is encrypted and no passphrase was given", source)}
 	case errors.As(err, &missing):
 		signer, err = ssh.ParsePrivateKeyWithPassphrase(data, c.Passphrase)
 		if errors.Is(err, x509.IncorrectPasswordError) {
-			return nil, fmt.Errorf("%s: the passphrase does not decrypt it", source)
+			return nil, lockedError{fmt.Errorf("%s: the passphrase does not decrypt it", source)}
 		}
 	}
 	if err != nil {
@@ -53,6 +55,51 @@ func loadKey(c SSHConfig) (ssh.Signer, error) {
 		return nil, fmt.Errorf("%s: not a usable private key (want OpenSSH or PEM format): %w", source, err)
 	}
 	return signer, nil
+}
+
+// lockedError is a key that is encrypted and that the passphrase given
+// (if any) does not open.
+type lockedError struct{ error }
+
+func (e lockedError) Unwrap() error { return e.error }
+
+// keyFiles loads the key files of SSHConfig.IdentityFiles and PerHost,
+// each once, with the passphrase. With the agent on, a locked one is left
+// out: the agent may hold it, as ssh(1) would also use it.
+type keyFiles struct {
+	passphrase []byte
+	agent      bool
+	loaded     map[string]ssh.Signer // nil: left out
+	errs       []error
+}
+
+func newKeyFiles(c SSHConfig) *keyFiles {
+	return &keyFiles{passphrase: c.Passphrase, agent: c.Agent, loaded: map[string]ssh.Signer{}}
+}
+
+// load gives the signers of files, noting the errors.
+func (k *keyFiles) load(files []string) []ssh.Signer {
+	var out []ssh.Signer
+	for _, f := range files {
+		s, seen := k.loaded[f]
+		if !seen {
+			var err error
+			s, err = loadKey(SSHConfig{KeyFile: f, Passphrase: k.passphrase})
+			var locked lockedError
+			switch {
+			case err == nil, errors.Is(err, fs.ErrNotExist):
+				// ssh(1) too skips an IdentityFile that is not there.
+			case k.agent && errors.As(err, &locked):
+			default:
+				k.errs = append(k.errs, err)
+			}
+			k.loaded[f] = s
+		}
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // agentSocket is the ssh-agent socket to use, or "" when c asks for none.
@@ -81,13 +128,10 @@ func agentSocket(c SSHConfig) (string, error) {
 // then the agent's keys. One method, because the client tries each method
 // name once: a second "publickey" method would never run. The returned
 // closer ends the agent connection once the handshake is over.
-func (d *Dialer) auth() (ssh.AuthMethod, io.Closer) {
+func (d *Dialer) auth(keys []ssh.Signer) (ssh.AuthMethod, io.Closer) {
 	var conn net.Conn
 	m := ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
-		var signers []ssh.Signer
-		if d.signer != nil {
-			signers = append(signers, d.signer)
-		}
+		signers := slices.Clone(keys)
 		if d.agentSock == "" {
 			return signers, nil
 		}

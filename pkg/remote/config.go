@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -25,8 +28,19 @@ type SSHConfig struct {
 	Key []byte
 	// KeyFile is a private key file, the alternative to Key.
 	KeyFile string
-	// Passphrase decrypts an encrypted Key or KeyFile.
+	// Passphrase decrypts an encrypted Key, KeyFile or key file of
+	// IdentityFiles and PerHost.
 	Passphrase []byte
+	// IdentityFiles are private key files offered after Key or KeyFile,
+	// for hosts without key files of their own in PerHost: the
+	// ~/.ssh/id_* of an operator who gave no key. With Agent, one that
+	// is encrypted and that Passphrase does not open is left out (the
+	// agent may hold it).
+	IdentityFiles []string
+	// PerHost is what an OpenSSH client config says about a target
+	// (ClientConfig.Apply), by the target's String: the key files its
+	// login offers instead of IdentityFiles, the jump host instead of Jump.
+	PerHost map[string]HostOptions
 	// Agent adds the keys of ssh-agent (AgentSocket, else SSH_AUTH_SOCK).
 	Agent bool
 	// AgentSocket is the ssh-agent socket; empty means $SSH_AUTH_SOCK.
@@ -63,8 +77,8 @@ func (c SSHConfig) String() string {
 	if c.Jump != nil {
 		jump = c.Jump.String()
 	}
-	return fmt.Sprintf("SSHConfig{KnownHosts: %d bytes, KnownHostsFile: %q, Key: %s, KeyFile: %q, Passphrase: %s, Agent: %t, Jump: %s, DefaultUser: %q}",
-		len(c.KnownHosts), c.KnownHostsFile, set(c.Key), c.KeyFile, set(c.Passphrase), c.Agent, jump, c.DefaultUser)
+	return fmt.Sprintf("SSHConfig{KnownHosts: %d bytes, KnownHostsFile: %q, Key: %s, KeyFile: %q, Passphrase: %s, IdentityFiles: %q, PerHost: %d hosts, Agent: %t, Jump: %s, DefaultUser: %q}",
+		len(c.KnownHosts), c.KnownHostsFile, set(c.Key), c.KeyFile, set(c.Passphrase), strings.Join(c.IdentityFiles, ","), len(c.PerHost), c.Agent, jump, c.DefaultUser)
 }
 
 // GoString is String, for %#v.
@@ -102,9 +116,17 @@ func (c SSHConfig) Validate() error {
 // loaded is an SSHConfig read and parsed.
 type loaded struct {
 	hostKeys  *hostKeys
-	signer    ssh.Signer
+	signers   []ssh.Signer // Key or KeyFile, then IdentityFiles
 	agentSock string
 	jump      *inventory.Target
+	perHost   map[string]route
+}
+
+// route is how one target is logged in to when it is not the default:
+// its own keys, its own jump host.
+type route struct {
+	signers []ssh.Signer
+	jump    *inventory.Target
 }
 
 func (c SSHConfig) load() (*loaded, error) {
@@ -116,28 +138,37 @@ func (c SSHConfig) load() (*loaded, error) {
 	if l.hostKeys, err = loadHostKeys(c.KnownHosts, c.KnownHostsFile); err != nil {
 		errs = append(errs, err)
 	}
-	if l.signer, err = loadKey(c); err != nil {
+	signer, err := loadKey(c)
+	if err != nil {
 		errs = append(errs, err)
+	} else if signer != nil {
+		l.signers = append(l.signers, signer)
 	}
 	if l.agentSock, err = agentSocket(c); err != nil {
 		errs = append(errs, err)
 	}
-	if !c.Agent && len(bytes.TrimSpace(c.Key)) == 0 && c.KeyFile == "" {
+	keys := newKeyFiles(c)
+	l.signers = append(l.signers, keys.load(c.IdentityFiles)...)
+	if !c.Agent && len(bytes.TrimSpace(c.Key)) == 0 && c.KeyFile == "" && len(c.IdentityFiles) == 0 && !c.perHostKeys() {
 		errs = append(errs, errors.New("no way to log in: give a private key (content or file) or use ssh-agent"))
 	}
 	if c.Jump != nil {
-		j := c.Jump.WithUser(c.DefaultUser)
-		switch {
-		case j.Local:
-			errs = append(errs, errors.New("jump host: \"local\" is not a jump host"))
-		case j.Host == "" || j.Port < 1 || j.Port > 65535:
-			errs = append(errs, fmt.Errorf("jump host %q: want [user@]host[:port]", j.Entry))
-		case j.User == "":
-			errs = append(errs, fmt.Errorf("jump host %s: no user (give user@ or a default user)", j))
-		default:
-			l.jump = &j
+		if l.jump, err = c.checkJump(*c.Jump); err != nil {
+			errs = append(errs, err)
 		}
 	}
+	l.perHost = map[string]route{}
+	for _, name := range slices.Sorted(maps.Keys(c.PerHost)) {
+		o := c.PerHost[name]
+		r := route{signers: keys.load(o.KeyFiles)}
+		if o.Jump != nil {
+			if r.jump, err = c.checkJump(*o.Jump); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+		}
+		l.perHost[name] = r
+	}
+	errs = append(errs, keys.errs...)
 	if c.ConnectTimeout < 0 {
 		errs = append(errs, fmt.Errorf("connect timeout %s: want a positive duration", clock.Format(c.ConnectTimeout)))
 	}
@@ -151,4 +182,27 @@ func (c SSHConfig) load() (*loaded, error) {
 		return nil, errors.Join(errs...)
 	}
 	return &l, nil
+}
+
+func (c SSHConfig) perHostKeys() bool {
+	for _, o := range c.PerHost {
+		if len(o.KeyFiles) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// checkJump checks a jump host and gives it the default user.
+func (c SSHConfig) checkJump(j inventory.Target) (*inventory.Target, error) {
+	j = j.WithUser(c.DefaultUser)
+	switch {
+	case j.Local:
+		return nil, errors.New("jump host: \"local\" is not a jump host")
+	case j.Host == "" || j.Port < 1 || j.Port > 65535:
+		return nil, fmt.Errorf("jump host %q: want [user@]host[:port]", j.Entry)
+	case j.User == "":
+		return nil, fmt.Errorf("jump host %s: no user (give user@ or a default user)", j)
+	}
+	return &j, nil
 }

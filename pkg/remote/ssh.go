@@ -18,9 +18,10 @@ import (
 // It is safe for concurrent use.
 type Dialer struct {
 	hostKeys       *hostKeys
-	signer         ssh.Signer
+	signers        []ssh.Signer
 	agentSock      string
 	jump           *inventory.Target
+	perHost        map[string]route
 	user           string
 	connectTimeout time.Duration
 	keepAlive      time.Duration
@@ -35,9 +36,10 @@ func NewDialer(cfg SSHConfig) (*Dialer, error) {
 	}
 	d := &Dialer{
 		hostKeys:       l.hostKeys,
-		signer:         l.signer,
+		signers:        l.signers,
 		agentSock:      l.agentSock,
 		jump:           l.jump,
+		perHost:        l.perHost,
 		user:           cfg.DefaultUser,
 		connectTimeout: cfg.ConnectTimeout,
 		keepAlive:      cfg.KeepAlive,
@@ -70,18 +72,19 @@ func (d *Dialer) Dial(ctx context.Context, t inventory.Target) (Host, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, d.connectTimeout,
 		fmt.Errorf("no login within the connect timeout (%s)", clock.Format(d.connectTimeout)))
 	defer cancel()
-	if d.jump == nil {
-		c, err := d.dialDirect(ctx, t)
+	r := d.route(t)
+	if r.jump == nil {
+		c, err := d.dialDirect(ctx, t, r.signers)
 		if err != nil {
 			return nil, connectErr(t.String(), err)
 		}
 		return d.newHost(t.String(), c, nil), nil
 	}
-	j := *d.jump
+	j := *r.jump
 	via := func(err error) error {
 		return fmt.Errorf("connect to %s through jump host %s: %w", t, j, err)
 	}
-	jc, err := d.dialDirect(ctx, j)
+	jc, err := d.dialDirect(ctx, j, r.signers)
 	if err != nil {
 		var hk *HostKeyError
 		if errors.As(err, &hk) {
@@ -97,7 +100,7 @@ func (d *Dialer) Dial(ctx context.Context, t inventory.Target) (Host, error) {
 		}
 		return nil, via(fmt.Errorf("open a tunnel from %s to %s: %w", j, t.Addr(), err))
 	}
-	c, err := d.handshake(ctx, conn, t)
+	c, err := d.handshake(ctx, conn, t, r.signers)
 	if err != nil {
 		jc.Close()
 		var hk *HostKeyError
@@ -107,6 +110,19 @@ func (d *Dialer) Dial(ctx context.Context, t inventory.Target) (Host, error) {
 		return nil, via(err)
 	}
 	return d.newHost(t.String(), c, jc), nil
+}
+
+// route is how t is reached: its own keys and jump host from PerHost,
+// else the Dialer's.
+func (d *Dialer) route(t inventory.Target) route {
+	r := d.perHost[t.String()]
+	if len(r.signers) == 0 {
+		r.signers = d.signers
+	}
+	if r.jump == nil {
+		r.jump = d.jump
+	}
+	return r
 }
 
 // connectErr names the host, unless err is a HostKeyError (which does).
@@ -119,7 +135,7 @@ func connectErr(name string, err error) error {
 }
 
 // dialDirect connects to t over TCP and logs in.
-func (d *Dialer) dialDirect(ctx context.Context, t inventory.Target) (*ssh.Client, error) {
+func (d *Dialer) dialDirect(ctx context.Context, t inventory.Target, keys []ssh.Signer) (*ssh.Client, error) {
 	var nd net.Dialer
 	conn, err := nd.DialContext(ctx, "tcp", t.Addr())
 	if err != nil {
@@ -128,13 +144,13 @@ func (d *Dialer) dialDirect(ctx context.Context, t inventory.Target) (*ssh.Clien
 		}
 		return nil, err
 	}
-	return d.handshake(ctx, conn, t)
+	return d.handshake(ctx, conn, t, keys)
 }
 
 // handshake runs the SSH handshake and login over conn, closing conn when
 // ctx ends first (a tunnel through the jump host has no deadlines).
-func (d *Dialer) handshake(ctx context.Context, conn net.Conn, t inventory.Target) (*ssh.Client, error) {
-	auth, agentConn := d.auth()
+func (d *Dialer) handshake(ctx context.Context, conn net.Conn, t inventory.Target, keys []ssh.Signer) (*ssh.Client, error) {
+	auth, agentConn := d.auth(keys)
 	defer agentConn.Close()
 	cfg := &ssh.ClientConfig{
 		User:              t.User,
@@ -153,7 +169,7 @@ func (d *Dialer) handshake(ctx context.Context, conn net.Conn, t inventory.Targe
 	if err != nil {
 		conn.Close()
 		if strings.Contains(err.Error(), "unable to authenticate") {
-			return nil, fmt.Errorf("login as %s refused (%s): %w", t.User, d.triedKeys(), err)
+			return nil, fmt.Errorf("login as %s refused (%s): %w", t.User, d.triedKeys(keys), err)
 		}
 		return nil, err
 	}
@@ -161,13 +177,16 @@ func (d *Dialer) handshake(ctx context.Context, conn net.Conn, t inventory.Targe
 }
 
 // triedKeys says which keys a login offered, by fingerprint.
-func (d *Dialer) triedKeys() string {
+func (d *Dialer) triedKeys(keys []ssh.Signer) string {
 	var s []string
-	if d.signer != nil {
-		s = append(s, "key "+ssh.FingerprintSHA256(d.signer.PublicKey()))
+	for _, k := range keys {
+		s = append(s, "key "+ssh.FingerprintSHA256(k.PublicKey()))
 	}
 	if d.agentSock != "" {
 		s = append(s, "the keys of ssh-agent")
+	}
+	if len(s) == 0 {
+		return "offered no key: give one, or use ssh-agent"
 	}
 	return "offered " + strings.Join(s, " and ") + "; is it in the user's ~/.ssh/authorized_keys?"
 }
