@@ -23,7 +23,6 @@ var secretEnv = map[string]string{
 	"NEXT_DEPLOY_SSH_PASSPHRASE": "secret-marker-env-passphrase",
 	"GITHUB_TOKEN":               "secret-marker-github-token",
 	"RUNNER_TRACKING_ID":         "secret-marker-tracking-id",
-	"LC_CONTROL": "secret-marker-control",
 }
 
 // TestLocalActivateLeavesNoSecret: `activate --hosts local` run as the
