@@ -22,9 +22,9 @@ import (
 // not for its unpacked tree. deliver fails on that host, exits 1 naming it
 // and "No space left on device"; no releases/<id> appears there and the
 // incoming folders of every attempt are gone; current keeps serving (load
-// straight to that host, 0 failed); the other host got the release. Once
-// the space is back, the same deliver completes it and activate goes
-// through.
+// straight to that host, 0 failed); the other host got the release, and
+// activate refuses it, naming the host that lacks it. Once the space is
+// back, the same deliver completes it and activate goes through.
 func TestFaultDiskFillsDuringUnpack(t *testing.T) {
 	b := actBed(t)
 	full := b.Hosts[1]
@@ -65,6 +65,12 @@ func TestFaultDiskFillsDuringUnpack(t *testing.T) {
 	faultStopLoad(t, "straight to "+full.Name(), load)
 	faultIntact(t, b.Hosts...)
 	servesEverywhere(t, b, "s1")
+	status, all = faultActivate(t, b, "big2")
+	if status != 1 || !strings.Contains(all, full.Addr) || !strings.Contains(all, "does not hold release big2") {
+		t.Errorf("activate of a release one host lacks: exit %d, want 1 naming %s\n%s", status, full.Addr, all)
+	}
+	servesEverywhere(t, b, "s1")
+	faultIntact(t, b.Hosts...)
 
 	if err := os.Remove(fill.path()); err != nil {
 		t.Fatal(err)
