@@ -14,8 +14,11 @@ import (
 	"github.com/org/next-deploy/test/bed"
 )
 
-// TestFaultTwoDeploysRace: two activations of different releases start
-// at the same moment against the same hosts, three rounds. In each round
+// TestFaultTwoDeploysRace: two activations of different releases run at
+// once against the same hosts, three rounds: started at the same moment,
+// then the second 300 ms and 1 s after the first (each takes its locks in
+// preflight, a few hundred ms in: the rounds cover both runs refused and
+// one run winning). In each round
 // a run either switches every host or is refused as a whole (exit 1,
 // naming a host and the other run as the lock holder, nothing changed):
 // never a mix. Every host ends on the same release, the one of the last
@@ -30,18 +33,19 @@ func TestFaultTwoDeploysRace(t *testing.T) {
 		t.Fatalf("activate base: exit %d\n%s", status, out)
 	}
 	want := "base"
-	for round := 1; round <= 3; round++ {
-		ids := []string{fmt.Sprintf("ra%d", round), fmt.Sprintf("rb%d", round)}
+	for round, lag := range []time.Duration{0, 300 * time.Millisecond, time.Second} {
+		ids := []string{fmt.Sprintf("ra%d", round+1), fmt.Sprintf("rb%d", round+1)}
 		for _, id := range ids {
 			s.ship(t, b, id, false)
 		}
-		want = raceRound(t, b, round, ids, want)
+		want = raceRound(t, b, round+1, ids, lag, want)
 	}
 }
 
-// raceRound runs the two activations of ids at once; was is where every
-// host is before; it returns where every host is after.
-func raceRound(t *testing.T, b *bed.Bed, round int, ids []string, was string) string {
+// raceRound runs the two activations of ids at once, the second lag
+// after the first; was is where every host is before; it returns where
+// every host is after.
+func raceRound(t *testing.T, b *bed.Bed, round int, ids []string, lag time.Duration, was string) string {
 	t.Helper()
 	before := make([]int, len(b.Hosts))
 	for i, h := range b.Hosts {
@@ -54,6 +58,9 @@ func raceRound(t *testing.T, b *bed.Bed, round int, ids []string, was string) st
 		runID := fmt.Sprintf("%d%d", round, i)
 		urls[i] = "https://github.com/org/app/actions/runs/" + runID
 		env := []string{"GITHUB_SERVER_URL=https://github.com", "GITHUB_REPOSITORY=org/app", "GITHUB_RUN_ID=" + runID}
+		if i > 0 {
+			time.Sleep(lag)
+		}
 		runs[i] = faultStart(t, b, env, append([]string{"activate", "--release", id}, actFlags()...)...)
 	}
 	var won []string
@@ -69,6 +76,7 @@ func raceRound(t *testing.T, b *bed.Bed, round int, ids []string, was string) st
 			t.Errorf("round %d, activate %s: exit %d; want 0, or 1 refused naming a host and the other run (%s) as the lock holder", round, ids[i], status, urls[1-i])
 		}
 	}
+	t.Logf("round %d (second run %s later): succeeded %v", round, lag, won)
 	faultStopLoad(t, fmt.Sprintf("round %d through the balancer", round), load)
 	faultIntact(t, b.Hosts...)
 	now := actCurrent(t, b, b.Hosts[0])
