@@ -20,7 +20,9 @@
 //      (temporary file, then rename): the last two minutes at that pace and
 //      the last half hour every 10th sample. next-deploy status and
 //      activate --watch read it to tell a leak from warm-up. The file goes
-//      when the process exits.
+//      when the process exits. It also says whether the app listens yet
+//      (ready, written at once when it starts to): activate's reload gives
+//      up on a new worker that does not before pm2's listen_timeout.
 //   4. Heap snapshots (node --heapsnapshot-signal): node writes the snapshot
 //      from a signal listener that throws when it cannot write (no
 //      --diagnostic-dir, a full disk), which kills the worker. The listener
@@ -48,6 +50,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM'];
 const servers = new Set();
 const held = []; // [signal, listener] the app registered
 let readySent = false;
+let listening = false; // a server of the app listens (reported as ready)
 let draining = false;
 let finished = false;
 
@@ -73,6 +76,12 @@ function track(server) {
     res.once('close', done);
   });
   server.once('listening', () => {
+    if (!listening) {
+      listening = true;
+      // The report says so at once: a reload watching it gives up on a
+      // worker that never gets here (next-deploy's pm2.Site.Unready).
+      if (memEvery > 0) sampleMemory();
+    }
     if (readySent || typeof process.send !== 'function') return;
     readySent = true;
     process.send('ready');
@@ -204,7 +213,7 @@ function sampleMemory() {
     // pm2 sets process.title, which hides node's options from
     // /proc/<pid>/cmdline: heap-snapshot learns them here.
     const doc = JSON.stringify({
-      v: 1, pid: process.pid, pm_id: process.env.pm_id === undefined ? null : String(process.env.pm_id),
+      v: 1, pid: process.pid, pm_id: process.env.pm_id === undefined ? null : String(process.env.pm_id), ready: listening,
       every: memEvery, heap_limit: heapLimit, heap_signal: heapSignal, diagnostic_dir: diagnosticDir,
       coarse: coarse, fine: fine,
     });

@@ -37,14 +37,17 @@ type Sample struct {
 
 // memReport is the preload's file as it is on disk.
 type memReport struct {
-	V         int         `json:"v"`
-	PID       int         `json:"pid"`
-	Every     int64       `json:"every"`
-	HeapLimit int64       `json:"heap_limit"`
-	Signal    string      `json:"heap_signal"`
-	Dir       string      `json:"diagnostic_dir"`
-	Coarse    [][]float64 `json:"coarse"`
-	Fine      [][]float64 `json:"fine"`
+	V         int   `json:"v"`
+	PID       int   `json:"pid"`
+	Every     int64 `json:"every"`
+	HeapLimit int64 `json:"heap_limit"`
+	// Ready is whether the app listens; nil from a preload that does
+	// not say (older than this field).
+	Ready  *bool       `json:"ready"`
+	Signal string      `json:"heap_signal"`
+	Dir    string      `json:"diagnostic_dir"`
+	Coarse [][]float64 `json:"coarse"`
+	Fine   [][]float64 `json:"fine"`
 }
 
 // memory merges the coarse and fine samples by time; nil without any.

@@ -122,8 +122,16 @@ type Proc struct {
 	// the worker has none (started without the preload, or MEM_MS=0).
 	Memory *Memory `json:"-"`
 
-	StartedMS int64      `json:"started_ms"`
-	Mem       *memReport `json:"mem"`
+	// Ready is the drain preload's word on whether the worker's app
+	// listens yet (StatusMemory only); nil when the worker has no report,
+	// or one that does not say.
+	Ready *bool `json:"-"`
+	// ListenTimeout is the app's pm2 listen_timeout (0: pm2's default).
+	ListenTimeout time.Duration `json:"-"`
+
+	StartedMS       int64      `json:"started_ms"`
+	ListenTimeoutMS int64      `json:"listen_timeout_ms"`
+	Mem             *memReport `json:"mem"`
 }
 
 // Key identifies the process across a reload (its pm_id).
@@ -178,8 +186,10 @@ func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc
 		if p.StartedMS > 0 {
 			p.Started = time.UnixMilli(p.StartedMS).UTC()
 		}
+		p.ListenTimeout = time.Duration(p.ListenTimeoutMS) * time.Millisecond
 		if p.Mem != nil && p.Mem.PID == p.PID {
 			p.Memory = p.Mem.memory()
+			p.Ready = p.Mem.Ready
 		}
 		p.Mem = nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,17 +171,20 @@ func (s *Site) Crashing(now []Proc, before map[string]int) (Proc, bool) {
 type Watch struct {
 	// Poll is the pause between two looks at the workers.
 	Poll time.Duration
-	// Rescue is called once when a new worker crash-loops during the
-	// reload. It switches current back: pm2's next restart of that worker
-	// then starts the old release, which answers 'ready', so pm2 never
-	// stops an old worker without a working replacement (it would after
-	// listen_timeout, whatever the new one does).
+	// Rescue is called once when a new worker crash-loops, or does not
+	// get ready (Unready), during the reload. It switches current back:
+	// pm2's next restart of that worker then starts the old release,
+	// which answers 'ready', so pm2 never stops an old worker without a
+	// working replacement (it would after listen_timeout, whatever the new
+	// one does). An unready worker is killed after the Rescue, to be
+	// restarted so.
 	Rescue func(ctx context.Context) error
 }
 
 // Reload runs the proven reload (ReloadOnce) of the ecosystem's apps while
 // watching the workers; when none of them runs yet it starts them. It
-// reports whether Rescue was called.
+// reports whether Rescue was called. A reload rescued from workers that
+// never got ready ends with an error that says so, once pm2 is done.
 func (r Runner) Reload(ctx context.Context, h remote.Host, s *Site, w Watch) (rescued bool, err error) {
 	ps, err := r.Status(ctx, h)
 	if err != nil {
@@ -190,34 +194,127 @@ func (r Runner) Reload(ctx context.Context, h remote.Host, s *Site, w Watch) (re
 	if len(ours) == 0 {
 		return false, r.Start(ctx, h)
 	}
-	before := map[string]int{}
-	for _, p := range ours {
-		before[p.Key()] = p.Restarts
-	}
+	x := newReloadWatch(r, h, s, w, ours)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- r.ReloadOnce(wctx, h) }()
-	poll := w.Poll
-	if poll <= 0 {
-		poll = time.Second
-	}
-	timer := time.NewTimer(poll)
+	timer := time.NewTimer(x.poll)
 	defer timer.Stop()
 	for {
 		select {
 		case err := <-done:
-			return rescued, err
+			return x.rescued, errors.Join(err, x.unready)
 		case <-timer.C:
 		}
-		if now, err := r.Status(wctx, h); err == nil && !rescued && w.Rescue != nil {
-			if p, bad := s.Crashing(now, before); bad {
-				rescued = true
-				if err := w.Rescue(ctx); err != nil {
-					return true, fmt.Errorf("worker %s of %q crash-loops during the reload and switching back failed: %w", p.Key(), p.Name, err)
-				}
+		if err := x.look(ctx, wctx); err != nil {
+			return true, err
+		}
+		timer.Reset(x.poll)
+	}
+}
+
+// reloadWatch is what Reload learns while it watches one reload.
+type reloadWatch struct {
+	r    Runner
+	h    remote.Host
+	s    *Site
+	w    Watch
+	poll time.Duration
+	// restarts and pids are each worker's (by Key) before the reload.
+	restarts map[string]int
+	pids     map[string]int
+	// seen is when each new worker was first seen; killed the unready
+	// ones killed.
+	seen   map[int]time.Time
+	killed map[int]bool
+	// rescued: Rescue was called, at rescuedAt; unready says why when
+	// workers never got ready.
+	rescued   bool
+	rescuedAt time.Time
+	unready   error
+}
+
+func newReloadWatch(r Runner, h remote.Host, s *Site, w Watch, ours []Proc) *reloadWatch {
+	x := &reloadWatch{r: r, h: h, s: s, w: w, poll: w.Poll,
+		restarts: map[string]int{}, pids: map[string]int{}, seen: map[int]time.Time{}, killed: map[int]bool{}}
+	if x.poll <= 0 {
+		x.poll = time.Second
+	}
+	for _, p := range ours {
+		x.restarts[p.Key()] = p.Restarts
+		x.pids[p.Key()] = p.PID
+	}
+	return x
+}
+
+// look checks the workers once: a crash loop or a new worker that does
+// not get ready is rescued. Its error is a failed Rescue.
+func (x *reloadWatch) look(ctx, wctx context.Context) error {
+	if x.w.Rescue == nil {
+		return nil
+	}
+	now, err := x.r.StatusMemory(wctx, x.h)
+	if err != nil {
+		return nil // the next look may do better; pm2 goes on meanwhile
+	}
+	if !x.rescued {
+		if p, bad := x.s.Crashing(now, x.restarts); bad {
+			if err := x.rescue(ctx); err != nil {
+				return fmt.Errorf("worker %s of %q crash-loops during the reload and switching back failed: %w", p.Key(), p.Name, err)
 			}
 		}
-		timer.Reset(poll)
 	}
+	var give []Proc
+	for _, p := range x.s.Unready(now, x.pids, x.seen, time.Now(), x.poll) {
+		// After a Rescue, new workers start the previous release: only
+		// the ones started before are given up on.
+		if !x.killed[p.PID] && (!x.rescued || x.seen[p.PID].Before(x.rescuedAt)) {
+			give = append(give, p)
+		}
+	}
+	if len(give) == 0 {
+		return nil
+	}
+	p := give[0]
+	if !x.rescued {
+		if err := x.rescue(ctx); err != nil {
+			return fmt.Errorf("worker %s of %q (pid %d) does not get ready and switching back failed: %w", p.Key(), p.Name, p.PID, err)
+		}
+	}
+	if x.unready == nil {
+		limit := unreadyAfter(p.ListenTimeout, x.poll)
+		x.unready = fmt.Errorf("worker %s of %q (pid %d) did not listen within %s of its start (pm2 stops the old worker at listen_timeout %s, ready or not): current was switched back and the worker restarted on the previous release, which kept serving; does the app listen on HOSTNAME:PORT (see pm2 logs)? an app this slow to start needs a longer --listen-timeout",
+			p.Key(), p.Name, p.PID, limit.Round(time.Second), orDefault(p.ListenTimeout))
+	}
+	return x.kill(ctx, give)
+}
+
+// rescue calls Rescue once.
+func (x *reloadWatch) rescue(ctx context.Context) error {
+	x.rescued, x.rescuedAt = true, time.Now()
+	return x.w.Rescue(ctx)
+}
+
+const killScript = `
+kill -KILL "$@" 2>/dev/null || true
+`
+
+// kill ends workers that never got ready (they serve nothing): pm2
+// restarts them from current.
+func (x *reloadWatch) kill(ctx context.Context, ps []Proc) error {
+	pids := make([]string, len(ps))
+	for i, p := range ps {
+		x.killed[p.PID] = true
+		pids[i] = strconv.Itoa(p.PID)
+	}
+	_, err := x.r.run(ctx, x.h, "kill workers that never got ready", killScript, pids...)
+	return err
+}
+
+func orDefault(listen time.Duration) time.Duration {
+	if listen <= 0 {
+		return defaultListenTimeout
+	}
+	return listen
 }

@@ -77,12 +77,14 @@ var (
 	actBuildErr  error
 )
 
-// actBinary builds cmd/next-deploy once per test binary, under the
-// system's temp dir (removed by the next build of the same binary path).
+// actBinary builds cmd/next-deploy once per test binary, into a
+// directory of its own (TestMain removes it): a path shared by every test
+// binary of the machine let another worktree's build replace the CLI
+// under a running test.
 func actBinary(t *testing.T) string {
 	t.Helper()
 	actBuildOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "next-deploy-e2e-activate")
+		dir := actBinDir()
 		if actBuildErr = os.MkdirAll(dir, 0o755); actBuildErr != nil {
 			return
 		}

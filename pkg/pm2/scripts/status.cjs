@@ -30,6 +30,7 @@ process.stdin.on('data', (d) => { s += d; }).on('end', () => {
       restarts: e.restart_time || 0, unstable: e.unstable_restarts || 0,
       mode: e.exec_mode || '', cwd: e.pm_cwd || '', script: e.pm_exec_path || '', real_cwd: real,
       rss: (p.monit && p.monit.memory) || 0, started_ms: e.pm_uptime || 0, mem: mem,
+      listen_timeout_ms: Number(e.listen_timeout) || 0,
     };
   })) + '\n');
   if (withMem) {
