@@ -105,7 +105,22 @@ func Run[A any](ctx context.Context, ops Ops[A], hosts []Host, choose Choose, o 
 // o.Parallel hosts at a time. Any problem refuses the whole rollout,
 // touching nothing.
 func preflight[A any](ctx context.Context, ops Ops[A], plans []*plan[A], choose Choose, o Options) error {
+	// The first host goes alone, before any other: two runs started
+	// together meet at its lock, and one of them gets the whole fleet.
+	// Taken all at once, each run tended to win some hosts and both were
+	// refused (found by test/e2e TestFaultTwoDeploysRace).
+	var first error
+	if len(plans) > 0 {
+		first = plans[0].preflight(ctx, ops, choose)
+	}
+	var locked *release.LockedError
 	results := fleet.Each(ctx, targetsOf(plans), o.Parallel, func(ctx context.Context, i int, _ inventory.Target) (struct{}, error) {
+		switch {
+		case i == 0:
+			return struct{}{}, first
+		case errors.As(first, &locked):
+			return struct{}{}, fmt.Errorf("%s not checked: %s is locked by another run", plans[i].h.Name(), plans[0].h.Name())
+		}
 		return struct{}{}, plans[i].preflight(ctx, ops, choose)
 	})
 	var errs []error
@@ -174,7 +189,7 @@ func unlockAll[A any](ctx context.Context, plans []*plan[A], rep *Report) {
 			continue
 		}
 		if err := p.lock.Unlock(ctx); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("%s: %w; its deploy lock stays until a later run breaks it (--break-lock-after, once the host is back)", p.h.Name(), err))
 		}
 	}
 	if len(errs) > 0 {

@@ -325,3 +325,29 @@ func TestLockBeforeState(t *testing.T) {
 		}
 	}
 }
+
+// Regression (fault suite, TestFaultTwoDeploysRace): preflight took every
+// host's lock at once, so two runs started together each won some hosts
+// and both were refused. The first host's lock is taken alone first; when
+// another run holds it, no other host's lock is even tried.
+func TestFirstHostLockGatesTheOthers(t *testing.T) {
+	f, hosts := newFleet(3, "v1", "v1", "v2")
+	f.servers["h0"].lockErr = &release.LockedError{Host: "h0", Root: "/app", Holder: release.Holder{Who: "other@ci"}}
+	rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{})
+	if rep.Err == nil || !strings.Contains(rep.Err.Error(), "locked by another run") {
+		t.Fatalf("err = %v, want refused naming the lock", rep.Err)
+	}
+	for _, r := range f.reads {
+		if r != "h0 lock" {
+			t.Errorf("%q happened though h0 was locked by another run", r)
+		}
+	}
+	// Unlocked: h0's lock comes before any other host's.
+	f, hosts = newFleet(3, "v1", "v1", "v2")
+	if rep := Run(context.Background(), f, hosts, activateTo("v2"), Options{Parallel: 3}); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	if len(f.reads) < 2 || f.reads[0] != "h0 lock" || f.reads[1] != "h0 state" {
+		t.Errorf("reads = %q, want h0's lock and state first", f.reads)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/org/next-deploy/pkg/clock"
@@ -293,6 +294,13 @@ func findingIfConflicts(rs []Result, err error) error {
 // not bad input, not our own cancellation.
 func transient(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || release.IsConflict(err) || errors.Is(err, release.ErrInvalid) {
+		return false
+	}
+	// A full disk stays full for the next attempt: three more full
+	// uploads only delay the error (found by the fault suite,
+	// TestFaultDiskFillsDuringUnpack). tar and the shell say it in
+	// these words; the host's error carries their stderr.
+	if strings.Contains(err.Error(), "No space left on device") {
 		return false
 	}
 	var hk *remote.HostKeyError

@@ -1,10 +1,13 @@
 package deliver
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/remote"
 )
 
 // A host holding another artifact under the id is a finding (exit 3),
@@ -41,5 +44,25 @@ func TestConflictsAloneAreAFinding(t *testing.T) {
 				t.Errorf("finding %v does not carry the conflict", err)
 			}
 		})
+	}
+}
+
+// Which failures are retried: a cut connection is; a full disk, a bad
+// host key, bad input and a conflict are not (regression: the fault suite
+// saw three more full uploads to a full disk).
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{errors.New("upload: open session: EOF"), true},
+		{&remote.ExitError{Host: "b", Code: 2, Stderr: "tar: server.js: Cannot write: No space left on device"}, false},
+		{&remote.HostKeyError{Host: "b"}, false},
+		{fmt.Errorf("r1: %w", release.ErrInvalid), false},
+		{&release.ConflictError{Host: "b", ID: "r1"}, false},
+	} {
+		if got := transient(context.Background(), tc.err); got != tc.want {
+			t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

@@ -125,7 +125,9 @@ func parseHeld(out []byte, host, root string) (*LockedError, error) {
 		e.Holder = Holder{Who: "unknown holder"}
 	}
 	if since, err := strconv.ParseInt(f[2], 10, 64); err == nil {
-		e.Age = time.Duration(now-since) * time.Second
+		// The script reads the clock before the lock's time: a lock made
+		// in between is a second "in the future". Not negative.
+		e.Age = max(0, time.Duration(now-since)*time.Second)
 	}
 	return e, nil
 }
