@@ -26,9 +26,7 @@ func (h Host) Addr() string {
 }
 
 // Connector gives a connected host for a target (remote.Pool).
-type Connector interface {
-	Get(ctx context.Context, t inventory.Target) (remote.Host, error)
-}
+type Connector = fleet.Connector
 
 // Connect connects to every target, parallel at a time, and returns the
 // hosts in the order of targets, or names every host it could not reach:

@@ -23,9 +23,7 @@ import (
 )
 
 // Connector gives a connected host for a target (remote.Pool).
-type Connector interface {
-	Get(ctx context.Context, t inventory.Target) (remote.Host, error)
-}
+type Connector = fleet.Connector
 
 // Artifact is the checked artifact to deliver.
 type Artifact struct {

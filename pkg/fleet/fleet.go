@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/pkg/inventory"
+	"github.com/org/next-deploy/pkg/remote"
 )
 
 // Result is what one host's work came to.
@@ -51,6 +52,25 @@ func Each[T any](ctx context.Context, targets []inventory.Target, parallel int, 
 	}
 	wg.Wait()
 	return results
+}
+
+// Connector gives a connected host for a target: remote.Pool is the one
+// the commands pass; tests pass fakes.
+type Connector interface {
+	Get(ctx context.Context, t inventory.Target) (remote.Host, error)
+}
+
+// OnHosts is Each with every target's connection: fn gets the connected
+// host; a target that cannot be reached fails with the connection's error.
+func OnHosts[T any](ctx context.Context, conn Connector, targets []inventory.Target, parallel int, fn func(ctx context.Context, i int, h remote.Host) (T, error)) []Result[T] {
+	return Each(ctx, targets, parallel, func(ctx context.Context, i int, t inventory.Target) (T, error) {
+		h, err := conn.Get(ctx, t)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return fn(ctx, i, h)
+	})
 }
 
 // Failed returns the results that failed.

@@ -17,9 +17,7 @@ import (
 )
 
 // Connector gives a connected host for a target (remote.Pool).
-type Connector interface {
-	Get(ctx context.Context, t inventory.Target) (remote.Host, error)
-}
+type Connector = fleet.Connector
 
 // PM2 is what heap asks pm2 on a host (pm2.Runner).
 type PM2 interface {

@@ -19,9 +19,7 @@ import (
 )
 
 // Connector gives a connected host for a target (remote.Pool).
-type Connector interface {
-	Get(ctx context.Context, t inventory.Target) (remote.Host, error)
-}
+type Connector = fleet.Connector
 
 // Options say what a prune keeps and how it works.
 type Options struct {
@@ -69,11 +67,7 @@ type Result struct {
 // every host's result in the order of targets. The error says how many
 // hosts failed and why; the others are pruned all the same.
 func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout release.Layout, o Options) ([]Result, error) {
-	rs := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, _ int, t inventory.Target) (Result, error) {
-		h, err := conn.Get(ctx, t)
-		if err != nil {
-			return Result{}, err
-		}
+	rs := fleet.OnHosts(ctx, conn, targets, o.Parallel, func(ctx context.Context, _ int, h remote.Host) (Result, error) {
 		return Host(ctx, layout, h, o)
 	})
 	out := make([]Result, len(rs))

@@ -22,9 +22,7 @@ import (
 )
 
 // Connector gives a connected host for a target (remote.Pool).
-type Connector interface {
-	Get(ctx context.Context, t inventory.Target) (remote.Host, error)
-}
+type Connector = fleet.Connector
 
 // WorkerReader reads a host's pm2 site and its workers with their memory
 // (pm2.Runner).
@@ -86,11 +84,7 @@ func (w Worker) Leaking() bool { return w.Trend != nil && w.Trend.Leaking() }
 // every host's answer in the order of targets. The error says how many
 // hosts could not be read and why; the others are answered all the same.
 func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout release.Layout, o Options) ([]Host, error) {
-	rs := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, _ int, t inventory.Target) (Host, error) {
-		h, err := conn.Get(ctx, t)
-		if err != nil {
-			return Host{}, err
-		}
+	rs := fleet.OnHosts(ctx, conn, targets, o.Parallel, func(ctx context.Context, _ int, h remote.Host) (Host, error) {
 		return Read(ctx, layout, h, o)
 	})
 	out := make([]Host, len(rs))
