@@ -1,4 +1,4 @@
-package archive
+package tarball
 
 import (
 	"archive/tar"
@@ -31,7 +31,7 @@ func walk(ctx context.Context, r io.Reader, f release.Format, fn func(name strin
 	}
 	defer rc.Close()
 	tr := tar.NewReader(rc)
-	v := newValidator()
+	v := NewRules()
 	for {
 		if err := ctx.Err(); err != nil {
 			return Stats{}, err
@@ -43,7 +43,7 @@ func walk(ctx context.Context, r io.Reader, f release.Format, fn func(name strin
 		if err != nil {
 			return Stats{}, fmt.Errorf("read archive after %d entries: %w", v.stats.Entries, err)
 		}
-		name, err := v.add(h)
+		name, err := v.Add(h)
 		if err != nil {
 			return Stats{}, err
 		}
@@ -59,5 +59,5 @@ func walk(ctx context.Context, r io.Reader, f release.Format, fn func(name strin
 	if _, err := io.Copy(io.Discard, rc); err != nil {
 		return Stats{}, fmt.Errorf("read archive end: %w", err)
 	}
-	return v.finish(), nil
+	return v.Stats(), nil
 }

@@ -1,4 +1,4 @@
-package archive
+package tarball
 
 import (
 	"archive/tar"
@@ -47,23 +47,27 @@ const (
 	seenLink     = 'l'
 )
 
-// validator applies the rules to an archive's entries in order. Every
+// Rules applies the rules to an archive's entries in order. Every
 // entry must be a directory, a regular file or a symlink; its name
 // relative, canonical, without ".." and unique; no entry may lie below a
 // symlink or a file; a symlink's target must stay inside the tree. With no
 // entry below a symlink, each symlink's directory is a real directory, so
-// the target can be resolved by its text alone (see checkLink).
-type validator struct {
+// the target can be resolved by its text alone (see checkLink). Check
+// and Extract apply them to an archive; pack applies them to a tree's
+// entries before it writes one, so whatever it writes, Check accepts.
+type Rules struct {
 	seen     map[string]byte
 	serverJS []string
 	stats    Stats
 }
 
-func newValidator() *validator { return &validator{seen: map[string]byte{}} }
+// NewRules starts the rules for one archive.
+func NewRules() *Rules { return &Rules{seen: map[string]byte{}} }
 
-// add checks one header and returns the entry's canonical name ("" for
-// the archive's root directory, which is skipped).
-func (v *validator) add(h *tar.Header) (string, error) {
+// Add checks one header and returns the entry's canonical name ("" for
+// the archive's root directory, which is skipped). An entry that breaks
+// a rule is an ErrUnsafe naming the entry and the rule.
+func (v *Rules) Add(h *tar.Header) (string, error) {
 	name, err := v.check(h)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %w", ErrUnsafe, h.Name, err)
@@ -87,7 +91,7 @@ func (v *validator) add(h *tar.Header) (string, error) {
 	return name, nil
 }
 
-func (v *validator) check(h *tar.Header) (string, error) {
+func (v *Rules) check(h *tar.Header) (string, error) {
 	kind, err := entryKind(h)
 	if err != nil {
 		return "", err
@@ -168,7 +172,7 @@ func cleanName(raw string, dir bool) (string, error) {
 
 // place records name and refuses a duplicate, or a name below a file or a
 // symlink (writing through a symlink is how archives escape their target).
-func (v *validator) place(name string, kind byte) error {
+func (v *Rules) place(name string, kind byte) error {
 	if prev, ok := v.seen[name]; ok && !(prev == seenImplicit && kind == seenDir) {
 		return errors.New("appears twice, or is both a directory and not")
 	}
@@ -188,7 +192,7 @@ func (v *validator) place(name string, kind byte) error {
 
 // checkLink checks that a symlink at name stays inside the tree. The
 // target is relative; ".." may only lead it (going up from the link's
-// directory, which is a real directory, see validator), then names go
+// directory, which is a real directory, see Rules), then names go
 // down. Going down through other symlinks cannot leave the tree: each of
 // them obeys the same rule. A ".." after a name could ("a/.." is not where
 // "a" was when a is a symlink), so it is refused, like pack refuses it.
@@ -220,8 +224,8 @@ func checkLink(name, target string) error {
 	return nil
 }
 
-// finish completes the stats once every entry is seen.
-func (v *validator) finish() Stats {
+// Stats are the archive's stats once every entry is added.
+func (v *Rules) Stats() Stats {
 	if dir, err := standalone.PickAppDir(v.serverJS); err == nil {
 		v.stats.AppDir = dir
 	}
