@@ -14,7 +14,7 @@ import (
 )
 
 // FuzzExtract feeds Extract arbitrary tar streams (seeded with the hostile
-// archives and one pack would write) and checks what must hold whatever
+// archives, those read two ways and one pack would write) and checks what must hold whatever
 // the input: nothing appears next to the target, every symlink in the
 // target resolves inside it, and Extract accepts exactly what Check
 // accepts.
@@ -25,6 +25,9 @@ func FuzzExtract(f *testing.F) {
 		f.Add(tarOf(f, tc.entries...))
 	}
 	f.Add(sparseTarball())
+	for _, tc := range readTwoWays {
+		f.Add(tc.data)
+	}
 	f.Add(tarOf(f, dir("a"), file("a/b", "x"), symlink("a/l", "../a/b"), symlink("m", "a"), file("c", "y")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parent := t.TempDir()

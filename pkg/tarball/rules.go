@@ -53,8 +53,10 @@ const (
 // symlink or a file; a symlink's target must stay inside the tree. With no
 // entry below a symlink, each symlink's directory is a real directory, so
 // the target can be resolved by its text alone (see checkLink). Check
-// and Extract apply them to an archive; pack applies them to a tree's
-// entries before it writes one, so whatever it writes, Check accepts.
+// and Extract apply them to an archive, where an entry must also read
+// the same to archive/tar and to GNU tar (oneReading); pack applies them
+// to a tree's entries before it writes one, so whatever it writes, Check
+// accepts.
 type Rules struct {
 	seen     map[string]byte
 	serverJS []string
@@ -91,14 +93,32 @@ func (v *Rules) Add(h *tar.Header) (string, error) {
 	return name, nil
 }
 
+// addRead is Add for an entry read from an archive, with the raw blocks
+// archive/tar read it from (traced false: they could not be found).
+func (v *Rules) addRead(h *tar.Header, raw rawEntry, traced bool) (string, error) {
+	name, err := v.Add(h)
+	if err != nil {
+		return "", err
+	}
+	if err := oneReading(h, raw, traced); err != nil {
+		return "", fmt.Errorf("%w: %q: %w", ErrUnsafe, h.Name, err)
+	}
+	return name, nil
+}
+
 func (v *Rules) check(h *tar.Header) (string, error) {
 	kind, err := entryKind(h)
 	if err != nil {
 		return "", err
 	}
-	for k := range h.PAXRecords {
+	for k, val := range h.PAXRecords {
 		if !paxAllowed[k] {
 			return "", fmt.Errorf("carries the PAX record %q (extended attributes, ACLs and sparse files are refused)", k)
+		}
+		if val == "" {
+			// archive/tar skips an empty record; GNU tar applies an
+			// empty path and fails on an empty size or time.
+			return "", fmt.Errorf("carries an empty PAX record %q, which tar programs read differently", k)
 		}
 	}
 	if h.Mode&0o7000 != 0 {
@@ -230,4 +250,67 @@ func (v *Rules) Stats() Stats {
 		v.stats.AppDir = dir
 	}
 	return v.stats
+}
+
+// oneReading refuses an entry whose name or link target tar programs read
+// differently: Check reads with archive/tar, the servers unpack with GNU
+// tar, and an archive that names one file to the first and another to the
+// second passes every rule and then writes what no rule saw. They agree
+// on plain headers, not on how the special ones combine: archive/tar
+// applies a PAX path record, then a GNU long name ('L') over it; GNU tar
+// the long name, then the PAX record over it (the same for 'K' and
+// linkpath). archive/tar skips an empty long name, GNU tar applies it;
+// archive/tar reads a GNU header whose time fields are not numbers as if
+// they held a ustar name prefix (golang.org/issue/12594), GNU tar does
+// not; and a star header's prefix is 131 bytes to archive/tar, up to 155
+// to GNU tar. So an entry takes its
+// name from a GNU long-name header or from a PAX record, never both, and
+// the name GNU tar reads from the raw blocks (gnuReading) must be the one
+// the rules checked. archive/tar hides the raw blocks; headerLog keeps
+// them.
+func oneReading(h *tar.Header, raw rawEntry, traced bool) error {
+	if !traced {
+		return errors.New("could not be traced to its header blocks, so tar programs may read it differently")
+	}
+	if p, ok := h.PAXRecords["path"]; ok && raw.longName != nil {
+		return fmt.Errorf("takes its name from both a GNU long-name header (%q) and a PAX path record (%q): Go's archive/tar reads the first, GNU tar the second", cString(raw.longName), p)
+	}
+	if p, ok := h.PAXRecords["linkpath"]; ok && raw.longLink != nil {
+		return fmt.Errorf("takes its link target from both a GNU long-link header (%q) and a PAX linkpath record (%q): Go's archive/tar reads the first, GNU tar the second", cString(raw.longLink), p)
+	}
+	name, link := gnuReading(h, raw)
+	if name != h.Name {
+		return fmt.Errorf("is %q to GNU tar: its headers are read two ways", name)
+	}
+	if link != h.Linkname {
+		return fmt.Errorf("links to %q for Go's archive/tar but to %q for GNU tar: its headers are read two ways", h.Linkname, link)
+	}
+	return nil
+}
+
+// gnuReading is the name and link target GNU tar (list.c, read_header and
+// decode_header) gives an entry: the last long name ('L') before it, else
+// the header's name behind its prefix when the magic is ustar's; the last
+// long link ('K'), else the header's link name; then the PAX records over
+// either, empty ones too.
+func gnuReading(h *tar.Header, raw rawEntry) (name, link string) {
+	switch {
+	case raw.longName != nil:
+		name = cString(raw.longName)
+	case string(raw.block[257:263]) == "ustar\x00" && raw.block[345] != 0:
+		name = raw.field(345, 155) + "/" + raw.field(0, 100)
+	default:
+		name = raw.field(0, 100)
+	}
+	link = raw.field(157, 100)
+	if raw.longLink != nil {
+		link = cString(raw.longLink)
+	}
+	if p, ok := h.PAXRecords["path"]; ok {
+		name = p
+	}
+	if p, ok := h.PAXRecords["linkpath"]; ok {
+		link = p
+	}
+	return name, link
 }
