@@ -14,10 +14,10 @@ import (
 )
 
 // FuzzExtract feeds Extract arbitrary tar streams (seeded with the hostile
-// archives, those read two ways and one pack would write) and checks what must hold whatever
-// the input: nothing appears next to the target, every symlink in the
-// target resolves inside it, and Extract accepts exactly what Check
-// accepts.
+// archives, those read two ways and one pack would write) and checks what
+// must hold whatever the input: nothing appears next to the target, every
+// symlink in the target resolves inside it, and Extract accepts exactly
+// what Check accepts.
 //
 //	go test ./pkg/tarball -run '^$' -fuzz FuzzExtract -fuzztime 1m
 func FuzzExtract(f *testing.F) {
