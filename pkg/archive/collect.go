@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mholt/archiver/v4"
+
+	"github.com/org/next-deploy/pkg/tarball"
 )
 
 // collect lists the entries of the tree at src in the order they are
@@ -20,7 +22,7 @@ func collect(src string, mtime time.Time) (files []archiver.FileInfo, excluded [
 	if err := statSource(src); err != nil {
 		return nil, nil, fmt.Errorf("pack %s: %w", src, err)
 	}
-	v := newValidator()
+	v := tarball.NewRules()
 	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -38,13 +40,13 @@ func collect(src string, mtime time.Time) (files []archiver.FileInfo, excluded [
 		if err != nil {
 			return err
 		}
-		// The rules of Check, applied now: pack refuses what deliver would.
+		// tarball's rules, applied now: pack refuses what deliver would.
 		h, err := tar.FileInfoHeader(f.FileInfo, f.LinkTarget)
 		if err != nil {
 			return err
 		}
 		h.Name = f.NameInArchive
-		if _, err := v.add(h); err != nil {
+		if _, err := v.Add(h); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
 		files = append(files, f)

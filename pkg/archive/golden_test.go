@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/tarball"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/pack.golden from what this build packs")
@@ -28,9 +29,9 @@ const goldenFile = "testdata/pack.golden"
 // every machine: server.js and package.json in appDir ("." or a monorepo's
 // "apps/web"), .next/static, public/ with a symlink, node_modules with a
 // pnpm symlink, an executable and a native library of noise bytes of
-// incompressible data (binaryFile: zstd switches levels around it), a
-// read-only directory and a build cache that is left out. Every mode is
-// set explicitly, so the umask does not matter.
+// incompressible data (tarball's binaryFile: zstd switches levels around
+// it), a read-only directory and a build cache that is left out. Every
+// mode is set explicitly, so the umask does not matter.
 func goldenTree(t *testing.T, appDir string, noise int) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "standalone")
@@ -103,7 +104,7 @@ func TestPackBytesAreGolden(t *testing.T) {
 		mtime  time.Time
 	}{
 		// More than a frame of noise: several frames, compressed at once.
-		{"single-zst", ".", release.Zstd, 0, frameSize + 1<<20, time.Time{}},
+		{"single-zst", ".", release.Zstd, 0, tarball.ZstdFrameSize + 1<<20, time.Time{}},
 		{"single-zst-3", ".", release.Zstd, 3, 256 << 10, time.Time{}},
 		{"single-zst-19", ".", release.Zstd, 19, 256 << 10, time.Time{}},
 		{"single-gz", ".", release.Gzip, 0, 256 << 10, time.Time{}},

@@ -1,11 +1,10 @@
-// Package archive owns the release artifact: packing a standalone tree into
-// a reproducible, checksummed <release>.tar.<zst|gz|xz> (through
-// github.com/mholt/archiver/v4), and the rules every archive must pass on
-// the way back in (Check, Extract): no absolute paths, no "..", no entry
-// below a symlink, no symlink leaving the tree, no device files. Pack
-// follows the same rules, so whatever it writes, Check accepts. The
-// formats are release.Format's; archive owns how each is written and
-// read (levels, compressors).
+// Package archive is the pack step: it packs a standalone tree into a
+// reproducible, checksummed <release>.tar.<zst|gz|xz> with its file
+// manifest beside it. What an artifact may hold and how each format is
+// compressed are pkg/tarball's: pack applies tarball's rules to the tree
+// before writing (so whatever it writes, deliver's tarball.Check
+// accepts), writes through tarball's Writer and reads the result back with
+// tarball.List before it gets its final name.
 package archive
 
 import (
@@ -25,6 +24,7 @@ import (
 
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/standalone"
+	"github.com/org/next-deploy/pkg/tarball"
 )
 
 // DefaultModTime is the time of every entry when none is given: the same
@@ -61,7 +61,7 @@ type Result struct {
 	Format    release.Format `json:"format"`
 	Level     int            `json:"level"`
 	Bytes     int64          `json:"bytes"`
-	Stats
+	tarball.Stats
 	// Excluded are the paths left out (build caches).
 	Excluded []string      `json:"excluded"`
 	Duration time.Duration `json:"-"`
@@ -79,8 +79,10 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	if err := release.ValidID(o.Release); err != nil {
 		return nil, err
 	}
-	comp, err := compressor(o.Format, o.Level)
-	if err != nil {
+	if err := o.Format.Valid(); err != nil {
+		return nil, err
+	}
+	if err := CheckLevel(o.Format, o.Level); err != nil {
 		return nil, err
 	}
 	if err := standalone.CheckShippable(o.Source); err != nil {
@@ -107,7 +109,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	if res.Level == 0 {
 		_, _, res.Level = Levels(o.Format)
 	}
-	if err := res.write(ctx, comp, files); err != nil {
+	if err := res.write(ctx, files); err != nil {
 		return nil, fmt.Errorf("pack %s into %s: %w", o.Source, res.Artifact, err)
 	}
 	res.Duration = time.Since(start)
@@ -117,7 +119,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 
 // write writes the artifact to a temporary file, checks it and renames it
 // into place, then writes its checksum file the same way.
-func (res *Result) write(ctx context.Context, comp archiver.Compressor, files []archiver.FileInfo) error {
+func (res *Result) write(ctx context.Context, files []archiver.FileInfo) error {
 	dir := filepath.Dir(res.Artifact)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -129,7 +131,7 @@ func (res *Result) write(ctx context.Context, comp archiver.Compressor, files []
 	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
 	defer tmp.Close()
 	out := &countingWriter{w: tmp, h: sha256.New()}
-	if err := writeTar(ctx, out, comp, files); err != nil {
+	if err := writeTar(ctx, out, res.Format, res.Level, files); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
@@ -149,21 +151,18 @@ func (res *Result) write(ctx context.Context, comp archiver.Compressor, files []
 	if err := os.Rename(tmp.Name(), res.Artifact); err != nil {
 		return err
 	}
-	res.FilesFile = res.Artifact + FilesExt
-	if err := WriteFiles(res.FilesFile, list); err != nil {
+	res.FilesFile = res.Artifact + tarball.FilesExt
+	if err := tarball.WriteFiles(res.FilesFile, list); err != nil {
 		return err
 	}
-	res.SHA256File = res.Artifact + ".sha256"
-	sum := fmt.Sprintf("%s  %s\n", res.SHA256, filepath.Base(res.Artifact))
-	return writeFileAtomic(res.SHA256File, []byte(sum))
+	res.SHA256File, err = tarball.WriteSum(res.Artifact, res.SHA256)
+	return err
 }
 
-// writeTar streams the tar through the compressor. archiver's
-// Archive.Archive would do both, but it drops the errors of closing the
-// tar writer and the compressor, which write the last blocks; here they
-// count (tarStream). The entries stay in lexical order.
-func writeTar(ctx context.Context, out *countingWriter, comp archiver.Compressor, files []archiver.FileInfo) error {
-	ts, err := newTarStream(out, comp)
+// writeTar streams the tar through the format's compressor
+// (tarball.Writer). The entries stay in lexical order.
+func writeTar(ctx context.Context, out io.Writer, f release.Format, level int, files []archiver.FileInfo) error {
+	tw, err := tarball.NewWriter(out, f, level)
 	if err != nil {
 		return err
 	}
@@ -171,62 +170,15 @@ func writeTar(ctx context.Context, out *countingWriter, comp archiver.Compressor
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ts.next(f.NameInArchive, f.Mode().IsRegular(), f.Size())
-		if err := tarEntry(ts.tw, f); err != nil {
+		if err := tarEntry(tw, f); err != nil {
 			return err
 		}
 	}
-	return ts.close()
-}
-
-// tarStream is a tar writer over a compressor (nil: none) over a
-// countingWriter, which keeps the first write error of the file. A
-// compressor that compresses binaries apart (zstdFrames) is told before
-// each entry whether it is one.
-type tarStream struct {
-	tw  *tar.Writer
-	wc  io.WriteCloser
-	bs  binarySetter
-	out *countingWriter
-}
-
-func newTarStream(out *countingWriter, comp archiver.Compressor) (*tarStream, error) {
-	ts := &tarStream{out: out}
-	var w io.Writer = out
-	if comp != nil {
-		var err error
-		if ts.wc, err = comp.OpenWriter(out); err != nil {
-			return nil, err
-		}
-		w = ts.wc
-		ts.bs, _ = ts.wc.(binarySetter)
-	}
-	ts.tw = tar.NewWriter(w)
-	return ts, nil
-}
-
-// next is called before each entry is written.
-func (ts *tarStream) next(name string, regular bool, size int64) {
-	if ts.bs != nil {
-		ts.bs.setBinary(regular && binaryFile(name, size))
-	}
-}
-
-// close writes the tar's end and the compressor's last blocks.
-func (ts *tarStream) close() error {
-	if err := ts.tw.Close(); err != nil {
-		return fmt.Errorf("finish tar: %w", err)
-	}
-	if ts.wc != nil {
-		if err := ts.wc.Close(); err != nil {
-			return fmt.Errorf("finish compression: %w", err)
-		}
-	}
-	return ts.out.err
+	return tw.Close()
 }
 
 // tarEntry writes one entry as archiver.Tar{NumericUIDGID: true} does.
-func tarEntry(tw *tar.Writer, f archiver.FileInfo) error {
+func tarEntry(tw *tarball.Writer, f archiver.FileInfo) error {
 	h, err := tar.FileInfoHeader(f, f.LinkTarget)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.NameInArchive, err)
@@ -251,14 +203,14 @@ func tarEntry(tw *tar.Writer, f archiver.FileInfo) error {
 	return nil
 }
 
-// verify reads the written artifact back: it must pass Check and hold
+// verify reads the written artifact back: it must pass tarball's rules and hold
 // every entry that was written. It returns the artifact's file manifest,
 // made from what was read back.
 func (res *Result) verify(ctx context.Context, f *os.File, entries int) (release.Files, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	list, st, err := List(ctx, f, res.Format)
+	list, st, err := tarball.List(ctx, f, res.Format)
 	if err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
@@ -289,25 +241,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 		c.err = err
 	}
 	return n, err
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 var errNotTree = errors.New("not a directory")

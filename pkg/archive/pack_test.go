@@ -16,17 +16,19 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/tarball"
 )
 
 // tree writes a standalone-like tree: the app's files, an executable, a
 // read-only directory, a pnpm layout with symlinks inside the tree, a
 // build cache, a name longer than tar's 100 bytes and enough
 // incompressible data for several zstd frames.
-func tree(t testing.TB) string { return treeWithNoise(t, frameSize+1<<20) }
+func tree(t testing.TB) string { return treeWithNoise(t, tarball.ZstdFrameSize+1<<20) }
 
 // treeWithNoise is tree with n bytes of incompressible data: more than a
-// zstd frame (frameSize) for zstd, little for the slow xz. The noise is a
-// .so, so zstd also switches levels around it (binaryFile).
+// zstd frame (tarball.ZstdFrameSize) for zstd, little for the slow xz. The
+// noise is a .so, so zstd also switches levels around it (tarball's
+// binaryFile).
 func treeWithNoise(t testing.TB, n int) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "standalone")
@@ -157,7 +159,7 @@ func TestPackWritesChecksumManifestAndNothingElse(t *testing.T) {
 	if res.FilesFile != res.Artifact+".files.tsv" {
 		t.Errorf("files manifest at %s", res.FilesFile)
 	}
-	files, err := ReadFiles(res.FilesFile)
+	files, err := tarball.ReadFiles(res.FilesFile)
 	must(t, err)
 	checkFilesDescribeTree(t, files, src)
 	if len(res.Excluded) != 1 || res.Excluded[0] != ".next/cache" {
@@ -180,7 +182,7 @@ func TestPackRoundTrips(t *testing.T) {
 			a, err := os.Open(res.Artifact)
 			must(t, err)
 			defer a.Close()
-			if _, err := Extract(context.Background(), a, f, ours); err != nil {
+			if _, err := tarball.Extract(context.Background(), a, f, ours); err != nil {
 				t.Fatal(err)
 			}
 			sameTree(t, src, ours)
@@ -281,7 +283,7 @@ func TestPackDropsSpecialBits(t *testing.T) {
 	a, err := os.Open(res.Artifact)
 	must(t, err)
 	defer a.Close()
-	if _, err := Extract(context.Background(), a, release.Zstd, out); err != nil {
+	if _, err := tarball.Extract(context.Background(), a, release.Zstd, out); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(out, "su"))
@@ -318,25 +320,4 @@ func needTool(t *testing.T, name string) bool {
 		return false
 	}
 	return true
-}
-
-func TestBinaryFile(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		size int64
-		want bool
-	}{
-		{"node_modules/@img/sharp-libvips-linux-x64/lib/libvips-cpp.so.8.18.7", 18 << 20, true},
-		{"node_modules/@img/sharp-linux-x64/lib/sharp-linux-x64-0.35.5.node", 400 << 10, true},
-		{"lib/libfoo.so", 1 << 20, true},
-		{"public/hero.PNG", 1 << 20, true},
-		{"public/hero.png", 1 << 10, false}, // too small for frames of its own
-		{"node_modules/next/dist/server/capsize-font-metrics.json", 4 << 20, false},
-		{"node_modules/x/lib.so.js", 1 << 20, false},
-		{"node_modules/x/so.8", 1 << 20, false},
-	} {
-		if got := binaryFile(tc.name, tc.size); got != tc.want {
-			t.Errorf("binaryFile(%q, %d) = %v, want %v", tc.name, tc.size, got, tc.want)
-		}
-	}
 }

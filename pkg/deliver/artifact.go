@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/tarball"
 )
 
 // ErrBadArtifact marks an artifact refused before any host is touched:
@@ -22,7 +22,7 @@ var ErrBadArtifact = errors.New("bad artifact")
 // Inspect reads the artifact at path once to learn its format (from the
 // name), sha256 and content, and refuses it when it does not match its
 // <path>.sha256 file or holds an entry that could write outside the
-// release (archive.Check). Its file manifest is made from its content
+// release (tarball.Check). Its file manifest is made from its content
 // and compared with pack's <path>.files.tsv when there is one. id, when
 // empty, comes from the file name.
 func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
@@ -51,7 +51,7 @@ func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
 		return bad(err)
 	}
 	h := sha256.New()
-	files, st, err := archive.List(ctx, io.TeeReader(f, h), a.Format)
+	files, st, err := tarball.List(ctx, io.TeeReader(f, h), a.Format)
 	if err != nil {
 		return bad(err)
 	}
@@ -70,12 +70,12 @@ func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
 	}
 	// The manifest is made from the artifact itself; pack's copy beside
 	// it, when there is one, must say the same.
-	packed, err := archive.ReadFiles(path + archive.FilesExt)
+	packed, err := tarball.ReadFiles(path + tarball.FilesExt)
 	if err != nil {
-		return bad(fmt.Errorf("%s%s: %w", filepath.Base(path), archive.FilesExt, err))
+		return bad(fmt.Errorf("%s%s: %w", filepath.Base(path), tarball.FilesExt, err))
 	}
 	if packed != nil && packed.SHA256() != files.SHA256() {
-		return bad(fmt.Errorf("%s%s does not describe the artifact: it changed after pack", filepath.Base(path), archive.FilesExt))
+		return bad(fmt.Errorf("%s%s does not describe the artifact: it changed after pack", filepath.Base(path), tarball.FilesExt))
 	}
 	a.FileList = files
 	return a, id, nil

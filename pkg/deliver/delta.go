@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/tarball"
 )
 
 // A delta delivery sends a host only the files that differ from a release
@@ -145,7 +145,7 @@ func (p *deltaPayload) write(ctx context.Context, a Artifact, path string, send 
 	}
 	defer out.Close()
 	h := sha256.New()
-	p.files, err = archive.Subset(ctx, in, a.Format, io.MultiWriter(out, h), func(name string) bool { return send[name] })
+	p.files, err = tarball.Subset(ctx, in, a.Format, io.MultiWriter(out, h), func(name string) bool { return send[name] })
 	if err != nil {
 		return fmt.Errorf("make the delta of %s: %w", a.Path, err)
 	}

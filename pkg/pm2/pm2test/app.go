@@ -20,10 +20,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
+	"github.com/org/next-deploy/pkg/tarball"
 )
 
 // serverJS is the app. RELEASE is replaced by the release id.
@@ -182,7 +182,7 @@ func (r Release) Deliver(ctx context.Context, h remote.Host, l release.Layout) e
 	if err := l.Ensure(ctx, h); err != nil {
 		return err
 	}
-	files, _, err := archive.List(ctx, bytes.NewReader(art), release.Gzip)
+	files, _, err := tarball.List(ctx, bytes.NewReader(art), release.Gzip)
 	if err != nil {
 		return fmt.Errorf("list test release %s: %w", r.ID, err)
 	}

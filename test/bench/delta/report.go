@@ -4,14 +4,14 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/org/next-deploy/test/bench/benchkit"
 	"os"
 	"slices"
 	"text/tabwriter"
 	"time"
 
-	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/tarball"
+	"github.com/org/next-deploy/test/bench/benchkit"
 )
 
 // describe prints the artifacts and what changed from v1 to v2.
@@ -127,7 +127,7 @@ func breakdown(ctx context.Context, v2 version, differ []release.FileEntry) erro
 	defer in.Close()
 	var payload counter
 	start := time.Now()
-	if _, err := archive.Subset(ctx, in, v2.art.Format, &payload, func(name string) bool { return send[name] }); err != nil {
+	if _, err := tarball.Subset(ctx, in, v2.art.Format, &payload, func(name string) bool { return send[name] }); err != nil {
 		return err
 	}
 	fmt.Printf("every new or changed file, packed as a delta's payload: %d bytes (%d files, %s; made in %.2fs)\n",

@@ -1,4 +1,4 @@
-package archive
+package tarball
 
 import (
 	"archive/tar"

@@ -1,4 +1,4 @@
-package archive
+package tarball
 
 import (
 	"io"
@@ -10,11 +10,11 @@ import (
 )
 
 // zstdFrames writes zstd as a series of independent frames of at most
-// frameSize input bytes each, compressed on every core at once. One zstd
+// ZstdFrameSize input bytes each, compressed on every core at once. One zstd
 // stream compresses on one core; a runner has several, and pack's time is
 // on every deploy's critical path. The bytes depend only on the input, the
-// levels and frameSize, never on the number of cores: a frame ends every
-// frameSize bytes, or where the level changes (see binaryLevel), however
+// levels and ZstdFrameSize, never on the number of cores: a frame ends every
+// ZstdFrameSize bytes, or where the level changes (see binaryLevel), however
 // many are in flight, so the artifact stays reproducible across runners.
 // zstd, GNU tar and every decoder read concatenated frames as one stream
 // (the zstd command's -T does the same).
@@ -25,11 +25,13 @@ type zstdFrames struct {
 	frameSize int
 }
 
-// frameSize is large enough that each frame's window finds most of what a
-// window of the whole stream would, small enough to give two cores work on
-// a 40 MB tree. On the fixture's 20 MB of JavaScript and JSON at "best",
-// 4 MiB frames give 2.67 MB, 8 MiB 2.58 MB, one 20 MB frame 2.53 MB.
-const frameSize = 8 << 20
+// ZstdFrameSize is the input bytes of one zstd frame (see zstdFrames):
+// large enough that each frame's window finds most of what a window of
+// the whole stream would, small enough to give two cores work on a 40 MB
+// tree. On the fixture's 20 MB of JavaScript and JSON at "best", 4 MiB
+// frames give 2.67 MB, 8 MiB 2.58 MB, one 20 MB frame 2.53 MB. Changing
+// it changes every artifact's bytes (pack's golden test).
+const ZstdFrameSize = 8 << 20
 
 // binaryLevel is the level for native libraries and already compressed
 // files. Their bytes barely shrink with effort, and in a Next standalone
@@ -169,7 +171,7 @@ func (f *framesWriter) Close() error {
 }
 
 // binarySetter is a compressing writer that can take binary files at
-// another level (framesWriter): tarStream tells it before each entry.
+// another level (framesWriter): Writer tells it before each entry.
 type binarySetter interface {
 	setBinary(binary bool)
 }

@@ -1,4 +1,4 @@
-package archive
+package tarball
 
 import (
 	"fmt"
@@ -58,7 +58,7 @@ func compressor(f release.Format, level int) (archiver.Compressor, error) {
 	}
 	switch f {
 	case release.Zstd:
-		return zstdFrames{level: zstd.EncoderLevelFromZstd(level), binary: binaryLevel(level), frameSize: frameSize}, nil
+		return zstdFrames{level: zstd.EncoderLevelFromZstd(level), binary: binaryLevel(level), frameSize: ZstdFrameSize}, nil
 	case release.Gzip:
 		return archiver.Gz{CompressionLevel: level}, nil
 	case release.Xz:

@@ -1,4 +1,4 @@
-package archive
+package tarball
 
 import (
 	"archive/tar"
@@ -12,7 +12,8 @@ import (
 // Check reads an archive stream to its end and returns what it holds, or
 // the first entry that is unsafe to extract (ErrUnsafe): an absolute path,
 // a "..", an entry below a symlink, a symlink leaving the tree, a device
-// file, a hard link, setuid bits, extended attributes. A damaged stream
+// file, a hard link, setuid bits, extended attributes, a name that GNU
+// tar would read differently (mixed GNU and PAX headers). A damaged stream
 // fails on its checksum. deliver runs it on every artifact before a
 // server is touched.
 func Check(ctx context.Context, r io.Reader, f release.Format) (Stats, error) {
@@ -30,8 +31,11 @@ func walk(ctx context.Context, r io.Reader, f release.Format, fn func(name strin
 		return Stats{}, err
 	}
 	defer rc.Close()
-	tr := tar.NewReader(rc)
-	v := newValidator()
+	// The log sees the raw header blocks archive/tar reads and hides
+	// (oneReading).
+	var log headerLog
+	tr := tar.NewReader(io.TeeReader(rc, &log))
+	v := NewRules()
 	for {
 		if err := ctx.Err(); err != nil {
 			return Stats{}, err
@@ -43,10 +47,12 @@ func walk(ctx context.Context, r io.Reader, f release.Format, fn func(name strin
 		if err != nil {
 			return Stats{}, fmt.Errorf("read archive after %d entries: %w", v.stats.Entries, err)
 		}
-		name, err := v.add(h)
+		raw, traced := log.take()
+		name, err := v.addRead(h, raw, traced)
 		if err != nil {
 			return Stats{}, err
 		}
+		log.expect(h)
 		if name == "" || fn == nil {
 			continue
 		}
@@ -59,5 +65,5 @@ func walk(ctx context.Context, r io.Reader, f release.Format, fn func(name strin
 	if _, err := io.Copy(io.Discard, rc); err != nil {
 		return Stats{}, fmt.Errorf("read archive end: %w", err)
 	}
-	return v.finish(), nil
+	return v.Stats(), nil
 }

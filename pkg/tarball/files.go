@@ -1,4 +1,4 @@
-package archive
+package tarball
 
 import (
 	"archive/tar"
@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 
 	"github.com/org/next-deploy/pkg/release"
 )
@@ -68,11 +69,7 @@ func List(ctx context.Context, r io.Reader, f release.Format) (release.Files, St
 // directory and symlink (the shape of the tree, a few bytes each) and the
 // regular files for which keep returns true. It returns the files written.
 func Subset(ctx context.Context, r io.Reader, f release.Format, w io.Writer, keep func(name string) bool) (int, error) {
-	comp, err := compressor(f, 0)
-	if err != nil {
-		return 0, err
-	}
-	ts, err := newTarStream(&countingWriter{w: w, h: sha256.New()}, comp)
+	tw, err := NewWriter(w, f, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -82,15 +79,14 @@ func Subset(ctx context.Context, r io.Reader, f release.Format, w io.Writer, kee
 		if regular && !keep(name) {
 			return nil
 		}
-		ts.next(name, regular, h.Size)
 		hdr := *h
 		hdr.Format = tar.FormatUnknown
-		if err := ts.tw.WriteHeader(&hdr); err != nil {
+		if err := tw.WriteHeader(&hdr); err != nil {
 			return err
 		}
 		if regular {
 			n++
-			if _, err := io.Copy(ts.tw, content); err != nil {
+			if _, err := io.Copy(tw, content); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 		}
@@ -99,7 +95,7 @@ func Subset(ctx context.Context, r io.Reader, f release.Format, w io.Writer, kee
 	if err != nil {
 		return 0, err
 	}
-	return n, ts.close()
+	return n, tw.Close()
 }
 
 // WriteFiles writes a file manifest atomically.
@@ -117,4 +113,30 @@ func ReadFiles(path string) (release.Files, error) {
 		return nil, err
 	}
 	return release.ParseFiles(b)
+}
+
+// WriteSum writes <artifact>.sha256, in sha256sum's format ("<hex>  <name>"),
+// atomically, and returns its path.
+func WriteSum(artifact, sum string) (string, error) {
+	p := artifact + ".sha256"
+	return p, writeFileAtomic(p, []byte(fmt.Sprintf("%s  %s\n", sum, filepath.Base(artifact))))
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

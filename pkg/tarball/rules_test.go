@@ -1,4 +1,4 @@
-package archive
+package tarball
 
 import (
 	"archive/tar"
@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,9 +31,9 @@ func symlink(name, link string) entry {
 	return entry{name: name, link: link, typ: tar.TypeSymlink, mode: 0o777}
 }
 
-// tarball writes entries as an uncompressed tar, as a hostile packer
+// tarOf writes entries as an uncompressed tar, as a hostile packer
 // would: names and targets exactly as given.
-func tarball(t testing.TB, entries ...entry) []byte {
+func tarOf(t testing.TB, entries ...entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -95,7 +95,7 @@ var hostile = []struct {
 func TestCheckRefusesHostileArchives(t *testing.T) {
 	for _, tc := range hostile {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Check(context.Background(), bytes.NewReader(tarball(t, tc.entries...)), release.Plain)
+			_, err := Check(context.Background(), bytes.NewReader(tarOf(t, tc.entries...)), release.Plain)
 			if !errors.Is(err, ErrUnsafe) {
 				t.Fatalf("Check = %v, want ErrUnsafe", err)
 			}
@@ -111,7 +111,7 @@ func TestExtractRefusesHostileArchivesWritingNothingOutside(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := t.TempDir()
 			dest := filepath.Join(parent, "dest")
-			_, err := Extract(context.Background(), bytes.NewReader(tarball(t, tc.entries...)), release.Plain, dest)
+			_, err := Extract(context.Background(), bytes.NewReader(tarOf(t, tc.entries...)), release.Plain, dest)
 			if !errors.Is(err, ErrUnsafe) {
 				t.Fatalf("Extract = %v, want ErrUnsafe", err)
 			}
@@ -185,7 +185,7 @@ func TestRefusesSparseFiles(t *testing.T) {
 }
 
 func TestCheckAcceptsWhatPackWrites(t *testing.T) {
-	data := tarball(t,
+	data := tarOf(t,
 		dir("./"),
 		dir("./.next/"),
 		file("./.next/BUILD_ID", "r1"),
@@ -210,34 +210,52 @@ func TestCheckAcceptsWhatPackWrites(t *testing.T) {
 }
 
 func TestCheckFailsOnTruncatedOrCorruptStreams(t *testing.T) {
-	data := packedTree(t, release.Zstd)
-	for name, b := range map[string][]byte{
-		"truncated": data[:len(data)/2],
-		"corrupt":   flipByte(data, len(data)/2),
-	} {
-		t.Run(name, func(t *testing.T) {
-			if _, err := Check(context.Background(), bytes.NewReader(b), release.Zstd); err == nil {
-				t.Error("Check accepted a damaged artifact")
-			}
-		})
+	for _, f := range []release.Format{release.Zstd, release.Gzip, release.Xz} {
+		data := compressed(t, f, file("server.js", "require('next')"), noise("lib/libvips.so", 256<<10))
+		if _, err := Check(context.Background(), bytes.NewReader(data), f); err != nil {
+			t.Fatalf("%s: the undamaged stream: %v", f, err)
+		}
+		for name, b := range map[string][]byte{
+			"truncated": data[:len(data)/2],
+			"corrupt":   flipByte(data, len(data)/2),
+		} {
+			t.Run(string(f)+"/"+name, func(t *testing.T) {
+				if _, err := Check(context.Background(), bytes.NewReader(b), f); err == nil {
+					t.Error("Check accepted a damaged artifact")
+				}
+			})
+		}
 	}
+}
+
+// noise is a file of n incompressible bytes, the same on every run.
+func noise(name string, n int) entry {
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return file(name, string(b))
+}
+
+// compressed writes entries through Writer in format f at its default
+// level, as pack does.
+func compressed(t testing.TB, f release.Format, entries ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, f, 0)
+	must(t, err)
+	for _, e := range entries {
+		must(t, w.WriteHeader(&tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Size: int64(len(e.body))}))
+		_, err := w.Write([]byte(e.body))
+		must(t, err)
+	}
+	must(t, w.Close())
+	return buf.Bytes()
 }
 
 func flipByte(b []byte, i int) []byte {
 	c := bytes.Clone(b)
 	c[i] ^= 0xff
 	return c
-}
-
-func dirNames(t testing.TB, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
 }
