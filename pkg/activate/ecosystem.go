@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
@@ -222,20 +224,32 @@ func (r *Real) Restore(ctx context.Context, h Host, a *App, to string) error {
 	return nil
 }
 
-// deleteApps deletes the apps of names that run from this deploy root.
+// deleteApps deletes the apps of names that run from this deploy root,
+// and looks again: pm2 delete misses a worker that pm2 is restarting (a
+// crash-looping one waits with exp_backoff_restart_delay), which then
+// comes back alone.
 func (r *Real) deleteApps(ctx context.Context, h Host, site *pm2.Site, names []string) error {
-	ps, err := r.PM2.Status(ctx, h)
-	if err != nil {
-		return err
-	}
-	for _, name := range names {
-		if slices.ContainsFunc(ps, func(p pm2.Proc) bool { return p.Name == name && site.Place(p) != pm2.Foreign }) {
+	for range 10 {
+		ps, err := r.PM2.Status(ctx, h)
+		if err != nil {
+			return err
+		}
+		left := slices.DeleteFunc(slices.Clone(names), func(name string) bool {
+			return !slices.ContainsFunc(ps, func(p pm2.Proc) bool { return p.Name == name && site.Place(p) != pm2.Foreign })
+		})
+		if len(left) == 0 {
+			return nil
+		}
+		for _, name := range left {
 			if err := r.PM2.Delete(ctx, h, name); err != nil {
 				return err
 			}
 		}
+		if err := clock.Or(r.Clock).Sleep(ctx, 300*time.Millisecond); err != nil {
+			return err
+		}
 	}
-	return nil
+	return fmt.Errorf("pm2 apps %s keep coming back after pm2 delete", strings.Join(names, ", "))
 }
 
 func (r *Real) note(h Host, format string, a ...any) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/pkg/pm2"
@@ -39,6 +40,9 @@ type Real struct {
 	Note func(host, format string, a ...any)
 	// Poll is the pause between two looks at the workers during a reload.
 	Poll time.Duration
+	// Clock times the pauses between two deletes of a crash-looping app
+	// (nil: the wall clock).
+	Clock clock.Clock
 	// Lock holder, and the age after which a stale lock is broken (0: never).
 	Who, Run       string
 	PID            int
