@@ -182,8 +182,19 @@ func (r *Real) write(ctx context.Context, h Host, a *App) (bool, error) {
 	if err := r.PM2.WriteEcosystem(ctx, h, a.eco.content); err != nil {
 		return false, err
 	}
-	r.note(h, "rewrote %s, which next-deploy wrote, as the flags ask: %s", file, pm2.DiffText(a.eco.changes))
+	r.note(h, "rewrote %s, which next-deploy wrote, as the flags ask: %s%s", file, pm2.DiffText(a.eco.changes), moved(a.eco.changes))
 	return true, nil
+}
+
+// moved is a hint when the app changes address: what sends it traffic
+// must follow.
+func moved(cs []pm2.Change) string {
+	for _, c := range cs {
+		if c.Setting.Flag == "port" || c.Setting.Flag == "hostname" {
+			return "; the app moves there: nginx's upstream must follow (next-deploy config nginx --upstream HOST:PORT)"
+		}
+	}
+	return ""
 }
 
 // Restore implements Ops: the ecosystem Prepare rewrote is put back
