@@ -1,6 +1,7 @@
 // Package pm2 owns how next-deploy drives pm2 on a server: the ecosystem
 // file that fits the release layout (cluster mode, paths through the
-// current symlink), the drain preload every worker loads, and the remote
+// current symlink), marked as next-deploy's with the settings it was made
+// from (settings.go), the drain preload every worker loads, and the remote
 // operations on one deploy root: inspect the ecosystem, list the running
 // workers with the directory each one really runs in (/proc/<pid>/cwd),
 // start, reload (watched: a new release that crash-loops is caught while

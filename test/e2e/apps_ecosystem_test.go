@@ -70,13 +70,20 @@ func TestAppsEcosystemFollowsTheFlags(t *testing.T) {
 		appServes(t, h.Addr+":3202", "v1")
 	})
 
-	run(t, "a port change, then rollback checks the port the ecosystem gives", func(t *testing.T) {
-		if status, out := cli("activate", "--release", "v2", "--port", "3204", "--hostname", "{host}"); status != 0 {
-			t.Fatalf("activate v2 --port 3204: exit %d\n%s", status, out)
+	run(t, "rollback checks the port the ecosystem gives", func(t *testing.T) {
+		// An app on 3204, from an ecosystem of next-deploy's, activated
+		// with an explicit --health-url (as the README showed it).
+		eco, err := exec.Command(actBinary(t), "config", "pm2", "--path", "~/app", "--hostname", h.Addr, "--name", "app-ts", "--port", "3204").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.RunAs(t, h, `pm2 delete all >/dev/null 2>&1 || true; cat > ~/app/ecosystem.config.js`+" <<'ECO'\n"+string(eco)+"ECO\n")
+		if status, out := cli("activate", "--release", "v2", "--health-url", "http://{host}:3204/"); status != 0 {
+			t.Fatalf("activate v2 of an app on 3204: exit %d\n%s", status, out)
 		}
 		appServes(t, h.Addr+":3204", "v2")
 		start := time.Now()
-		status, out := cli("rollback", "--health-timeout", "20s")
+		status, out := cli("rollback", "--to", "v1", "--health-timeout", "20s")
 		if status != 0 {
 			t.Fatalf("rollback (no --port, no --health-url) of an app on 3204: exit %d after %s\n%s", status, time.Since(start).Round(time.Second), out)
 		}
