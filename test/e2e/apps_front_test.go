@@ -47,7 +47,7 @@ func TestAppsFrontServesOldStaticAndServerActions(t *testing.T) {
 		status, out, errOut := actCLI(t, b, args...)
 		return status, out + errOut
 	}
-	if status, out := cli("activate", "--release", "v1", "--hostname", "{host}"); status != 0 {
+	if status, out := cli("activate", "--release", "v1", "--hostname", "{host}", "--health-url", "http://{host}:3000/"); status != 0 {
 		t.Fatalf("activate v1: exit %d\n%s", status, out)
 	}
 	appFront := "http://{host}:3000"
