@@ -43,6 +43,20 @@ type ecoChange struct {
 	renamed []string // app names content has and old does not
 }
 
+// site is s as it will be once e is written: a rename gives the app its
+// new name, so another deploy path's app of the old name is no conflict.
+func (e *ecoChange) site(s *pm2.Site) *pm2.Site {
+	if e == nil || len(e.renamed) == 0 {
+		return s
+	}
+	next := *s
+	next.Apps = slices.Clone(s.Apps)
+	for i := range next.Apps {
+		next.Apps[i].Name = e.renamed[0]
+	}
+	return &next
+}
+
 func (r *Real) given(flag string) bool { return r.Given != nil && r.Given(flag) }
 
 // appDirOf is where server.js is in release id, from its manifest.

@@ -221,3 +221,25 @@ func TestEcosystemRewrittenThenPutBack(t *testing.T) {
 		t.Errorf("a failed first activation left its ecosystem: %v", err)
 	}
 }
+
+// Issue 16: another deploy path's app named web runs; next-deploy's
+// ecosystem here names web too. activate --name app-ts renames ours:
+// no conflict left, accepted (it was refused, without a word of --name).
+func TestEcosystemRenameAwayFromAnotherPathsApp(t *testing.T) {
+	r, h, root := ecoSite(t, "", map[string]bool{"name": true}, func(c *pm2.Config) { c.Name = "app-ts" })
+	stubPM2(t, `[{"pm_id":0,"name":"web","pid":1,"pm2_env":{"status":"online","exec_mode":"cluster_mode","pm_cwd":"/srv/other/current","pm_exec_path":"/srv/other/current/server.js"}}]`)
+	if err := os.WriteFile(filepath.Join(root, pm2.DefaultEcosystem), []byte(generated(t, root, func(c *pm2.Config) {})), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := r.Inspect(context.Background(), h, twoReleases, "r2")
+	if err != nil {
+		t.Fatalf("rename away from another path's web: %v", err)
+	}
+	if a.eco == nil || !strings.Contains(string(a.eco.content), `name: "app-ts"`) {
+		t.Errorf("no rewrite to app-ts planned: %+v", a.eco)
+	}
+	r.Ecosystem.Name, r.Given = "web", nil
+	if _, err := r.Inspect(context.Background(), h, twoReleases, "r2"); err == nil || !strings.Contains(err.Error(), "--name NAME") {
+		t.Errorf("keeping the name of another path's app: err = %v, want a refusal that names --name", err)
+	}
+}

@@ -108,7 +108,7 @@ func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string
 	if err := site.CheckApps(); err != nil {
 		return nil, fmt.Errorf("ecosystem %s/%s: %w", site.Root, r.PM2.Ecosystem, err)
 	}
-	if a.pinned, err = r.pinned(ctx, h, site); err != nil {
+	if a.pinned, err = r.pinned(ctx, h, a.eco.site(site)); err != nil {
 		return nil, err
 	}
 	return a, nil
