@@ -44,9 +44,12 @@ type pm2Flags struct {
 	killTimeout   time.Duration
 	drain         time.Duration
 	maxMemory     string
+	// fs is the flag set they are registered on (see given).
+	fs *flag.FlagSet
 }
 
 func (f *pm2Flags) register(fs *flag.FlagSet, withEnvs bool) {
+	f.fs = fs
 	d := pm2.Defaults
 	fs.StringVar(&f.name, "name", d.Name, "pm2 app name")
 	fs.StringVar(&f.hostname, "hostname", d.Hostname, "address the app listens on (HOSTNAME)")
@@ -59,6 +62,15 @@ func (f *pm2Flags) register(fs *flag.FlagSet, withEnvs bool) {
 	fs.DurationVar(&f.killTimeout, "kill-timeout", d.KillTimeout, "pm2 kill_timeout: SIGKILL this long after SIGINT")
 	fs.DurationVar(&f.drain, "drain", d.Drain, "how long a leaving worker answers with Connection: close before it stops listening")
 	fs.StringVar(&f.maxMemory, "max-memory", d.MaxMemory, "pm2 max_memory_restart")
+}
+
+// given names the flags set on the command line or from an action input:
+// only those change or are checked against an existing ecosystem
+// (activate.Real.Given), by the names pm2.Settings uses.
+func (f *pm2Flags) given() map[string]bool {
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	return set
 }
 
 // config builds the ecosystem config; envs overrides --envs when set.

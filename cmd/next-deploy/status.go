@@ -5,11 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/clock"
+	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/memtrend"
+	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/status"
 )
@@ -18,6 +21,7 @@ type statusCmd struct {
 	conn      connFlags
 	ecosystem string
 	history   int
+	front     string
 }
 
 func (*statusCmd) Name() string { return "status" }
@@ -29,6 +33,7 @@ func (c *statusCmd) SetFlags(fs *flag.FlagSet) {
 	c.conn.register(fs)
 	fs.StringVar(&c.ecosystem, "ecosystem", pm2.DefaultEcosystem, "pm2 ecosystem file on the host, relative to --path: its apps are the workers shown")
 	fs.IntVar(&c.history, "history", 3, "activations shown per host, newest first")
+	fs.StringVar(&c.front, "front", nginx.DefaultFront, "where browsers reach a host (its nginx), as seen from the host; {host} stands for its address: a static file of the previous release is fetched there, to show whether old pages still get their chunks; \"\" skips it")
 	cli.JSONFlag(fs)
 }
 
@@ -36,6 +41,9 @@ func (c *statusCmd) Run(ctx context.Context, env *cli.Env, args []string) error 
 	var errs []error
 	if err := pm2.CheckEcosystemPath(c.ecosystem); err != nil {
 		errs = append(errs, fmt.Errorf("--ecosystem: %w", err))
+	}
+	if _, err := health.Expand(c.front, "127.0.0.1"); c.front != "" && err != nil {
+		errs = append(errs, fmt.Errorf("--front: %w", err))
 	}
 	if c.history < 0 {
 		errs = append(errs, fmt.Errorf("--history %d: want 0 or more", c.history))
@@ -50,9 +58,12 @@ func (c *statusCmd) Run(ctx context.Context, env *cli.Env, args []string) error 
 		History:  c.history,
 		Parallel: f.parallel,
 		Clock:    clock.Real{},
+		Front:    c.front,
 	})
 	workers := &cli.Table{Title: "workers in " + f.layout.Root, Header: []string{"host", "worker", "pid", "release", "status", "uptime", "restarts", "rss", "heap used/total", "heap trend"}}
 	hist := &cli.Table{Title: "last activations", Header: []string{"host", "time", "action", "release", "from", "who"}}
+	static := &cli.Table{Title: "static files of the previous release, through " + c.front, Header: []string{"host", "release", "result"}}
+	var notServed []string
 	for _, hs := range out {
 		if hs.Err != nil {
 			workers.Add(hs.Host, "-", "-", "-", "error: "+firstLine(hs.Error), "-", "-", "-", "-", "-")
@@ -69,12 +80,26 @@ func (c *statusCmd) Run(ctx context.Context, env *cli.Env, args []string) error 
 					hs.Host, w.App, w.ID, w.PID, orDash(w.Release), w.Trend, w.Trend.Seconds, hs.Host, hs.Path)
 			}
 		}
+		if s := hs.OldStatic; s != nil {
+			result := "served"
+			if !s.Served {
+				result = "NOT served: " + s.Problem()
+				notServed = append(notServed, hs.Host)
+			}
+			static.Add(hs.Host, s.Release, result)
+		}
 		for i := len(hs.History) - 1; i >= 0; i-- {
 			e := hs.History[i]
 			hist.Add(hs.Host, e.Time.UTC().Format(time.RFC3339), e.Action, e.Release, orDash(e.From), orDash(e.Who))
 		}
 	}
-	if err := env.Report(out, workers, hist); err != nil {
+	if len(notServed) > 0 {
+		env.Warnf("old releases' static files are not served on %s: a browser still on a page of the previous release gets 404 for its chunks; %s", strings.Join(notServed, ", "), nginx.Fix(f.layout.Root))
+	}
+	if len(static.Rows) == 0 {
+		static = nil
+	}
+	if err := env.Report(out, workers, hist, static); err != nil {
 		return err
 	}
 	return runErr

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/pkg/clock"
+	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/pkg/release"
 )
 
@@ -47,7 +48,15 @@ type Ops[A any] interface {
 	// where current may be switched back if to crash-loops at start.
 	Reload(ctx context.Context, h Host, app A, to, from string) error
 	// Check is the health gate: release id serves on the host.
-	Check(ctx context.Context, h Host, id string) error
+	Check(ctx context.Context, h Host, app A, id string) error
+	// Restore puts back what Prepare changed on the app side before the
+	// host goes back to release to; to is "" when there is none, and what
+	// Prepare started is then stopped.
+	Restore(ctx context.Context, h Host, app A, to string) error
+	// OldStatic checks, on a host that switched and passed, that browsers
+	// holding a page of release old still get its static files; nil when
+	// not checked.
+	OldStatic(ctx context.Context, h Host, app A, old string) *nginx.Static
 }
 
 // Mode is what happens to the hosts already switched when one fails.

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/org/next-deploy/pkg/inventory"
+	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
 )
@@ -37,6 +38,8 @@ type server struct {
 	running string
 	// bad are releases that fail the health check; crash ones fail reload.
 	bad, crash map[string]bool
+	// oldStatic is what OldStatic answers.
+	oldStatic *nginx.Static
 }
 
 // fakeOps is a fleet of fake servers and a log of every step, in order.
@@ -166,13 +169,30 @@ func (f *fakeOps) Reload(ctx context.Context, h Host, app string, to, from strin
 	return nil
 }
 
-func (f *fakeOps) Check(_ context.Context, h Host, id string) error {
+func (f *fakeOps) Check(_ context.Context, h Host, app string, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := f.s(h)
 	f.logf("%s check %s", h.Name(), id)
+	if app != h.Name() {
+		return errors.New("Inspect's answer was not handed back")
+	}
 	if s.running != id || s.bad[id] {
 		return fmt.Errorf("release %s does not serve", id)
 	}
 	return nil
+}
+
+func (f *fakeOps) Restore(_ context.Context, h Host, app string, to string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logf("%s restore for %q", h.Name(), to)
+	return nil
+}
+
+func (f *fakeOps) OldStatic(_ context.Context, h Host, app string, old string) *nginx.Static {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logf("%s old static %s", h.Name(), old)
+	return f.s(h).oldStatic
 }

@@ -53,7 +53,7 @@ func (r *roller[A]) host(ctx context.Context, p *plan[A]) {
 	step := func(format string, a ...any) { r.o.Progress(name, format, a...) }
 	if from == to {
 		step("%s is already current: health check", to)
-		if err := r.ops.Check(ctx, p.h, to); err == nil {
+		if err := r.ops.Check(ctx, p.h, p.app, to); err == nil {
 			p.res.Outcome = Unchanged
 			return
 		}
@@ -85,10 +85,13 @@ func (r *roller[A]) host(ctx context.Context, p *plan[A]) {
 	stage := "reload pm2"
 	if err == nil {
 		step("health check")
-		err, stage = r.ops.Check(ctx, p.h, to), "health check"
+		err, stage = r.ops.Check(ctx, p.h, p.app, to), "health check"
 	}
 	if err == nil {
 		p.res.Outcome = Switched
+		if from != "" && from != to {
+			p.res.OldStatic = r.ops.OldStatic(ctx, p.h, p.app, from)
+		}
 		return
 	}
 	fail(stage, err)
@@ -104,6 +107,9 @@ func (r *roller[A]) back(ctx context.Context, p *plan[A]) {
 	name, from := p.h.Name(), p.res.From
 	if from == "" {
 		p.res.Err = fmt.Errorf("%w; there is no previous release to go back to: deliver and activate a working one", p.res.Err)
+		if err := r.ops.Restore(ctx, p.h, p.app, ""); err != nil {
+			p.res.Err = fmt.Errorf("%w; undoing its app side failed too: %w", p.res.Err, err)
+		}
 		return
 	}
 	r.o.Progress(name, "going back to %s", from)
@@ -115,10 +121,13 @@ func (r *roller[A]) back(ctx context.Context, p *plan[A]) {
 		err = r.ops.Record(ctx, p.h, r.entry(ActionRollback, from, p.res.To))
 	}
 	if err == nil {
+		err = r.ops.Restore(ctx, p.h, p.app, from)
+	}
+	if err == nil {
 		err = r.ops.Reload(ctx, p.h, p.app, from, "")
 	}
 	if err == nil {
-		err = r.ops.Check(ctx, p.h, from)
+		err = r.ops.Check(ctx, p.h, p.app, from)
 	}
 	if err != nil {
 		p.res.Outcome = Failed

@@ -6,27 +6,43 @@ import (
 	"strings"
 	"time"
 
+	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/health"
+	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
 )
 
 // Real is Ops on real hosts: release for the layout, pm2 for the workers,
-// health for the gate.
+// health for the gate, nginx for the check of old static files.
 type Real struct {
 	Layout release.Layout
 	PM2    pm2.Runner
-	// Ecosystem is the config of the ecosystem file written to a host
-	// that has none (see EcosystemFor).
+	// Ecosystem is the config the flags describe (see EcosystemFor): the
+	// ecosystem written to a host that has none. Given reports which of
+	// its settings the user chose, by flag name (pm2.Settings): only those
+	// change, or are checked against, an existing ecosystem (ecosystem.go).
 	Ecosystem pm2.Config
+	Given     func(flag string) bool
 	// FixPinned replaces an app pinned to a release without downtime;
 	// when false such an app is refused.
 	FixPinned bool
-	// HealthURL may hold {host}; HealthTimeout bounds one check.
+	// HealthURL may hold {host}; "" asks the app where the host's
+	// ecosystem has it listen. HealthTimeout bounds one check.
 	HealthURL     string
 	HealthTimeout time.Duration
+	// Front is where browsers reach a host (its nginx), may hold {host};
+	// after a switch, a static file of the release left is fetched there
+	// (OldStatic). "" skips the check.
+	Front string
+	// Note, when set, gets what activate changed on a host besides the
+	// switch (an ecosystem written, rewritten or put back).
+	Note func(host, format string, a ...any)
 	// Poll is the pause between two looks at the workers during a reload.
 	Poll time.Duration
+	// Clock times the pauses between two deletes of a crash-looping app
+	// (nil: the wall clock).
+	Clock clock.Clock
 	// Lock holder, and the age after which a stale lock is broken (0: never).
 	Who, Run       string
 	PID            int
@@ -35,11 +51,20 @@ type Real struct {
 
 var _ Ops[*App] = (*Real)(nil)
 
-// App is what Real.Inspect learned about one host's app side.
+// App is what Real.Inspect learned about one host's app side, and what
+// Prepare did to it.
 type App struct {
-	site   *pm2.Site
-	eco    []byte // to write: the host has no ecosystem
-	pinned []string
+	site *pm2.Site
+	st   *release.State
+	eco  *ecoChange // to write; nil: the ecosystem stays as it is
+	// wrote: Prepare wrote eco (Restore puts it back).
+	wrote bool
+	// healthURL is where the app listens, per the ecosystem it runs from.
+	healthURL string
+	pinned    []string
+	// stale are apps to delete once the old release serves again (a
+	// rename undone by Restore).
+	stale []string
 }
 
 // EcosystemFor is cfg for one host: {host} in the hostname stands for
@@ -65,28 +90,25 @@ func (r *Real) Lock(ctx context.Context, h Host) (Unlocker, error) {
 }
 
 // Inspect implements Ops: pm2 and node are there, the ecosystem (or the
-// one we would write) follows current in cluster mode, and no app of it
-// runs from elsewhere; a pinned app is noted for Prepare, or refused.
+// one we would write) follows current in cluster mode and agrees with the
+// flags given (ecosystem.go), and no app of it runs from elsewhere; a
+// pinned app is noted for Prepare, or refused.
 func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string) (*App, error) {
 	site, err := r.PM2.Inspect(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{site: site}
+	a := &App{site: site, st: st}
+	if err := r.decide(ctx, h, a, to); err != nil {
+		return nil, err
+	}
 	if site.Apps == nil {
-		appDir := ""
-		if rel := st.Find(to); rel != nil && rel.Manifest != nil {
-			appDir = rel.Manifest.AppDir
-		}
-		if a.eco, err = pm2.Ecosystem(h.ecosystem(r.Ecosystem, appDir)); err != nil {
-			return nil, fmt.Errorf("no %s in %s, and the one to write is invalid: %w", r.PM2.Ecosystem, site.Root, err)
-		}
 		return a, nil
 	}
 	if err := site.CheckApps(); err != nil {
 		return nil, fmt.Errorf("ecosystem %s/%s: %w", site.Root, r.PM2.Ecosystem, err)
 	}
-	if a.pinned, err = r.pinned(ctx, h, site); err != nil {
+	if a.pinned, err = r.pinned(ctx, h, a.eco.site(site)); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -109,13 +131,14 @@ func (r *Real) pinned(ctx context.Context, h Host, site *pm2.Site) ([]string, er
 }
 
 // Prepare implements Ops: next-deploy's files (the drain preload, and the
-// ecosystem when the host has none), then pinned apps replaced on the
+// ecosystem Inspect decided on), then pinned apps replaced on the
 // release they run, before anything is switched.
 func (r *Real) Prepare(ctx context.Context, h Host, a *App) error {
-	wrote, err := r.PM2.Install(ctx, h, a.eco)
+	wrote, err := r.write(ctx, h, a)
 	if err != nil {
 		return err
 	}
+	a.wrote = wrote
 	if wrote {
 		if a.site, err = r.PM2.Inspect(ctx, h); err != nil {
 			return err
@@ -169,15 +192,45 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 		}
 		return fmt.Errorf("the workers do not run %s after the reload: %w", to, err)
 	}
+	if len(a.stale) > 0 {
+		if err := r.deleteApps(ctx, h, a.site, a.stale); err != nil {
+			return fmt.Errorf("delete the app of the name put back: %w", err)
+		}
+		a.stale = nil
+	}
 	return r.PM2.Save(ctx, h)
 }
 
-// Check implements Ops.
-func (r *Real) Check(ctx context.Context, h Host, id string) error {
-	u, err := h.healthURL(r.HealthURL, r.Ecosystem)
-	if err != nil {
-		return err
+// Check implements Ops: --health-url, or where the host's ecosystem has
+// the app listen.
+func (r *Real) Check(ctx context.Context, h Host, a *App, id string) error {
+	u := a.healthURL
+	if r.HealthURL != "" {
+		var err error
+		if u, err = h.healthURL(r.HealthURL, r.Ecosystem); err != nil {
+			return err
+		}
 	}
-	_, err = health.Check(ctx, h.DialTCP, health.Gate{URL: u, Release: id, Timeout: r.HealthTimeout})
+	_, err := health.Check(ctx, h.DialTCP, health.Gate{URL: u, Release: id, Timeout: r.HealthTimeout})
 	return err
+}
+
+// OldStatic implements Ops: a static file of release old, fetched through
+// the host's front (Front), tells whether browsers still holding a page
+// of old get their chunks. nil when not checked (no Front, no static file
+// in old, or it could not be listed).
+func (r *Real) OldStatic(ctx context.Context, h Host, a *App, old string) *nginx.Static {
+	if r.Front == "" {
+		return nil
+	}
+	front, err := health.Expand(r.Front, h.Addr())
+	if err != nil {
+		return nil
+	}
+	s, err := nginx.CheckStatic(ctx, h, r.Layout.Root, front, old, appDirOf(a.st, old))
+	if err != nil {
+		r.note(h, "could not check the static files of %s: %v", old, err)
+		return nil
+	}
+	return s
 }

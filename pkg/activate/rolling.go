@@ -9,6 +9,7 @@ import (
 
 	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/inventory"
+	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/pkg/release"
 )
 
@@ -38,6 +39,10 @@ type HostResult struct {
 	Error   string        `json:"error,omitempty"`
 	Elapsed time.Duration `json:"-"`
 	Err     error         `json:"-"`
+
+	// OldStatic is whether the release left still has its static files
+	// served through the host's front, checked after the switch.
+	OldStatic *nginx.Static `json:"old_static,omitempty"`
 }
 
 // Report is a rollout's outcome.

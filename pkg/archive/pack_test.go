@@ -111,13 +111,6 @@ func pack(t testing.TB, src string, f release.Format) *Result {
 	return res
 }
 
-// packedTree is the bytes of tree packed in format f.
-func packedTree(t testing.TB, f release.Format) []byte {
-	b, err := os.ReadFile(pack(t, tree(t), f).Artifact)
-	must(t, err)
-	return b
-}
-
 func TestPackIsReproducible(t *testing.T) {
 	for _, f := range []release.Format{release.Zstd, release.Gzip, release.Xz} {
 		t.Run(string(f), func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,8 +24,25 @@ import (
 	"github.com/org/next-deploy/pkg/clock"
 )
 
-// DefaultURL is the app on the server itself.
-const DefaultURL = "http://127.0.0.1:3000/"
+// DefaultPort is where Next listens when nothing sets PORT.
+const DefaultPort = 3000
+
+// AppURL is the health check's URL of an app that listens on hostname
+// and port (HOSTNAME and PORT of its ecosystem; "" and 0 when unset, as
+// Next then listens on every address, port 3000): its page, asked on the
+// host itself.
+func AppURL(hostname string, port int) string {
+	switch strings.Trim(hostname, "[]") {
+	case "", "0.0.0.0":
+		hostname = "127.0.0.1"
+	case "::":
+		hostname = "::1"
+	}
+	if port == 0 {
+		port = DefaultPort
+	}
+	return "http://" + net.JoinHostPort(strings.Trim(hostname, "[]"), strconv.Itoa(port)) + "/"
+}
 
 // HostPlaceholder in a URL stands for the host's address as given in
 // --hosts.
@@ -184,4 +202,26 @@ func (e *Error) Unwrap() error { return e.Last }
 func IsHealth(err error) bool {
 	var he *Error
 	return errors.As(err, &he)
+}
+
+// Get is one GET of url through dial, within timeout: its status code,
+// or why there is none. The body is read and dropped.
+func Get(ctx context.Context, dial Dialer, url string, timeout time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := &http.Client{Transport: &http.Transport{
+		DialContext:       func(ctx context.Context, _, addr string) (net.Conn, error) { return dial(ctx, addr) },
+		DisableKeepAlives: true,
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	return resp.StatusCode, nil
 }

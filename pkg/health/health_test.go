@@ -119,3 +119,28 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+// The health target of an app is where its ecosystem has it listen, asked
+// on the host itself: an app on every address is asked on loopback, one
+// with no PORT on Next's 3000.
+func TestAppURL(t *testing.T) {
+	for _, tc := range []struct {
+		host string
+		port int
+		want string
+	}{
+		{"127.0.0.1", 3204, "http://127.0.0.1:3204/"},
+		{"", 0, "http://127.0.0.1:3000/"},
+		{"0.0.0.0", 3202, "http://127.0.0.1:3202/"},
+		{"::", 3000, "http://[::1]:3000/"},
+		{"[::1]", 8080, "http://[::1]:8080/"},
+		{"10.0.0.5", 3000, "http://10.0.0.5:3000/"},
+	} {
+		if got := AppURL(tc.host, tc.port); got != tc.want {
+			t.Errorf("AppURL(%q, %d) = %q, want %q", tc.host, tc.port, got, tc.want)
+		}
+		if _, err := Expand(AppURL(tc.host, tc.port), "x"); err != nil {
+			t.Errorf("AppURL(%q, %d) is not a health URL: %v", tc.host, tc.port, err)
+		}
+	}
+}

@@ -156,7 +156,12 @@ server {
         proxy_pass http://next_deploy_app;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
-        proxy_set_header Host $host;
+        # The Host the browser sent, its port included ($host drops it):
+        # Next refuses a Server Action whose Origin does not match the
+        # forwarded host (with nginx on :8090, "127.0.0.1" is not
+        # "127.0.0.1:8090"), and builds absolute URLs from it.
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-Host $http_host;
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;

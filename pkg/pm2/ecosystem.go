@@ -132,7 +132,8 @@ func (c Config) Validate() error {
 }
 
 // Ecosystem renders the ecosystem file of c: a CommonJS module exporting
-// { apps: [...] }.
+// { apps: [...] }, its first line the marker (MarkerPrefix) that carries
+// c and the hash of the rest.
 func Ecosystem(c Config) ([]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -141,7 +142,8 @@ func Ecosystem(c Config) ([]byte, error) {
 	if err := ecosystemTmpl.Execute(&b, ecosystemData(c)); err != nil {
 		return nil, err
 	}
-	return []byte(b.String()), nil
+	body := b.String()
+	return []byte(marker(c, []byte(body)) + body), nil
 }
 
 type ecoData struct {
@@ -192,7 +194,13 @@ func js(s string) string {
 }
 
 var ecosystemTmpl = template.Must(template.New("eco").Funcs(template.FuncMap{"js": js}).Parse(`// pm2 ecosystem for the next-deploy layout under {{js .Root}}
-// (written by next-deploy config pm2).
+// (written by next-deploy config pm2 or activate).
+//
+// The first line marks the file as next-deploy's: activate rewrites it
+// when its flags ask for other settings (and says so), as long as nothing
+// below that line changed. Once you edit it (your variables in an env_
+// block) or remove that line, the file is yours: activate never rewrites
+// it, and refuses flags that differ from it, naming each difference.
 //
 // cwd and script go through the current symlink, absolute and unresolved:
 // pm2 keeps both exactly as given, so every reload starts the release that

@@ -3,6 +3,8 @@ package pm2
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -13,15 +15,16 @@ import (
 // ecosystem under another name (see Migrate), relative to the root.
 const MigratePath = ".next-deploy/migrate.config.js"
 
-// writeFile writes content to rel (relative to the root) atomically
-// (write.sh); with create it keeps an existing file. It reports whether it
-// wrote.
+// writeFile writes content to rel (relative to the root) atomically and
+// checked against its sha256 (write.sh); with create it keeps an existing
+// file. It reports whether it wrote.
 func (r Runner) writeFile(ctx context.Context, h remote.Host, rel string, content []byte, create bool) (bool, error) {
 	mode := "replace"
 	if create {
 		mode = "create"
 	}
-	c := r.cmd(writeScript, rel, mode)
+	sum := sha256.Sum256(content)
+	c := r.cmd(writeScript, rel, mode, hex.EncodeToString(sum[:]))
 	c.Stdin = bytes.NewReader(content)
 	res, err := h.Run(ctx, c)
 	if err != nil {
@@ -46,4 +49,23 @@ func (r Runner) Install(ctx context.Context, h remote.Host, ecosystem []byte) (b
 		return false, nil
 	}
 	return r.writeFile(ctx, h, r.Ecosystem, ecosystem, true)
+}
+
+// WriteEcosystem replaces the ecosystem file with content, atomically:
+// for an ecosystem next-deploy wrote (Site.OursToRewrite), or to put back
+// the one a failed activation replaced.
+func (r Runner) WriteEcosystem(ctx context.Context, h remote.Host, content []byte) error {
+	_, err := r.writeFile(ctx, h, r.Ecosystem, content, false)
+	return err
+}
+
+const removeScript = `
+rm -f -- "$root/$1"
+`
+
+// RemoveEcosystem removes the ecosystem file: the one a failed first
+// activation wrote, so the host is left as it was.
+func (r Runner) RemoveEcosystem(ctx context.Context, h remote.Host) error {
+	_, err := r.run(ctx, h, "remove "+r.Ecosystem, removeScript, r.Ecosystem)
+	return err
 }

@@ -20,7 +20,7 @@ func (s *Site) Pinned(ps []Proc) ([]string, error) {
 	for _, p := range s.Ours(ps) {
 		switch s.Place(p) {
 		case Foreign:
-			return nil, fmt.Errorf("app %q (worker %s) runs %s from %s, outside %s: it is not this deploy path's app; delete it (pm2 delete %s) or rename one of them", p.Name, p.Key(), p.Script, p.Cwd, s.Root, p.Name)
+			return nil, fmt.Errorf("app %q (worker %s) runs %s from %s, outside %s: it is another deploy path's app of the same name; give this one another name (activate --name NAME; in a hand-written ecosystem, its name:), or delete that one (pm2 delete %s)", p.Name, p.Key(), p.Script, p.Cwd, s.Root, p.Name)
 		case Pinned:
 			if p.Mode != "cluster_mode" {
 				return nil, fmt.Errorf("app %q is pinned to %s and runs in %s: it cannot be replaced without downtime; restart it once from the ecosystem: cd %s && pm2 delete %s && pm2 start <ecosystem file>", p.Name, p.Cwd, p.Mode, s.Root, p.Name)

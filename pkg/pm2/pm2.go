@@ -1,6 +1,7 @@
 // Package pm2 owns how next-deploy drives pm2 on a server: the ecosystem
 // file that fits the release layout (cluster mode, paths through the
-// current symlink), the drain preload every worker loads, and the remote
+// current symlink), marked as next-deploy's with the settings it was made
+// from (settings.go), the drain preload every worker loads, and the remote
 // operations on one deploy root: inspect the ecosystem, list the running
 // workers with the directory each one really runs in (/proc/<pid>/cwd),
 // start, reload (watched: a new release that crash-loops is caught while
@@ -56,6 +57,16 @@ type App struct {
 	Cwd      string `json:"cwd"`
 	Script   string `json:"script"`
 	ExecMode string `json:"exec_mode"`
+	// What the app starts with, as the file gives it ("" when unset):
+	// PORT and HOSTNAME of env merged with env_<Runner.Env>, pm2's
+	// timeouts in milliseconds, the drain in milliseconds.
+	Instances     string `json:"instances"`
+	Port          string `json:"port"`
+	Hostname      string `json:"hostname"`
+	ListenTimeout string `json:"listen_timeout"`
+	KillTimeout   string `json:"kill_timeout"`
+	MaxMemory     string `json:"max_memory_restart"`
+	DrainMS       string `json:"drain_ms"`
 }
 
 // Site is what Inspect found on a host.
@@ -66,6 +77,22 @@ type Site struct {
 	RealRoot string
 	// Apps are the ecosystem's apps; nil when the file does not exist.
 	Apps []App
+	// Generated is the config next-deploy wrote the ecosystem from (its
+	// marker line), nil for a hand-written file; Untouched reports whether
+	// the file is still what was written (see MarkerPrefix).
+	Generated *Config
+	Untouched bool
+}
+
+// OursToRewrite reports whether the ecosystem is next-deploy's to rewrite: written
+// by it and not edited since.
+func (s *Site) OursToRewrite() bool { return s.Generated != nil && s.Untouched }
+
+// ecoAnswer is inspect.cjs's answer.
+type ecoAnswer struct {
+	FirstLine  string `json:"first_line"`
+	BodySHA256 string `json:"body_sha256"`
+	Apps       []App  `json:"apps"`
 }
 
 // Inspect checks that pm2 and node are there and reads the ecosystem
@@ -85,12 +112,17 @@ func (r Runner) Inspect(ctx context.Context, h remote.Host) (*Site, error) {
 			s.Root = v
 		case "REAL":
 			s.RealRoot = v
-		case "APPS":
-			if err := json.Unmarshal([]byte(v), &s.Apps); err != nil {
+		case "ECO":
+			var a ecoAnswer
+			if err := json.Unmarshal([]byte(v), &a); err != nil {
 				return nil, fmt.Errorf("pm2 inspect ecosystem on %s: bad answer %q: %w", h.Name(), v, err)
 			}
+			s.Apps = a.Apps
 			if s.Apps == nil {
 				s.Apps = []App{}
+			}
+			if c, untouched, ok := Generated(a.FirstLine, a.BodySHA256); ok {
+				s.Generated, s.Untouched = &c, untouched
 			}
 		}
 	}

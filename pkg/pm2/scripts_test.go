@@ -2,6 +2,8 @@ package pm2
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,6 +61,11 @@ func (a *answering) Run(ctx context.Context, c remote.Cmd) (*remote.Result, erro
 	return &remote.Result{Stdout: []byte(a.answers[strings.TrimPrefix(c.Script, prelude)])}, nil
 }
 
+func sha(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // The commands are data: the embedded files after the prelude, and the
 // arguments in the order the scripts read them.
 func TestCommands(t *testing.T) {
@@ -95,9 +102,9 @@ func TestCommands(t *testing.T) {
 			[]cmd{{saveScript, nil}}},
 		{"install", func(h remote.Host) error { _, err := r.Install(ctx, h, []byte("eco")); return err },
 			[]cmd{
-				{writeScript, []string{".next-deploy/drain.cjs", "replace"}},
-				{writeScript, []string{".next-deploy/migrate.config.js", "replace"}},
-				{writeScript, []string{"ecosystem.config.js", "create"}},
+				{writeScript, []string{".next-deploy/drain.cjs", "replace", sha(Preload)}},
+				{writeScript, []string{".next-deploy/migrate.config.js", "replace", sha([]byte(migrateJS))}},
+				{writeScript, []string{"ecosystem.config.js", "create", sha([]byte("eco"))}},
 			}},
 	} {
 		h := &answering{answers: answers}

@@ -2,7 +2,8 @@
 // changing nothing: its releases (which is current, which previous, the
 // uploads in flight), its last activations, and each pm2 worker with the
 // release it really runs, its uptime, restarts and memory with the heap
-// trend. It composes release, pm2, heap, fleet and clock; the command
+// trend; and whether the previous release's static files are still
+// served through the host's front (nginx), for browsers on its pages. It composes release, pm2, heap, fleet and clock; the command
 // renders what it returns.
 package status
 
@@ -14,8 +15,10 @@ import (
 
 	"github.com/org/next-deploy/pkg/clock"
 	"github.com/org/next-deploy/pkg/fleet"
+	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/memtrend"
+	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
@@ -41,6 +44,11 @@ type Options struct {
 	Parallel int
 	// Clock is "now" for the workers' uptime (nil: the wall clock).
 	Clock clock.Clock
+	// Front is where browsers reach a host (nginx), as seen from the
+	// host: a static file of the previous release is fetched there
+	// (OldStatic). Run replaces {host} with each host's address; Read
+	// takes it replaced. "" skips the check.
+	Front string
 }
 
 // Host is one host's answer, as printed by --json.
@@ -51,8 +59,12 @@ type Host struct {
 	Previous string          `json:"previous"`
 	Workers  []Worker        `json:"workers"`
 	History  []release.Entry `json:"history"`
-	Err      error           `json:"-"`
-	Error    string          `json:"error,omitempty"`
+	// OldStatic is whether the previous release's static files are
+	// served through the front; nil when not checked (no previous
+	// release, no Front).
+	OldStatic *nginx.Static `json:"old_static,omitempty"`
+	Err       error         `json:"-"`
+	Error     string        `json:"error,omitempty"`
 }
 
 // Worker is one pm2 worker.
@@ -84,7 +96,21 @@ func (w Worker) Leaking() bool { return w.Trend != nil && w.Trend.Leaking() }
 // every host's answer in the order of targets. The error says how many
 // hosts could not be read and why; the others are answered all the same.
 func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout release.Layout, o Options) ([]Host, error) {
-	rs := fleet.OnHosts(ctx, conn, targets, o.Parallel, func(ctx context.Context, _ int, h remote.Host) (Host, error) {
+	rs := fleet.Each(ctx, targets, o.Parallel, func(ctx context.Context, _ int, t inventory.Target) (Host, error) {
+		h, err := conn.Get(ctx, t)
+		if err != nil {
+			return Host{}, err
+		}
+		o := o
+		if o.Front != "" {
+			addr := t.Host
+			if t.Local {
+				addr = "127.0.0.1"
+			}
+			if o.Front, err = health.Expand(o.Front, addr); err != nil {
+				return Host{}, err
+			}
+		}
 		return Read(ctx, layout, h, o)
 	})
 	out := make([]Host, len(rs))
@@ -123,7 +149,25 @@ func Read(ctx context.Context, l release.Layout, h remote.Host, o Options) (Host
 	for _, p := range procs {
 		hs.Workers = append(hs.Workers, worker(site, p, now))
 	}
+	if hs.OldStatic, err = oldStatic(ctx, l, h, st, o.Front); err != nil {
+		return hs, err
+	}
 	return hs, nil
+}
+
+// oldStatic checks, as activate does after a switch, that the previous
+// release's static files are served through front: without the nginx of
+// config nginx, browsers on its pages lose their chunks.
+func oldStatic(ctx context.Context, l release.Layout, h remote.Host, st *release.State, front string) (*nginx.Static, error) {
+	prev := st.Find(st.Previous)
+	if front == "" || prev == nil || !prev.Complete {
+		return nil, nil
+	}
+	appDir := ""
+	if prev.Manifest != nil {
+		appDir = prev.Manifest.AppDir
+	}
+	return nginx.CheckStatic(ctx, h, l.Root, front, prev.ID, appDir)
 }
 
 // worker is what status shows of p, read at now.

@@ -1,5 +1,12 @@
+// next-deploy:generated v1 sha256=2c2d75d25a29edf5babfbba1000cdbfd5e3037dc986d085e5159edad8fce4b33 settings={"root":"~/app","name":"web","app_dir":"apps/web","hostname":"127.0.0.11","port":3001,"instances":"2","envs":["production"],"listen_timeout":"15s","kill_timeout":"8s","drain":"1s","max_memory":"1G"}
 // pm2 ecosystem for the next-deploy layout under "~/app"
-// (written by next-deploy config pm2).
+// (written by next-deploy config pm2 or activate).
+//
+// The first line marks the file as next-deploy's: activate rewrites it
+// when its flags ask for other settings (and says so), as long as nothing
+// below that line changed. Once you edit it (your variables in an env_
+// block) or remove that line, the file is yours: activate never rewrites
+// it, and refuses flags that differ from it, naming each difference.
 //
 // cwd and script go through the current symlink, absolute and unresolved:
 // pm2 keeps both exactly as given, so every reload starts the release that

@@ -1,5 +1,12 @@
+// next-deploy:generated v1 sha256=dfcf678efa132871894f78079cd3d1d13119d2b009d328bdd430e76d389c8f4f settings={"root":"/srv/app","name":"shop","app_dir":"","hostname":"127.0.0.1","port":3000,"instances":"max","envs":["production","staging"],"listen_timeout":"15s","kill_timeout":"8s","drain":"1s","max_memory":"1G"}
 // pm2 ecosystem for the next-deploy layout under "/srv/app"
-// (written by next-deploy config pm2).
+// (written by next-deploy config pm2 or activate).
+//
+// The first line marks the file as next-deploy's: activate rewrites it
+// when its flags ask for other settings (and says so), as long as nothing
+// below that line changed. Once you edit it (your variables in an env_
+// block) or remove that line, the file is yours: activate never rewrites
+// it, and refuses flags that differ from it, naming each difference.
 //
 // cwd and script go through the current symlink, absolute and unresolved:
 // pm2 keeps both exactly as given, so every reload starts the release that

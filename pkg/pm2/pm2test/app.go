@@ -2,7 +2,8 @@
 // activation and rollback: a tiny Node HTTP server that behaves like
 // Next's standalone server where it matters (it listens on HOSTNAME/PORT,
 // its page references /<release>/_next/static/..., it exits at once on
-// SIGINT unless NEXT_MANUAL_SIG_HANDLE is set), with a POST route, a
+// SIGINT unless NEXT_MANUAL_SIG_HANDLE is set, it refuses a Server Action
+// whose Origin is not the forwarded host), with a POST route, a
 // route that leaks memory and one that allocates and frees, and a variant
 // that crashes at start. A release is delivered the way deliver
 // does it, through release.Layout.Receive.
@@ -55,6 +56,21 @@ function json(res, code, v) {
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
+  // A Server Action (a POST with Next-Action), checked as Next checks it
+  // (action-handler.ts): the Origin's host must equal x-forwarded-host,
+  // which Next's server sets from Host when the proxy sent none; else
+  // Next aborts the action with a 500.
+  if (req.method === 'POST' && req.headers['next-action']) {
+    const fwd = req.headers['x-forwarded-host'] || req.headers.host || '';
+    let origin = '';
+    try { origin = new URL(req.headers.origin || '').host; } catch (e) { origin = ''; }
+    if (origin !== fwd) {
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      return res.end('x-forwarded-host header with value ' + fwd + ' does not match origin header with value ' +
+        origin + ' from a forwarded Server Actions request. Aborting the action.\n');
+    }
+    return json(res, 200, { release: RELEASE, action: 'ran', host: req.headers.host || '', forwarded_host: fwd });
+  }
   if (req.method === 'POST' && url.pathname === '/api/echo') {
     let b = '';
     req.on('data', (c) => { b += c; });

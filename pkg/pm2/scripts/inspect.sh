@@ -1,9 +1,10 @@
 # inspect.sh answers ROOT (the deploy root, ~ expanded), REAL (the same
 # with symlinks resolved) and NOECO when the ecosystem file $1 does not
-# exist, else APPS: its apps as JSON, printed by the node program $2
-# (inspect.cjs). "--" ends node's options: an ecosystem path starting
-# with "-" is an argument, never an option.
-: "${root:?}" # from prelude.sh
+# exist, else ECO: what it defines as JSON, printed by the node program $2
+# (inspect.cjs) for the pm2 environment of the prelude. "--" ends node's
+# options: an ecosystem path starting with "-" is an argument, never an
+# option.
+: "${root:?}" "${env?}" # from prelude.sh
 eco=$1 js=$2
 printf 'ROOT\t%s\n' "$root"
 printf 'REAL\t%s\n' "$(pwd -P)"
@@ -11,5 +12,5 @@ if [ ! -f "$eco" ]; then
 	echo NOECO
 	exit 0
 fi
-apps=$(node -e "$js" -- "$eco") || fail "cannot load the ecosystem file $eco in $root: see the error above"
-printf 'APPS\t%s\n' "$apps"
+out=$(node -e "$js" -- "$eco" "$env") || fail "cannot load the ecosystem file $eco in $root: see the error above"
+printf 'ECO\t%s\n' "$out"

@@ -1,5 +1,12 @@
+// next-deploy:generated v1 sha256=27f659007586170896d25c16bdb3acb8f0efeeb297aacc9233b697ac6b28704f settings={"root":"~/app","name":"shop","app_dir":"apps/web","hostname":"127.0.0.11","port":3000,"instances":"max","envs":["production","staging","my-env"],"listen_timeout":"30s","kill_timeout":"10s","drain":"2s","max_memory":"512M"}
 // pm2 ecosystem for the next-deploy layout under "~/app"
-// (written by next-deploy config pm2).
+// (written by next-deploy config pm2 or activate).
+//
+// The first line marks the file as next-deploy's: activate rewrites it
+// when its flags ask for other settings (and says so), as long as nothing
+// below that line changed. Once you edit it (your variables in an env_
+// block) or remove that line, the file is yours: activate never rewrites
+// it, and refuses flags that differ from it, naming each difference.
 //
 // cwd and script go through the current symlink, absolute and unresolved:
 // pm2 keeps both exactly as given, so every reload starts the release that
