@@ -30,6 +30,7 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name: "next-deploy",
 		Commands: []cli.Command{
+			&initCmd{},
 			&buildCmd{},
 			&postbuildCmd{},
 			&packCmd{},

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/org/next-deploy/pkg/build"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/org/next-deploy/pkg/build"
 	"github.com/org/next-deploy/test/bed"
 )
 
@@ -73,7 +73,10 @@ func TestExampleWorkflowsUnderAct(t *testing.T) {
 	}
 
 	base := []string{
-		"-P", "ubuntu-latest=-self-hosted",
+		// The build job on GitHub's runner and the deploy job on the
+		// self-hosted one (runs-on [self-hosted, next-deploy]) both run
+		// here.
+		"-P", "ubuntu-latest=-self-hosted", "-P", "self-hosted=-self-hosted",
 		"--action-offline-mode", "--no-cache-server",
 		"--action-cache-path", filepath.Join(work, "act-cache"),
 		"--env-file", "/dev/null", "--var-file", "/dev/null", "--secret-file", "/dev/null",
@@ -89,20 +92,7 @@ func TestExampleWorkflowsUnderAct(t *testing.T) {
 	}
 	act := func(t *testing.T, args ...string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, actBin, append(args, base...)...)
-		cmd.Dir = caller
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		err := cmd.Run()
-		logFile := filepath.Join(work, strings.ReplaceAll(t.Name(), "/", "_")+".log")
-		os.WriteFile(logFile, out.Bytes(), 0o644)
-		if err != nil {
-			t.Fatalf("act %s: %v after %s; the end of its log:\n%s", strings.Join(args, " "), err, time.Since(start).Round(time.Second), tail(out.String(), 80))
-		}
-		t.Logf("act %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Second))
+		runAct(t, actBin, caller, work, base, args...)
 	}
 
 	t.Run("develop push", func(t *testing.T) {
@@ -156,6 +146,27 @@ jobs:
 		act(t, "workflow_dispatch", "-W", file)
 		serving(t, b, b7)
 	})
+}
+
+// runAct runs act in dir with args and then base, and returns its log
+// (also written to work/<test name>.log); a failed run fails the test.
+func runAct(t *testing.T, actBin, dir, work string, base []string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, actBin, append(args, base...)...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	logFile := filepath.Join(work, strings.ReplaceAll(t.Name(), "/", "_")+".log")
+	os.WriteFile(logFile, out.Bytes(), 0o644)
+	if err != nil {
+		t.Fatalf("act %s: %v after %s; the end of its log:\n%s", strings.Join(args, " "), err, time.Since(start).Round(time.Second), tail(out.String(), 80))
+	}
+	t.Logf("act %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Second))
+	return out.String()
 }
 
 // serving checks that every host, directly and through the balancer, has
@@ -224,6 +235,30 @@ runs:
         git clone -q ` + shellQuote(caller) + ` "$GITHUB_WORKSPACE"
         git -C "$GITHUB_WORKSPACE" checkout -q "${REF:-$GITHUB_SHA}"
         git -C "$GITHUB_WORKSPACE" log --oneline -1
+`,
+		// The caches of the build job (the package manager's store,
+		// .next/cache): nothing is restored or saved, the inputs are
+		// checked.
+		"actions/cache@v4": `name: cache stand-in
+description: test only; restores and saves nothing
+inputs:
+  path:
+    description: what would be cached
+  key:
+    description: the cache key
+  restore-keys:
+    description: ignored
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        CACHE_PATH: ${{ inputs.path }}
+        KEY: ${{ inputs.key }}
+      run: |
+        echo "cache stand-in: $CACHE_PATH as $KEY"
+        test -n "$CACHE_PATH" && test -n "$KEY"
+        case $KEY in *--* | *-) echo "cache key $KEY has an empty part" >&2; exit 1 ;; esac
 `,
 		"actions/setup-node@v4": `name: setup-node stand-in
 description: test only; node is installed
