@@ -88,6 +88,9 @@ func (r *roller[A]) host(ctx context.Context, p *plan[A]) {
 		err, stage = r.ops.Check(ctx, p.h, to), "health check"
 	}
 	if err == nil {
+		err, stage = r.afterActivate(ctx, p), "after the health check"
+	}
+	if err == nil {
 		p.res.Outcome = Switched
 		return
 	}
