@@ -36,9 +36,9 @@ func (c *activateCmd) SetFlags(fs *flag.FlagSet) {
 
 func (c *activateCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	id, err := c.release.ID(env, true)
-	errs := []error{err}
+	c.rollout.hooksFor = id
 	choose := func(*release.State) (string, error) { return id, nil }
-	return c.rollout.run(ctx, env, args, activate.ActionActivate, choose, errs)
+	return c.rollout.run(ctx, env, args, activate.ActionActivate, choose, []error{err})
 }
 
 // rolloutFlags are the flags of activate and rollback.
@@ -55,7 +55,8 @@ type rolloutFlags struct {
 	fixPinned      bool
 	breakLockAfter time.Duration
 	// watch is activate --watch (rollback has none).
-	watch time.Duration
+	watch    time.Duration
+	hooksFor string // activate's release, whose hooks run (hooks.go); rollback runs none
 }
 
 func (r *rolloutFlags) register(fs *flag.FlagSet) {
@@ -112,9 +113,13 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 		return cli.Usage(errors.Join(err, cerr))
 	}
 	defer f.close()
+	hooks := newDeployHooks(env, r.hooksFor, f.layout, f.targets)
+	if err := hooks.preDeploy(ctx); err != nil {
+		return err
+	}
 	hosts, err := activate.Connect(ctx, f.pool, f.targets, f.parallel)
 	if err != nil {
-		return err
+		return hooks.postDeploy(ctx, nil, err)
 	}
 	who := whoAmI()
 	run := runURL(env)
@@ -126,7 +131,7 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 	}
 	rep := activate.Run(ctx, ops, hosts, choose, activate.Options{
 		Action: action, Batch: r.batch, Pause: r.pause, OnFailure: mode, Parallel: f.parallel,
-		Who: who, Run: run,
+		Who: who, Run: run, Hooks: hooks.hosts(),
 		Progress: func(host, format string, a ...any) { env.Progressf("%s: "+format, append([]any{host}, a...)...) },
 	})
 	var mem *memoryWatch
@@ -134,9 +139,9 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 		mem = watchMemory(ctx, env, ops.PM2, f, r.watch)
 	}
 	if err := r.report(env, rep, mem, f.layout.Root); err != nil {
-		return err
+		return hooks.postDeploy(ctx, rep, err)
 	}
-	return rep.Err
+	return hooks.postDeploy(ctx, rep, rep.Err)
 }
 
 // ecosystemConfig is the ecosystem the flags describe, for a host that
