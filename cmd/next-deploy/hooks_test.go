@@ -9,6 +9,7 @@ import (
 
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/config"
+	"github.com/org/next-deploy/pkg/hook"
 )
 
 // hooksApp is an app folder with next-deploy.yml: its staging environment
@@ -112,5 +113,13 @@ func TestDeliverShared(t *testing.T) {
 	status, _, stderr := runCLI(t, nil, "deliver", "--artifact", "/nonexistent/r1.tar.gz", "--shared", "../etc/passwd,/etc/hosts")
 	if status != cli.ExitUsage || !strings.Contains(stderr, `--shared: shared "../etc/passwd"`) || !strings.Contains(stderr, `shared "/etc/hosts"`) {
 		t.Errorf("bad --shared: status %d:\n%s", status, stderr)
+	}
+}
+
+// A hook without a timeout of its own gets the file's default, and the
+// hook package bounds one it is given without any the same way.
+func TestHookDefaultTimeout(t *testing.T) {
+	if got := toHook("pre_deploy", config.Hook{Run: "true"}).Timeout; got != config.DefaultHookTimeout || hook.DefaultTimeout != config.DefaultHookTimeout {
+		t.Errorf("timeout %s, hook.DefaultTimeout %s; want config.DefaultHookTimeout %s", got, hook.DefaultTimeout, config.DefaultHookTimeout)
 	}
 }
