@@ -29,9 +29,9 @@ func (c *activateCmd) SetFlags(fs *flag.FlagSet) {
 
 func (c *activateCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	id, err := c.release.ID(env, true)
-	errs := []error{err}
+	c.rollout.hooksFor = id
 	choose := func(*release.State) (string, error) { return id, nil }
-	return c.rollout.run(ctx, env, args, activate.ActionActivate, choose, errs)
+	return c.rollout.run(ctx, env, args, activate.ActionActivate, choose, []error{err})
 }
 
 func (r *rolloutFlags) report(env *cli.Env, rep *activate.Report, mem *memoryWatch, root string) error {

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
+	"github.com/org/next-deploy/pkg/config"
 	"github.com/org/next-deploy/pkg/deliver"
 	"github.com/org/next-deploy/pkg/release"
 )
@@ -22,6 +22,7 @@ type deliverCmd struct {
 	retries  int
 	stale    time.Duration
 	delta    string
+	shared   string
 }
 
 func (*deliverCmd) Name() string { return "deliver" }
@@ -36,6 +37,7 @@ func (c *deliverCmd) SetFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.retries, "retries", 3, "times one host's upload starts again after a transient failure")
 	fs.DurationVar(&c.stale, "stale-after", release.DefaultStaleAfter, staleAfterUsage)
 	fs.StringVar(&c.delta, "delta", "auto", "auto: send each host only the files that changed since a release it holds (verified; falls back to the whole artifact), off: always the whole artifact")
+	fs.StringVar(&c.shared, "shared", "", "files and folders (a trailing /) every release links from <path>/shared/ on each host, relative to the app's root, comma-separated: .env.production,public/uploads/ (default: shared of "+config.FileName+")")
 	cli.JSONFlag(fs)
 }
 
@@ -74,6 +76,10 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 	if c.retries < 0 {
 		errs = append(errs, fmt.Errorf("--retries %d: want 0 or more", c.retries))
 	}
+	shared, err := sharedEntries(env, c.shared)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	f, err := c.conn.open(env)
 	if err != nil {
 		errs = append(errs, err)
@@ -87,6 +93,7 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 		return cli.Usage(err)
 	}
 	env.Progressf("delivering %s (%s, sha256 %s) as release %s to %d hosts", a.Path, humanBytes(a.Bytes), a.SHA256[:12], id, len(f.targets))
+	warnSharedInside(env, a, shared, f.layout)
 	results, runErr := deliver.Run(ctx, f.pool, f.targets, f.layout, a, deliver.Options{
 		Release:    id,
 		Parallel:   f.parallel,
@@ -94,6 +101,7 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 		StaleAfter: c.stale,
 		RunURL:     runURL(env),
 		Delta:      c.delta == "auto",
+		Shared:     shared,
 		Progress: func(host string, sent, total int64, elapsed time.Duration) {
 			env.Progressf("%s: %s of %s, %s/s", host, humanBytes(sent), humanBytes(total), humanBytes(rate(sent, elapsed)))
 		},
@@ -106,10 +114,7 @@ func (c *deliverCmd) Run(ctx context.Context, env *cli.Env, args []string) error
 		if r.Base != "" {
 			mode = "delta from " + r.Base
 		}
-		note := r.Error
-		if r.Fallback != "" {
-			note = strings.Join(slices.DeleteFunc([]string{"full upload: " + r.Fallback, r.Error}, func(s string) bool { return s == "" }), "; ")
-		}
+		note := deliverNote(r)
 		t.Add(r.Host, r.State, orDash(mode), humanBytes(r.Bytes), strconv.Itoa(r.SentFiles), strconv.Itoa(r.Linked), strconv.Itoa(r.Copied),
 			fmt.Sprintf("%.1f", r.Seconds), strconv.Itoa(r.Attempts), note)
 	}

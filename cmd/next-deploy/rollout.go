@@ -34,7 +34,8 @@ type rolloutFlags struct {
 	fixPinned      bool
 	breakLockAfter time.Duration
 	// watch is activate --watch (rollback has none).
-	watch time.Duration
+	watch    time.Duration
+	hooksFor string // activate's release, whose hooks run (hooks.go); rollback runs none
 }
 
 func (r *rolloutFlags) register(fs *flag.FlagSet) {
@@ -94,9 +95,13 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 		return cli.Usage(errors.Join(err, cerr))
 	}
 	defer f.close()
+	hooks := newDeployHooks(env, r.hooksFor, f.layout, f.targets)
+	if err := hooks.preDeploy(ctx); err != nil {
+		return err
+	}
 	hosts, err := activate.Connect(ctx, f.pool, f.targets, f.parallel)
 	if err != nil {
-		return err
+		return hooks.postDeploy(ctx, nil, err)
 	}
 	who := whoAmI()
 	run := runURL(env)
@@ -110,7 +115,7 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 	}
 	rep := activate.Run(ctx, ops, hosts, choose, activate.Options{
 		Action: action, Batch: r.batch, Pause: r.pause, OnFailure: mode, Parallel: f.parallel,
-		Who: who, Run: run, Progress: progress,
+		Who: who, Run: run, Progress: progress, Hooks: hooks.hosts(),
 	})
 	warnOldStatic(env, rep, f.layout.Root)
 	var mem *memoryWatch
@@ -118,9 +123,9 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 		mem = watchMemory(ctx, env, ops.PM2, f, r.watch)
 	}
 	if err := r.report(env, rep, mem, f.layout.Root); err != nil {
-		return err
+		return hooks.postDeploy(ctx, rep, err)
 	}
-	return rep.Err
+	return hooks.postDeploy(ctx, rep, rep.Err)
 }
 
 // ecosystemConfig is the ecosystem the flags describe, for a host that

@@ -108,6 +108,9 @@ type Options struct {
 	// Clock times the history entries and the pause between batches
 	// (default: the wall clock).
 	Clock clock.Clock
+	// Hooks, when set, run before the first switch and on each host
+	// after its health gate (hooks.go).
+	Hooks Hooks
 }
 
 func (o *Options) defaults() {

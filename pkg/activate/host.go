@@ -88,6 +88,9 @@ func (r *roller[A]) host(ctx context.Context, p *plan[A]) {
 		err, stage = r.ops.Check(ctx, p.h, p.app, to), "health check"
 	}
 	if err == nil {
+		err, stage = r.afterActivate(ctx, p), "after the health check"
+	}
+	if err == nil {
 		p.res.Outcome = Switched
 		if from != "" && from != to {
 			p.res.OldStatic = r.ops.OldStatic(ctx, p.h, p.app, from)

@@ -80,6 +80,10 @@ func Run[A any](ctx context.Context, ops Ops[A], hosts []Host, choose Choose, o 
 		rep.Err = err
 		return rep
 	}
+	if err := beforeActivate(ctx, plans, o); err != nil {
+		rep.Err = err
+		return rep
+	}
 	r := &roller[A]{ops: ops, o: o}
 	var switched []*plan[A]
 	for start := 0; start < len(plans); start += o.Batch {

@@ -180,21 +180,11 @@ func checkValue(key string, v any) string {
 	return ""
 }
 
-// checkShared checks one entry of shared: a clean path relative to the
-// app's root, of the characters a deploy path may have.
+// checkShared checks one entry of shared: release.CheckShared, the rule
+// deliver applies.
 func checkShared(p string) string {
-	trimmed := strings.TrimSuffix(p, "/")
-	switch {
-	case trimmed == "":
-		return "empty"
-	case strings.HasPrefix(p, "/") || strings.HasPrefix(p, "~"):
-		return "want a path relative to the app's root, like .env.production or public/uploads/"
-	case !release.PathChars.MatchString(p):
-		return "want letters, digits, '/', '.', '_', '-' only"
-	case slices.Contains(strings.Split(trimmed, "/"), ".."):
-		return "must not contain '..'"
-	case path.Clean(trimmed) != trimmed || trimmed == ".":
-		return "want a clean path (no ./, // or trailing /.)"
+	if err := release.CheckShared(p); err != nil {
+		return strings.TrimPrefix(err.Error(), release.ErrInvalid.Error()+": ")
 	}
 	return ""
 }

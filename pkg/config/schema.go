@@ -273,8 +273,9 @@ type Hooks struct {
 	BeforeActivate Hook `yaml:"before_activate"`
 	// AfterActivate runs on each host once it serves the new release.
 	AfterActivate Hook `yaml:"after_activate"`
-	// PreDeploy and PostDeploy run on the runner, before deliver and
-	// after the rollout.
+	// PreDeploy and PostDeploy run on the runner, around activate:
+	// before any host is reached, and after the rollout whatever its
+	// result.
 	PreDeploy  Hook `yaml:"pre_deploy"`
 	PostDeploy Hook `yaml:"post_deploy"`
 }

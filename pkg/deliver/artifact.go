@@ -97,3 +97,10 @@ func matchSumFile(path, sum string) error {
 	}
 	return nil
 }
+
+// SharedInside lists what the artifact holds at the shared entries (a
+// .env.production from the checkout, an uploads/ folder from the build):
+// each release gets a link there instead, so that content never serves.
+func (a Artifact) SharedInside(shared []string) []string {
+	return release.SharedInArtifact(a.FileList, a.AppDir, shared)
+}

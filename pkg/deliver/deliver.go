@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,11 @@ type Options struct {
 	// Delta sends a host only what changed since a release it holds
 	// (see delta.go); off, every host gets the whole artifact.
 	Delta bool
+	// Shared are the files and folders (a trailing /) every release
+	// links from <path>/shared/, relative to the app dir (release.CheckShared):
+	// the preflight checks that every host has them, the release gets
+	// the links in place of what the artifact holds there.
+	Shared []string
 	// Progress is called now and then during each upload.
 	Progress func(host string, sent, total int64, elapsed time.Duration)
 	// Clock times the manifest and the waits between retries (default:
@@ -87,8 +93,12 @@ type Result struct {
 	Seconds  float64       `json:"seconds"`
 	Attempts int           `json:"attempts"`
 	Cleaned  int           `json:"cleaned_uploads"`
-	Err      error         `json:"-"`
-	Error    string        `json:"error,omitempty"`
+	// Unlinked are shared entries a release the host already held was
+	// delivered without (before they were in shared): it has no link
+	// for them.
+	Unlinked []string `json:"unlinked_shared,omitempty"`
+	Err      error    `json:"-"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // States of a host.
@@ -125,6 +135,7 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 			failed++
 		case p.Value.Existing != nil:
 			results[i].State, results[i].Cleaned = AlreadyDelivered, p.Value.Cleaned
+			results[i].Unlinked = unlinked(p.Value.Existing.Shared, d.o.Shared)
 		default:
 			results[i].Cleaned = p.Value.Cleaned
 		}
@@ -171,7 +182,7 @@ func (d *delivery) preflight(ctx context.Context, t inventory.Target) (*release.
 		return nil, err
 	}
 	a := d.a
-	r, err := d.layout.Preflight(ctx, h, d.o.Release, a.Format, d.o.StaleAfter)
+	r, err := d.layout.Preflight(ctx, h, d.o.Release, a.Format, d.o.StaleAfter, d.o.Shared)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +261,18 @@ func (d *delivery) uploadOnce(ctx context.Context, t inventory.Target) (*release
 // manifest is the release.json of the release.
 func (d *delivery) manifest() release.Manifest {
 	a := d.a
-	return release.Manifest{ID: d.o.Release, SHA256: a.SHA256, Bytes: a.Bytes, Files: a.Files, AppDir: a.AppDir, Time: d.o.Clock.Now().UTC(), RunURL: d.o.RunURL}
+	return release.Manifest{ID: d.o.Release, SHA256: a.SHA256, Bytes: a.Bytes, Files: a.Files, AppDir: a.AppDir, Time: d.o.Clock.Now().UTC(), RunURL: d.o.RunURL, Shared: d.o.Shared}
+}
+
+// unlinked are the entries of want a release linked with have lacks.
+func unlinked(have, want []string) []string {
+	var out []string
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // progress reports the reading of one host's payload to Options.Progress.

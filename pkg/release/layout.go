@@ -51,6 +51,7 @@ const (
 	HistoryFile  = "history.jsonl"            // inside StateDir
 	LockDir      = "lock"                     // inside StateDir
 	IncomingPfx  = ".incoming-"               // releases/.incoming-<id>-<rand>
+	SharedDir    = "shared"                   // files every release links to (shared.go)
 )
 
 // Layout is a deploy root on a server.

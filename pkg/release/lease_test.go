@@ -104,7 +104,7 @@ func TestCleanupSparesAnUploadInFlight(t *testing.T) {
 	if n, err := l.CleanStale(ctx, h, 2*time.Hour); err != nil || n != 0 {
 		t.Errorf("CleanStale(2h) during the upload = %d, %v; want 0", n, err)
 	}
-	if r, err := l.Preflight(ctx, h, "r2", "gz", 2*time.Hour); err != nil || r.Cleaned != 0 {
+	if r, err := l.Preflight(ctx, h, "r2", "gz", 2*time.Hour, nil); err != nil || r.Cleaned != 0 {
 		t.Errorf("another deliver's preflight (stale 2h) = %+v, %v; want nothing cleaned", r, err)
 	}
 	if got := incoming(t, root); len(got) != len(inc) {

@@ -28,6 +28,30 @@ type Readiness struct {
 	Existing *Manifest
 }
 
+// SharedError is shared entries a host lacks (or has of the other kind):
+// a file is never invented, the user puts it there.
+type SharedError struct {
+	Host string
+	// Paths are where the entries belong on the host, Problems what is
+	// wrong with each ("missing", "not a folder").
+	Paths, Problems []string
+}
+
+func (e *SharedError) Error() string {
+	msgs := make([]string, len(e.Paths))
+	for i, p := range e.Paths {
+		fix := "create"
+		if e.Problems[i] != "missing" {
+			fix = "fix"
+		}
+		msgs[i] = fmt.Sprintf("shared %s on %s: %s: %s %s on %s", p, e.Host, e.Problems[i], fix, p, e.Host)
+	}
+	return strings.Join(msgs, "; ") + " (every release links it from there; the app's runtime secrets go there: mode 0600, owned by the deploy login)"
+}
+
+// ErrorHost names the host (for the Face's --json).
+func (e *SharedError) ErrorHost() string { return e.Host }
+
 // ConflictError is a release id the host already holds with other content:
 // releases are immutable, so it is refused.
 type ConflictError struct {
@@ -46,16 +70,23 @@ func (e *ConflictError) ErrorHost() string { return e.Host }
 // can be made and written, tar, sha256sum and the decompressor are there,
 // and it says how much disk is free and whether the release is already
 // there. Uploads abandoned for longer than staleAfter are removed (as
-// CleanStale does).
-func (l Layout) Preflight(ctx context.Context, h remote.Host, id string, format Format, staleAfter time.Duration) (*Readiness, error) {
+// CleanStale does). The shared folder is made when missing, and so is a
+// shared folder entry; a shared file that is not there is a
+// *SharedError.
+func (l Layout) Preflight(ctx context.Context, h remote.Host, id string, format Format, staleAfter time.Duration, shared []string) (*Readiness, error) {
 	if err := format.Valid(); err != nil {
 		return nil, err
 	}
-	out, err := l.run(ctx, h, "preflight", preflightScript, id, format.Tool(), seconds(staleAfter))
+	if err := CheckSharedList(shared); err != nil {
+		return nil, err
+	}
+	args := append([]string{id, format.Tool(), seconds(staleAfter)}, shared...)
+	out, err := l.run(ctx, h, "preflight", preflightScript, args...)
 	if err != nil {
 		return nil, err
 	}
 	r := &Readiness{}
+	lacks := &SharedError{Host: h.Name()}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -69,10 +100,17 @@ func (l Layout) Preflight(ctx context.Context, h remote.Host, id string, format 
 			r.FreeBytes = kb * 1024
 		case "HAVE":
 			r.Existing, err = decodeManifest(v)
+		case "SHARED":
+			entry, why, _ := strings.Cut(v, "\t")
+			lacks.Paths = append(lacks.Paths, l.SharedPath(entry))
+			lacks.Problems = append(lacks.Problems, why)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("preflight on %s: bad answer %q: %w", h.Name(), sc.Text(), err)
 		}
+	}
+	if len(lacks.Paths) > 0 {
+		return nil, lacks
 	}
 	return r, nil
 }
@@ -120,9 +158,14 @@ type Received struct {
 // against the file manifest before the manifests are written (last) and
 // the rename makes the release visible under its name; "BASE:" and
 // "VERIFY:" in an error tell a delta that went wrong on this host's files.
+// The shared entries of the manifest are linked in after the check, in
+// place of what the artifact has there (shared.go).
 func (l Layout) Receive(ctx context.Context, h remote.Host, u Upload) (*Received, error) {
 	m := u.Manifest
 	if err := ValidID(m.ID); err != nil {
+		return nil, err
+	}
+	if err := CheckSharedList(m.Shared); err != nil {
 		return nil, err
 	}
 	if err := u.Format.Valid(); err != nil {
@@ -153,8 +196,9 @@ func (l Layout) Receive(ctx context.Context, h remote.Host, u Upload) (*Received
 		defer close(done)
 		pw.CloseWithError(writeEnvelope(sent, u))
 	}()
-	c := l.cmd(receiveScript, mode, m.ID, u.PayloadSHA256, u.Format.Tool(), want, m.AppDir, u.Base, string(mj),
-		envPayload, envFiles, envEdit, envDerive)
+	args := append([]string{mode, m.ID, u.PayloadSHA256, u.Format.Tool(), want, m.AppDir, u.Base, string(mj),
+		envPayload, envFiles, envEdit, envDerive}, sharedLinks(m.AppDir, m.Shared)...)
+	c := l.cmd(receiveScript, args...)
 	c.Stdin = pr
 	res, err := h.Run(ctx, c)
 	pr.CloseWithError(io.ErrClosedPipe) // unblock the writer if the host stopped reading

@@ -33,7 +33,7 @@ func TestReceive(t *testing.T) {
 	ctx := context.Background()
 	art, sum := tree{"server.js": file644("console.log(1)\n"), ".next/static/a.js": file644("a")}.artifact(t, nil)
 
-	r, err := l.Preflight(ctx, h, "rel1", "gz", time.Hour)
+	r, err := l.Preflight(ctx, h, "rel1", "gz", time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestReceive(t *testing.T) {
 	}
 
 	// Again with the same artifact: the preflight sees it.
-	if r, err = l.Preflight(ctx, h, "rel1", "gz", time.Hour); err != nil || r.Existing == nil || r.Existing.SHA256 != sum {
+	if r, err = l.Preflight(ctx, h, "rel1", "gz", time.Hour, nil); err != nil || r.Existing == nil || r.Existing.SHA256 != sum {
 		t.Errorf("preflight of a delivered release = %+v, %v", r, err)
 	}
 	// Same id, same artifact, racing past the preflight: not made, no error.
@@ -98,14 +98,14 @@ func TestReceiveTruncatedUploadLeavesNothing(t *testing.T) {
 func TestPreflightRefusals(t *testing.T) {
 	l, root, h := newLocal(t)
 	ctx := context.Background()
-	if _, err := l.Preflight(ctx, h, "r", "rar", time.Hour); err == nil {
+	if _, err := l.Preflight(ctx, h, "r", "rar", time.Hour, nil); err == nil {
 		t.Error("preflight accepted format rar")
 	}
 	// A release dir without manifest was not made by us: refuse to guess.
 	if err := os.MkdirAll(filepath.Join(root, "releases", "foreign"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Preflight(ctx, h, "foreign", "gz", time.Hour); err == nil || !strings.Contains(err.Error(), "no manifest") {
+	if _, err := l.Preflight(ctx, h, "foreign", "gz", time.Hour, nil); err == nil || !strings.Contains(err.Error(), "no manifest") {
 		t.Errorf("preflight over a foreign dir = %v, want refused", err)
 	}
 	// Stale uploads are cleaned, fresh ones (another deliver in flight) kept.
@@ -120,7 +120,7 @@ func TestPreflightRefusals(t *testing.T) {
 	if err := os.Chtimes(stale, old, old); err != nil {
 		t.Fatal(err)
 	}
-	r, err := l.Preflight(ctx, h, "new", "gz", time.Hour)
+	r, err := l.Preflight(ctx, h, "new", "gz", time.Hour, nil)
 	if err != nil || r.Cleaned != 1 {
 		t.Fatalf("preflight = %+v, %v; want 1 cleaned", r, err)
 	}

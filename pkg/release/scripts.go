@@ -54,16 +54,18 @@ var (
 	receiveAssemble string
 	//go:embed scripts/receive-verify.sh
 	receiveVerify string
+	//go:embed scripts/receive-shared.sh
+	receiveShared string
 	//go:embed scripts/receive.sh
 	receiveMain string
 	// receiveScript is receive.sh after the functions it calls.
-	receiveScript = leaseFns + receiveUnpack + receiveAssemble + receiveVerify + receiveMain
+	receiveScript = leaseFns + receiveUnpack + receiveAssemble + receiveVerify + receiveShared + receiveMain
 )
 
 // layoutNames are the names of the layout prelude.sh gets after the
 // root, in its order (root, releases, current, state, manifest, files,
-// history, lock, incoming, removing, lease, beat).
-var layoutNames = []string{ReleasesDir, CurrentLink, StateDir, ManifestPath, FilesPath, HistoryFile, LockDir, IncomingPfx, removingPfx, leaseFile, heartbeatFile}
+// history, lock, incoming, removing, lease, beat, shared).
+var layoutNames = []string{ReleasesDir, CurrentLink, StateDir, ManifestPath, FilesPath, HistoryFile, LockDir, IncomingPfx, removingPfx, leaseFile, heartbeatFile, SharedDir}
 
 // removingPfx names a release being removed (releases/.removing-<id>-<pid>):
 // renamed out of sight first, so no half-removed release is ever seen

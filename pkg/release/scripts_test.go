@@ -37,6 +37,7 @@ var scripts = map[string]string{
 	"receive-unpack.sh":   receiveUnpack,
 	"receive-assemble.sh": receiveAssemble,
 	"receive-verify.sh":   receiveVerify,
+	"receive-shared.sh":   receiveShared,
 	"receive.sh":          receiveMain,
 }
 
@@ -98,7 +99,7 @@ func (a *answering) Run(ctx context.Context, c remote.Cmd) (*remote.Result, erro
 // arguments in the order the scripts read them.
 func TestCommands(t *testing.T) {
 	l := Layout{Root: "/app"}
-	names := []string{"/app", "releases", "current", ".next-deploy", ".next-deploy/release.json", ".next-deploy/files.tsv", "history.jsonl", "lock", ".incoming-", ".removing-", "lease", "heartbeat"}
+	names := []string{"/app", "releases", "current", ".next-deploy", ".next-deploy/release.json", ".next-deploy/files.tsv", "history.jsonl", "lock", ".incoming-", ".removing-", "lease", "heartbeat", "shared"}
 	ctx := context.Background()
 	b := &Base{ID: "v1", lines: map[string]string{"a.js": "x"}}
 	for _, tc := range []struct {
@@ -114,7 +115,11 @@ func TestCommands(t *testing.T) {
 		{"in use", "", func(h remote.Host) error { _, err := l.InUse(ctx, h); return err }, inUseScript, nil},
 		{"remove", "", func(h remote.Host) error { return l.Remove(ctx, h, []string{"v0", "v1"}) }, removeScript, []string{"v0", "v1"}},
 		{"clean", "0\n", func(h remote.Host) error { _, err := l.CleanStale(ctx, h, 90*time.Minute); return err }, cleanScript, []string{"5400"}},
-		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", time.Hour); return err }, preflightScript, []string{"v2", "zstd", "3600"}},
+		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", time.Hour, nil); return err }, preflightScript, []string{"v2", "zstd", "3600"}},
+		{"preflight with shared", "", func(h remote.Host) error {
+			_, err := l.Preflight(ctx, h, "v2", "gz", time.Hour, []string{".env.production", "public/uploads/"})
+			return err
+		}, preflightScript, []string{"v2", "gzip", "3600", ".env.production", "public/uploads/"}},
 		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "8"}},
 		{"derive", "", func(h remote.Host) error {
 			files := Files{{Path: "a.js", Type: TypeFile, Mode: 0o644, Size: 1, Data: strings.Repeat("b", 64)}}
@@ -126,6 +131,16 @@ func TestCommands(t *testing.T) {
 			return err
 		}, receiveScript, []string{"full", "v2", "s", "gzip", "", "web", "", `{"id":"v2","sha256":"","bytes":0,"files":0,"app_dir":"web","time":"0001-01-01T00:00:00Z"}`,
 			"payload", "files.tsv.gz", "edit.gz", "derive.gz"}},
+		{"receive with shared", "DELIVERED\t0\t0\n", func(h remote.Host) error {
+			u := Upload{Manifest: Manifest{ID: "v2", AppDir: "apps/web", Shared: []string{".env.production", "public/uploads/"}},
+				Format: "gz", Payload: strings.NewReader(""), PayloadSHA256: "s"}
+			_, err := l.Receive(ctx, h, u)
+			return err
+		}, receiveScript, []string{"full", "v2", "s", "gzip", "", "apps/web", "",
+			`{"id":"v2","sha256":"","bytes":0,"files":0,"app_dir":"apps/web","time":"0001-01-01T00:00:00Z","shared":[".env.production","public/uploads/"]}`,
+			"payload", "files.tsv.gz", "edit.gz", "derive.gz",
+			"apps/web/.env.production", "../../../../shared/.env.production",
+			"apps/web/public/uploads", "../../../../../shared/public/uploads"}},
 		{"unlock", "", func(h remote.Host) error {
 			k := &Lock{layout: l, host: h, Holder: Holder{Token: "t0k"}, sum: "5u11"}
 			return k.Unlock(ctx)
@@ -153,13 +168,14 @@ func TestCommands(t *testing.T) {
 // The receive command is its pieces, the functions before the main part;
 // clean and preflight are theirs after lease.sh.
 func TestReceiveScriptIsItsPieces(t *testing.T) {
-	if got, want := receiveScript, leaseFns+receiveUnpack+receiveAssemble+receiveVerify+receiveMain; got != want {
-		t.Error("receiveScript is not lease, unpack, assemble, verify, then receive.sh")
+	if got, want := receiveScript, leaseFns+receiveUnpack+receiveAssemble+receiveVerify+receiveShared+receiveMain; got != want {
+		t.Error("receiveScript is not lease, unpack, assemble, verify, shared, then receive.sh")
 	}
 	if cleanScript != leaseFns+cleanMain || preflightScript != leaseFns+preflightMain {
 		t.Error("clean.sh or preflight.sh does not come after lease.sh")
 	}
-	for fn, piece := range map[string]string{"unpack": receiveUnpack, "assemble": receiveAssemble, "verify": receiveVerify, "lease_take": leaseFns} {
+	for fn, piece := range map[string]string{"unpack": receiveUnpack, "assemble": receiveAssemble, "verify": receiveVerify, "lease_take": leaseFns,
+		"shared_paths": receiveShared, "link_shared": receiveShared} {
 		calls := regexp.MustCompile(`(?m)^\s*` + fn + ` "`)
 		if !strings.HasPrefix(piece, "#") || !strings.Contains(piece, "\n"+fn+"() {") || !calls.MatchString(receiveMain) {
 			t.Errorf("receive.sh does not call %s as its piece defines it", fn)

@@ -35,6 +35,9 @@ type Manifest struct {
 	FilesSHA256 string `json:"files_sha256,omitempty"`
 	// Base is the release a delta delivery took unchanged files from.
 	Base string `json:"base,omitempty"`
+	// Shared are the entries linked from the shared folder (shared.go),
+	// relative to AppDir.
+	Shared []string `json:"shared,omitempty"`
 }
 
 // Release is one directory under releases/.

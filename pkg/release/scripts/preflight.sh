@@ -3,9 +3,14 @@
 # abandoned for more than $3 seconds (clean_incoming, lease.sh) and
 # answers CLEANED (how many), FREE (KiB free under releases/) and, when
 # release $1 is there, HAVE with its manifest (base64). $2 is the
-# decompressor the artifact needs.
-: "${root:?}" "${releases:?}" "${state:?}" "${manifest:?}" # from prelude.sh
+# decompressor the artifact needs. $4... are the shared entries (a
+# trailing / for a folder, shared.go): the shared folder is made when
+# missing, and so is an entry's folder (it starts empty, as uploads/
+# does); a file must be there, readable, and each entry of its kind,
+# else SHARED answers the entry and what is wrong with it.
+: "${root:?}" "${releases:?}" "${state:?}" "${manifest:?}" "${shared:?}" # from prelude.sh
 id=$1 tool=$2 stale=$3
+shift 3
 mkdir -p "$root/$releases" "$root/$state" 2>/dev/null || fail "cannot create $root/$releases as $(id -un): create the deploy path and give it to this login"
 [ -w "$root/$releases" ] || fail "$root/$releases is not writable by $(id -un)"
 command -v tar >/dev/null 2>&1 || fail "tar is not installed: install it (apt-get install tar)"
@@ -14,6 +19,28 @@ for t in awk gzip find xargs cmp; do
 	command -v "$t" >/dev/null 2>&1 || fail "$t is not installed: a delivered tree is verified with it; install it (apt-get install gawk gzip findutils diffutils)"
 done
 command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed: install it (apt-get install $tool), or pack with another --format"
+mkdir -p "$root/$shared" 2>/dev/null || fail "cannot create $root/$shared as $(id -un): create it and give it to this login"
+for e in "$@"; do
+	p=$root/$shared/${e%/}
+	case $e in
+	*/)
+		if [ ! -e "$p" ] && [ ! -L "$p" ] && ! mkdir -p "$p" 2>/dev/null; then
+			printf 'SHARED\t%s\t%s\n' "$e" "missing, and $(id -un) cannot create it"
+		elif [ ! -d "$p" ]; then
+			printf 'SHARED\t%s\t%s\n' "$e" "not a folder"
+		fi
+		;;
+	*)
+		if [ ! -e "$p" ]; then
+			printf 'SHARED\t%s\t%s\n' "$e" missing
+		elif [ ! -f "$p" ]; then
+			printf 'SHARED\t%s\t%s\n' "$e" "not a file (a folder is written with a trailing /)"
+		elif [ ! -r "$p" ]; then
+			printf 'SHARED\t%s\t%s\n' "$e" "not readable by $(id -un)"
+		fi
+		;;
+	esac
+done
 cleaned=$(clean_incoming "$stale")
 printf 'CLEANED\t%s\n' "$cleaned"
 printf 'FREE\t%s\n' "$(df -Pk "$root/$releases" | tail -n 1 | tr -s ' ' | cut -d' ' -f4)"

@@ -12,6 +12,8 @@
 #    linked and copied count them.
 #  - The derived files: one cp, one sed and one chmod per mode for all of
 #    them; a process per file costs seconds on a busy host.
+#  - Nothing is taken from the base at a shared path (unshared,
+#    receive-shared.sh): the base has its link there.
 # A failure says "BASE:": this host's base is not what it should be.
 assemble() {
 	: "${root:?}" "${releases:?}" "${manifest:?}" "${files:?}" # from prelude.sh
@@ -23,6 +25,7 @@ assemble() {
 	fi
 	gzip -dc < "$ctl/$edit_gz" > "$ctl/edit"
 	awk -F'\t' 'FILENAME == ARGV[1] { del[$1] = 1; if ($2 != "-") print; next } !($1 in del)' "$ctl/edit" "$b/$files" | sort > "$ctl/files"
+	unshared 1 < "$b/$files" > "$ctl/base"
 
 	awk -F'\t' -v app="$app" -v L="$ctl/link" -v C="$ctl/copy" '
 		function under(p, dir) { return substr(p, 1, length(dir)) == dir }
@@ -32,7 +35,7 @@ assemble() {
 		}
 		FILENAME == ARGV[1] { del[$1] = 1; next }
 		$2 == "f" && !($1 in del) { if (shared($1)) print $1 > L; else print $1 > C }
-	' "$ctl/edit" "$b/$files"
+	' "$ctl/edit" "$ctl/base"
 	touch "$ctl/link" "$ctl/copy"
 	(cd "$b" && xargs -d '\n' -r cp -l --parents -t "$tmp" -- < "$ctl/link") 2>"$ctl.err" || fail "BASE: cannot hard-link the files of $base: $(head -c 300 "$ctl.err")"
 	(cd "$b" && xargs -d '\n' -r cp -p --parents -t "$tmp" -- < "$ctl/copy") 2>"$ctl.err" || fail "BASE: cannot copy the files of $base: $(head -c 300 "$ctl.err")"
@@ -41,7 +44,7 @@ assemble() {
 	linked=$(wc -l < "$ctl/link") copied=$(wc -l < "$ctl/copy")
 
 	old=$(printf '%s' "$base" | sed 's/[.]/[.]/g')
-	gzip -dc < "$ctl/$derive_gz" > "$ctl/derive"
+	gzip -dc < "$ctl/$derive_gz" | unshared 2 > "$ctl/derive"
 	cut -f2- "$ctl/derive" > "$ctl/derive.paths"
 	ok=
 	(cd "$b" && xargs -d '\n' -r cp --parents -t "$tmp" -- < "$ctl/derive.paths") 2>"$ctl.err" &&

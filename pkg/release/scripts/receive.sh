@@ -1,19 +1,23 @@
 # receive.sh makes a new release from an upload on stdin (Layout.Receive):
 # unpack (receive-unpack.sh), for a delta assemble the rest from the base
 # (receive-assemble.sh), verify the tree against the file manifest
-# (receive-verify.sh), write the manifests (last) and rename the tree to
-# the release's name. It works in an incoming folder of its own, leased
-# while it runs (lease.sh): the tree ($tmp), the control folder ($ctl),
-# the lease and its heartbeat. Any failure removes the incoming folder.
-# Answers DELIVERED with the files linked and copied from a base, or HAVE
-# with the manifest (base64) of the same id delivered meanwhile.
+# (receive-verify.sh), link the shared entries (receive-shared.sh), write
+# the manifests (last) and rename the tree to the release's name. It works
+# in an incoming folder of its own, leased while it runs (lease.sh): the
+# tree ($tmp), the control folder ($ctl), the lease and its heartbeat.
+# Any failure removes the incoming folder. Answers DELIVERED with the
+# files linked and copied from a base, or HAVE with the manifest (base64)
+# of the same id delivered meanwhile.
 # Arguments: $1 mode (full or delta), $2 id, $3 payload sha256, $4 decompressor (Format.Tool),
 # $5 sha256 of the file manifest ("" for none), $6 app dir, $7 base
 # release, $8 release.json; $9... the envelope's members (writeEnvelope):
-# the payload, the gzip'd file manifest, the gzip'd edit and derive list.
+# the payload, the gzip'd file manifest, the gzip'd edit and derive list;
+# $13... the shared entries, in pairs: the path in the release, the link's
+# target.
 : "${root:?}" "${releases:?}" "${state:?}" "${manifest:?}" "${files:?}" "${incoming:?}" # from prelude.sh
 mode=$1 id=$2 sha=$3 tool=$4 want=$5 app=$6 base=$7 json=$8
 payload=$9 files_gz=${10} edit_gz=${11} derive_gz=${12}
+shift 12
 umask 022
 export LC_ALL=C
 rel=$root/$releases
@@ -24,6 +28,7 @@ lease_take "$inc"
 tmp=$inc/tree ctl=$inc/ctl
 mkdir "$tmp"
 unpack "$sha" "$tool" "$payload"
+shared_paths "$@" > "$ctl/shared"
 linked=0 copied=0
 if [ "$mode" = delta ]; then
 	assemble "$base" "$id" "$app" "$edit_gz" "$derive_gz"
@@ -35,6 +40,7 @@ if [ -n "$want" ]; then
 	verify "$want"
 	mv "$ctl/files" "$tmp/$files"
 fi
+link_shared "$@"
 printf '%s\n' "$json" > "$tmp/$manifest.tmp"
 mv -f "$tmp/$manifest.tmp" "$tmp/$manifest"
 if mv -T "$tmp" "$rel/$id" 2>/dev/null; then
