@@ -31,6 +31,7 @@ func (*activateCmd) Synopsis() string {
 func (c *activateCmd) SetFlags(fs *flag.FlagSet) {
 	c.release.Register(fs, "release id to activate")
 	c.rollout.register(fs)
+	c.rollout.skew.register(fs, true)
 	fs.DurationVar(&c.rollout.watch, "watch", 0, "after the switch, sample every worker's heap for this long (10s to 1h) and report its growth per minute and restarts; warns when it looks like a leak, not warm-up (0: off)")
 }
 
@@ -56,6 +57,7 @@ type rolloutFlags struct {
 	breakLockAfter time.Duration
 	// watch is activate --watch (rollback has none).
 	watch time.Duration
+	skew  skewFlags
 }
 
 func (r *rolloutFlags) register(fs *flag.FlagSet) {
@@ -106,7 +108,7 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 	if r.watch != 0 && (r.watch < minWatch || r.watch > maxWatch) {
 		errs = append(errs, fmt.Errorf("--watch %s: want 0 (off) or %s to %s", clock.Format(r.watch), clock.Format(minWatch), clock.Format(maxWatch)))
 	}
-	mode, err := r.check(errs)
+	mode, err := r.check(append(errs, r.skew.check()))
 	f, cerr := r.conn.open(env)
 	if err != nil || cerr != nil {
 		return cli.Usage(errors.Join(err, cerr))
@@ -124,7 +126,8 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 		HealthURL: r.healthURL, HealthTimeout: r.healthTimeout,
 		Who: who, Run: run, PID: os.Getpid(), BreakLockAfter: r.breakLockAfter,
 	}
-	rep := activate.Run(ctx, ops, hosts, choose, activate.Options{
+	skewed := &activate.Skewed{Real: ops, Skew: r.skew.options(env, r.app.name), Action: action}
+	rep := activate.Run(ctx, skewed, hosts, choose, activate.Options{
 		Action: action, Batch: r.batch, Pause: r.pause, OnFailure: mode, Parallel: f.parallel,
 		Who: who, Run: run,
 		Progress: func(host, format string, a ...any) { env.Progressf("%s: "+format, append([]any{host}, a...)...) },

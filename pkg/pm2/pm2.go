@@ -129,7 +129,11 @@ type Proc struct {
 	// ListenTimeout is the app's pm2 listen_timeout (0: pm2's default).
 	ListenTimeout time.Duration `json:"-"`
 
+	// SkewUntil ends the window of a kept app (skew.go); zero for others.
+	SkewUntil time.Time `json:"-"`
+
 	StartedMS       int64      `json:"started_ms"`
+	SkewUntilMS     int64      `json:"skew_until_ms"`
 	ListenTimeoutMS int64      `json:"listen_timeout_ms"`
 	Mem             *memReport `json:"mem"`
 }
@@ -187,6 +191,9 @@ func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc
 			p.Started = time.UnixMilli(p.StartedMS).UTC()
 		}
 		p.ListenTimeout = time.Duration(p.ListenTimeoutMS) * time.Millisecond
+		if p.SkewUntilMS > 0 {
+			p.SkewUntil = time.UnixMilli(p.SkewUntilMS).UTC()
+		}
 		if p.Mem != nil && p.Mem.PID == p.PID {
 			p.Memory = p.Mem.memory()
 			p.Ready = p.Mem.Ready
