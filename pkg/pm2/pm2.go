@@ -158,8 +158,9 @@ func (r Runner) StatusMemory(ctx context.Context, h remote.Host) ([]Proc, error)
 	return r.status(ctx, h, true)
 }
 
-// Workers is the site on h and its workers (Site.Workers), each with
-// its memory report.
+// Workers is the site on h and its workers (Site.Workers), then the
+// kept apps' (skew protection, Site.SkewProcs), each with its memory
+// report.
 func (r Runner) Workers(ctx context.Context, h remote.Host) (*Site, []Proc, error) {
 	site, err := r.Inspect(ctx, h)
 	if err != nil {
@@ -169,7 +170,7 @@ func (r Runner) Workers(ctx context.Context, h remote.Host) (*Site, []Proc, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	return site, site.Workers(ps), nil
+	return site, append(site.Workers(ps), site.SkewProcs(ps)...), nil
 }
 
 func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc, error) {

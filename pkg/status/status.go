@@ -2,8 +2,9 @@
 // changing nothing: its releases (which is current, which previous, the
 // uploads in flight), its last activations, and each pm2 worker with the
 // release it really runs, its uptime, restarts and memory with the heap
-// trend. It composes release, pm2, heap, fleet and clock; the command
-// renders what it returns.
+// trend; the workers of kept apps (skew protection) are marked apart. It
+// composes release, pm2, heap, fleet and clock; the command renders what
+// it returns.
 package status
 
 import (
@@ -77,6 +78,10 @@ type Worker struct {
 	HeapTotal int64           `json:"heap_total"`
 	HeapLimit int64           `json:"heap_limit"`
 	Trend     *memtrend.Trend `json:"trend,omitempty"`
+	// Kept: the worker belongs to a kept app of skew protection, which
+	// serves the tabs of an older release until KeptUntil.
+	Kept      bool      `json:"kept,omitempty"`
+	KeptUntil time.Time `json:"kept_until,omitzero"`
 }
 
 // Leaking reports whether the worker's heap trend looks like a leak.
@@ -138,6 +143,9 @@ func worker(site *pm2.Site, p pm2.Proc, now time.Time) Worker {
 		Started: p.Started, Restarts: p.Restarts, RSS: p.RSS}
 	if !p.Started.IsZero() {
 		w.Uptime = now.Sub(p.Started)
+	}
+	if _, _, ok := site.IsSkew(p.Name); ok {
+		w.Kept, w.KeptUntil = true, p.SkewUntil
 	}
 	if m := p.Memory; m != nil {
 		w.RSS, w.HeapUsed, w.HeapTotal, w.HeapLimit = m.Last.RSS, m.Last.HeapUsed, m.Last.HeapTotal, m.HeapLimit

@@ -35,6 +35,10 @@ const app = Object.assign({}, a, {
 });
 delete app.nodeArgs;
 delete app.execMode;
+// With a restart delay pm2 marks an app that exits with a stop code
+// "waiting restart", though it restarts nothing: it must show stopped.
+delete app.exp_backoff_restart_delay;
+delete app.restart_delay;
 // The env_<name> blocks are applied over env (pm2 --env <name>): the
 // socket and the window win over them too.
 for (const k of Object.keys(app)) {
