@@ -61,7 +61,7 @@ func (c *statusCmd) Run(ctx context.Context, env *cli.Env, args []string) error 
 		if len(hs.Workers) == 0 {
 			workers.Add(hs.Host, "-", "-", orDash(hs.Current), "no workers", "-", "-", "-", "-", "-")
 		}
-		for _, w := range hs.Workers {
+		for _, w := range append(hs.Workers, hs.Kept...) {
 			workers.Add(hs.Host, w.App+"#"+w.ID, fmt.Sprint(w.PID), orDash(w.Release), keptCell(w), uptime(w),
 				fmt.Sprint(w.Restarts), mib(w.RSS), heapCell(w.HeapUsed, w.HeapTotal), trendCell(w.Trend))
 			if w.Leaking() {

@@ -46,13 +46,16 @@ type Options struct {
 	Clock clock.Clock
 }
 
-// Host is one host's answer, as printed by --json.
+// Host is one host's answer, as printed by --json. Kept are the workers
+// of kept apps (skew protection: older releases serving the tabs opened
+// on them), apart from the app's Workers.
 type Host struct {
 	Host     string          `json:"host"`
 	Path     string          `json:"path"`
 	Current  string          `json:"current"`
 	Previous string          `json:"previous"`
 	Workers  []Worker        `json:"workers"`
+	Kept     []Worker        `json:"kept"`
 	History  []release.Entry `json:"history"`
 	Err      error           `json:"-"`
 	Error    string          `json:"error,omitempty"`
@@ -115,9 +118,9 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 }
 
 // Read reads one host: its releases and last o.History activations, its
-// workers with their memory.
+// workers with their memory, and the kept apps' apart.
 func Read(ctx context.Context, l release.Layout, h remote.Host, o Options) (Host, error) {
-	hs := Host{Workers: []Worker{}, History: []release.Entry{}}
+	hs := Host{Workers: []Worker{}, Kept: []Worker{}, History: []release.Entry{}}
 	st, err := l.State(ctx, h)
 	if err != nil {
 		return hs, err
@@ -132,7 +135,11 @@ func Read(ctx context.Context, l release.Layout, h remote.Host, o Options) (Host
 	}
 	now := clock.Or(o.Clock).Now()
 	for _, p := range procs {
-		hs.Workers = append(hs.Workers, worker(site, p, now))
+		if w := worker(site, p, now); w.Kept {
+			hs.Kept = append(hs.Kept, w)
+		} else {
+			hs.Workers = append(hs.Workers, w)
+		}
 	}
 	return hs, nil
 }

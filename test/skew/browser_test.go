@@ -71,9 +71,11 @@ type tab struct {
 	documents int
 }
 
-func newTab(t *testing.T, actx context.Context) *tab {
+// newTab opens a tab: in a new browser when parent is the allocator's
+// context, in parent's browser when parent is a tab's.
+func newTab(t *testing.T, parent context.Context) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancel := chromedp.NewContext(parent)
 	t.Cleanup(cancel)
 	tb := &tab{t: t, ctx: ctx}
 	if err := chromedp.Do(ctx); err != nil { // starts the browser and the tab

@@ -181,20 +181,26 @@ type worker struct {
 	KeptUntil time.Time `json:"kept_until"`
 }
 
-// workers reads status --json: every host's workers, kept apps' apart.
+// workers reads status --json: every host's workers, then its kept apps'.
 func workers(t *testing.T, work string, b *bed.Bed) map[string][]worker {
 	t.Helper()
 	out := mustOnBed(t, work, b, "status", "--json")
 	var hosts []struct {
 		Host    string   `json:"host"`
 		Workers []worker `json:"workers"`
+		Kept    []worker `json:"kept"`
 	}
 	if _, err := cli.DecodeEnvelope([]byte(out), &hosts); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
 	m := map[string][]worker{}
 	for _, h := range hosts {
-		m[h.Host] = h.Workers
+		for _, w := range h.Kept {
+			if !w.Kept {
+				t.Errorf("status --json of %s: %+v among the kept workers has kept false", h.Host, w)
+			}
+		}
+		m[h.Host] = append(h.Workers, h.Kept...)
 	}
 	return m
 }

@@ -109,7 +109,7 @@ func TestSkewProtectionInBrowser(t *testing.T) {
 	})
 	t.Run("without the window the server action fails", func(t *testing.T) {
 		mustOnBed(t, work, b, activateFlags("r1", "--skew-window", "0")...)
-		tb2 := newTab(t, actx)
+		tb2 := newTab(t, tb.ctx) // the same browser: a second one would share the profile
 		tb2.do(time.Minute, "open /skew on r1", chromedp.Navigate(origin+"/skew"))
 		tb2.hydrated()
 		if got := tb2.text(10*time.Second, "#skew-release"); got != "skew r1" {
