@@ -151,9 +151,11 @@ func (s *Skewed) tidy(ctx context.Context, h Host, a *SkewApp, to string) error 
 	now := clock.Or(s.Skew.Clock).Now()
 	var live []string
 	var errs []error
+	ended := false
 	for _, app := range a.site.Apps {
 		end, stay := planTidy(a.site.KeptApps(ps, app.Name), to, now, s.Skew.Keep)
 		for _, k := range end {
+			ended = true
 			if k.Online > 0 {
 				s.progress(h, "ending %s", k.Name)
 			}
@@ -167,6 +169,11 @@ func (s *Skewed) tidy(ctx context.Context, h Host, a *SkewApp, to string) error 
 	}
 	if len(errs) == 0 {
 		errs = append(errs, s.PM2.CleanSockets(ctx, h, live))
+	}
+	if ended && len(errs) == 0 {
+		// Real.Reload saved the list before: a reboot must not bring
+		// back what went.
+		errs = append(errs, s.PM2.Save(ctx, h))
 	}
 	return errors.Join(errs...)
 }
