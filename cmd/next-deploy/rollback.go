@@ -23,6 +23,7 @@ func (*rollbackCmd) Synopsis() string {
 func (c *rollbackCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.to, "to", "", "release to go back to, any kept one (default: each host's previous release: the newest older than current that no rollback left, from its activation history)")
 	c.rollout.register(fs)
+	c.rollout.skew.register(fs, false)
 }
 
 func (c *rollbackCmd) Run(ctx context.Context, env *cli.Env, args []string) error {

@@ -36,6 +36,7 @@ type rolloutFlags struct {
 	// watch is activate --watch (rollback has none).
 	watch    time.Duration
 	hooksFor string // activate's release, whose hooks run (hooks.go); rollback runs none
+	skew     skewFlags
 }
 
 func (r *rolloutFlags) register(fs *flag.FlagSet) {
@@ -89,7 +90,7 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 	if r.watch != 0 && (r.watch < minWatch || r.watch > maxWatch) {
 		errs = append(errs, fmt.Errorf("--watch %s: want 0 (off) or %s to %s", clock.Format(r.watch), clock.Format(minWatch), clock.Format(maxWatch)))
 	}
-	mode, err := r.check(errs)
+	mode, err := r.check(append(errs, r.skew.check()))
 	f, cerr := r.conn.open(env)
 	if err != nil || cerr != nil {
 		return cli.Usage(errors.Join(err, cerr))
@@ -113,7 +114,8 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 		FixPinned: r.fixPinned, HealthURL: r.healthURL, HealthTimeout: r.healthTimeout, Front: r.front, Note: progress,
 		Who: who, Run: run, PID: os.Getpid(), BreakLockAfter: r.breakLockAfter,
 	}
-	rep := activate.Run(ctx, ops, hosts, choose, activate.Options{
+	skewed := &activate.Skewed{Real: ops, Skew: r.skew.options(env, r.app.name), Action: action}
+	rep := activate.Run(ctx, skewed, hosts, choose, activate.Options{
 		Action: action, Batch: r.batch, Pause: r.pause, OnFailure: mode, Parallel: f.parallel,
 		Who: who, Run: run, Progress: progress, Hooks: hooks.hosts(),
 	})

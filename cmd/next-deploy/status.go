@@ -72,8 +72,8 @@ func (c *statusCmd) Run(ctx context.Context, env *cli.Env, args []string) error 
 		if len(hs.Workers) == 0 {
 			workers.Add(hs.Host, "-", "-", orDash(hs.Current), "no workers", "-", "-", "-", "-", "-")
 		}
-		for _, w := range hs.Workers {
-			workers.Add(hs.Host, w.App+"#"+w.ID, fmt.Sprint(w.PID), orDash(w.Release), w.Status, uptime(w),
+		for _, w := range append(hs.Workers, hs.Kept...) {
+			workers.Add(hs.Host, w.App+"#"+w.ID, fmt.Sprint(w.PID), orDash(w.Release), keptCell(w), uptime(w),
 				fmt.Sprint(w.Restarts), mib(w.RSS), heapCell(w.HeapUsed, w.HeapTotal), trendCell(w.Trend))
 			if w.Leaking() {
 				env.Warnf("%s: worker %s#%s (pid %d, release %s): heap %s over the last %.0fs, steadily: looks like a leak; take heap snapshots: next-deploy heap-snapshot --hosts %s --path %s",
@@ -135,4 +135,16 @@ func uptime(w status.Worker) string {
 		return "-"
 	}
 	return clock.Format(w.Uptime.Round(time.Second))
+}
+
+// keptCell is a worker's status, and for a kept app's (skew protection)
+// until when it serves the tabs of its release.
+func keptCell(w status.Worker) string {
+	switch {
+	case !w.Kept:
+		return w.Status
+	case w.KeptUntil.IsZero():
+		return w.Status + " (kept)"
+	}
+	return w.Status + " (kept until " + w.KeptUntil.UTC().Format(time.TimeOnly) + ")"
 }

@@ -3,7 +3,9 @@
 // serves /<release>/_next/static/... from that release on disk (falling
 // back to current, so a browser holding an old page still gets its chunks
 // while the release is kept), with immutable cache headers, and proxies
-// the rest to the app, retrying idempotent requests on a connection error.
+// the rest to the app, retrying idempotent requests on a connection error;
+// a request that names an older release still kept running goes to that
+// release's app instead (skew protection, skew.go).
 package nginx
 
 import (
@@ -102,11 +104,16 @@ func Render(c Config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	sk, err := skew(c)
+	if err != nil {
+		return nil, err
+	}
 	var b strings.Builder
 	err = serverTmpl.Execute(&b, struct {
 		Config
 		Static string
-	}{c, indent(loc, "    ")})
+		Skew   skewParts
+	}{c, indent(loc, "    "), skewParts{Maps: sk.Maps, Route: indent(sk.Route, "    "), Fallback: indent(sk.Fallback, "    ")}})
 	return []byte(b.String()), err
 }
 
@@ -146,14 +153,19 @@ upstream next_deploy_app {
     keepalive_timeout 4s;
 }
 
+{{.Skew.Maps}}
+
 server {
     listen {{.Listen}};
     server_name {{.ServerName}};
 
+{{.Skew.Route}}
+
 {{.Static}}
 
     location / {
-        proxy_pass http://next_deploy_app;
+        proxy_pass http://$nd_upstream;
+        error_page 502 = @nd_current;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         # The Host the browser sent, its port included ($host drops it):
@@ -170,5 +182,7 @@ server {
         proxy_next_upstream error timeout;
         proxy_next_upstream_tries 2;
     }
+
+{{.Skew.Fallback}}
 }
 `))

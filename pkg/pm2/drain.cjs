@@ -28,6 +28,16 @@
 //      --diagnostic-dir, a full disk), which kills the worker. The listener
 //      is wrapped: a failed snapshot is logged and its partial file
 //      removed; the diagnostic dir is created at start.
+//   5. A kept app of skew protection (next-deploy's docs/skew.md): with
+//      NEXT_DEPLOY_LISTEN_PATH the app's first HTTP server listens on that
+//      unix socket instead of HOSTNAME:PORT (its directory created, a stale
+//      socket left by a crash removed first; the socket is made writable
+//      for nginx's user), and with NEXT_DEPLOY_SKEW_UNTIL (ms since the
+//      epoch) the worker removes the socket and its directory (nginx then
+//      routes to current), drains and exits when that time comes, or at
+//      once when it has passed (pm2 started it again after a reboot): pm2
+//      leaves it stopped (stop_exit_codes). No daemon or timer outside the
+//      app is needed.
 //
 // Nothing here may take the app down: every step that touches the file
 // system is guarded, and the timers do not keep the process alive.
@@ -47,6 +57,24 @@ const giveUpAfter = ms(process.env.NEXT_DEPLOY_DRAIN_TIMEOUT_MS, 6000);
 const exitGrace = 1000;
 const SIGNALS = ['SIGINT', 'SIGTERM'];
 
+// A pm2 cluster worker starts with its environment in pm2_env (JSON);
+// pm2's container copies it into process.env only after this preload
+// ran. The skew settings are read from there.
+let pm2Env = null;
+function envVar(name) {
+  if (process.env[name] !== undefined) return process.env[name];
+  if (pm2Env === null) {
+    try {
+      pm2Env = JSON.parse(process.env.pm2_env || '{}') || {};
+    } catch (err) {
+      pm2Env = {};
+    }
+  }
+  const v = pm2Env[name] !== undefined ? pm2Env[name] : (pm2Env.env || {})[name];
+  return v === undefined || v === null ? '' : String(v);
+}
+const listenPath = envVar('NEXT_DEPLOY_LISTEN_PATH');
+let listenMoved = false;
 const servers = new Set();
 const held = []; // [signal, listener] the app registered
 let readySent = false;
@@ -90,7 +118,13 @@ function track(server) {
 
 const listen = net.Server.prototype.listen;
 net.Server.prototype.listen = function nextDeployListen(...args) {
-  if (this instanceof http.Server || this instanceof https.Server) track(this);
+  if (this instanceof http.Server || this instanceof https.Server) {
+    track(this);
+    if (listenPath && !listenMoved) {
+      listenMoved = true;
+      return listenOnPath(this, args);
+    }
+  }
   return listen.apply(this, args);
 };
 
@@ -263,4 +297,74 @@ if (heapSignal && !SIGNALS.includes(heapSignal)) {
       }
     });
   }
+}
+
+// 5. Skew protection: a kept app listens on a unix socket until its time.
+// nginx routes to it while the socket's directory exists.
+function listenOnPath(server, args) {
+  const cb = typeof args[args.length - 1] === 'function' ? args[args.length - 1] : null;
+  server.once('listening', () => {
+    try {
+      fs.chmodSync(listenPath, 0o666);
+    } catch (err) {
+      log(`cannot open ${listenPath} to nginx: ${err && err.message}`);
+    }
+  });
+  const go = () => (cb ? listen.call(server, { path: listenPath }, cb) : listen.call(server, { path: listenPath }));
+  try {
+    fs.mkdirSync(path.dirname(listenPath), { recursive: true, mode: 0o755 });
+  } catch (err) {
+    log(`cannot create the directory of ${listenPath}: ${err && err.message}`);
+  }
+  // A socket file nobody answers on (its server died without closing) makes
+  // listen fail; one that answers belongs to a sibling worker, whose socket
+  // the cluster shares: leave it.
+  if (!fs.existsSync(listenPath)) {
+    go();
+    return server;
+  }
+  const probe = net.connect({ path: listenPath });
+  probe.once('connect', () => {
+    probe.destroy();
+    go();
+  });
+  probe.once('error', () => {
+    try {
+      fs.unlinkSync(listenPath);
+      log(`removed the stale socket ${listenPath}`);
+    } catch (err) { /* gone already */ }
+    go();
+  });
+  return server;
+}
+
+// unroute takes the kept app out of nginx's routing: its socket and the
+// directory nginx looks for go (rmdir: only when nothing else is in it).
+function unroute() {
+  if (!listenPath) return;
+  for (const rm of [() => fs.unlinkSync(listenPath), () => fs.rmdirSync(path.dirname(listenPath))]) {
+    try {
+      rm();
+    } catch (err) { /* gone already, or not ours to remove */ }
+  }
+}
+
+const skewUntil = parseInt(envVar('NEXT_DEPLOY_SKEW_UNTIL'), 10);
+if (Number.isFinite(skewUntil) && skewUntil > 0) {
+  if (skewUntil <= Date.now()) {
+    log('the skew window is over: not starting');
+    unroute();
+    process.exit(0);
+  }
+  const check = () => {
+    const rest = skewUntil - Date.now();
+    if (rest > 0) {
+      setTimeout(check, Math.min(rest, 0x7fffffff)).unref();
+      return;
+    }
+    // New requests go to current from now on; the ones in flight finish.
+    unroute();
+    drain('the skew window is over');
+  };
+  check();
 }

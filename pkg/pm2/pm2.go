@@ -161,7 +161,11 @@ type Proc struct {
 	// ListenTimeout is the app's pm2 listen_timeout (0: pm2's default).
 	ListenTimeout time.Duration `json:"-"`
 
+	// SkewUntil ends the window of a kept app (skew.go); zero for others.
+	SkewUntil time.Time `json:"-"`
+
 	StartedMS       int64      `json:"started_ms"`
+	SkewUntilMS     int64      `json:"skew_until_ms"`
 	ListenTimeoutMS int64      `json:"listen_timeout_ms"`
 	Mem             *memReport `json:"mem"`
 }
@@ -186,8 +190,9 @@ func (r Runner) StatusMemory(ctx context.Context, h remote.Host) ([]Proc, error)
 	return r.status(ctx, h, true)
 }
 
-// Workers is the site on h and its workers (Site.Workers), each with
-// its memory report.
+// Workers is the site on h and its workers (Site.Workers), then the
+// kept apps' (skew protection, Site.SkewProcs), each with its memory
+// report.
 func (r Runner) Workers(ctx context.Context, h remote.Host) (*Site, []Proc, error) {
 	site, err := r.Inspect(ctx, h)
 	if err != nil {
@@ -197,7 +202,7 @@ func (r Runner) Workers(ctx context.Context, h remote.Host) (*Site, []Proc, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	return site, site.Workers(ps), nil
+	return site, append(site.Workers(ps), site.SkewProcs(ps)...), nil
 }
 
 func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc, error) {
@@ -219,6 +224,9 @@ func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc
 			p.Started = time.UnixMilli(p.StartedMS).UTC()
 		}
 		p.ListenTimeout = time.Duration(p.ListenTimeoutMS) * time.Millisecond
+		if p.SkewUntilMS > 0 {
+			p.SkewUntil = time.UnixMilli(p.SkewUntilMS).UTC()
+		}
 		if p.Mem != nil && p.Mem.PID == p.PID {
 			p.Memory = p.Mem.memory()
 			p.Ready = p.Mem.Ready

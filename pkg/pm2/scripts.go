@@ -24,4 +24,17 @@ var (
 	//
 	//go:embed scripts/migrate.config.js
 	migrateJS string
+	//go:embed scripts/skew-start.sh
+	skewStartScript string
+	//go:embed scripts/skew-state.cjs
+	skewStateJS string
+	//go:embed scripts/skew-end.sh
+	skewEndScript string
+	//go:embed scripts/skew-clean.sh
+	skewCleanScript string
+	// skewConfigJS is SkewConfigPath's content: it starts a kept app
+	// (StartKept).
+	//
+	//go:embed scripts/skew.config.js
+	skewConfigJS string
 )

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/org/next-deploy/pkg/remote"
 )
@@ -23,6 +24,11 @@ var scripts = map[string]string{
 	"write.sh":          writeScript,
 	"migrate.sh":        migrateScript,
 	"migrate.config.js": migrateJS,
+	"skew-start.sh":     skewStartScript,
+	"skew-state.cjs":    skewStateJS,
+	"skew-end.sh":       skewEndScript,
+	"skew-clean.sh":     skewCleanScript,
+	"skew.config.js":    skewConfigJS,
 }
 
 // Every file in scripts/ is embedded (test/run.sh lints what ships) and
@@ -71,7 +77,7 @@ func sha(b []byte) string {
 func TestCommands(t *testing.T) {
 	r := Runner{Root: "~/app", Ecosystem: "ecosystem.config.js", Env: "production"}
 	ctx := context.Background()
-	jlist := `[{"id":0,"name":"web","pid":1,"status":"online","mode":"cluster_mode"}]`
+	jlist := `[{"id":0,"name":"web","pid":1,"status":"online","mode":"cluster_mode"},{"id":1,"name":"web-skew-r1","pid":2,"status":"online","mode":"cluster_mode"}]`
 	answers := map[string]string{
 		inspectScript: "ROOT\t/home/u/app\nREAL\t/home/u/app\nNOECO\n",
 		statusScript:  jlist + "\n",
@@ -106,6 +112,19 @@ func TestCommands(t *testing.T) {
 				{writeScript, []string{".next-deploy/migrate.config.js", "replace", sha([]byte(migrateJS))}},
 				{writeScript, []string{"ecosystem.config.js", "create", sha([]byte("eco"))}},
 			}},
+		{"start a kept app", func(h remote.Host) error {
+			s := &Site{Root: "/home/u/app", Apps: []App{{Name: "web", Cwd: "/home/u/app/current", Script: "/home/u/app/current/server.js"}}}
+			return r.StartKept(ctx, h, s, Keep{App: s.Apps[0], Release: "r1", Until: time.UnixMilli(1700000000000)})
+		}, []cmd{
+			{writeScript, []string{".next-deploy/skew.config.js", "replace"}},
+			{skewStartScript, []string{"ecosystem.config.js", "web", "web-skew-r1", "r1", "/home/u/app/releases/r1", "/home/u/app/releases/r1/server.js",
+				"1", "1700000000000", ".next-deploy/skew/r1.d/http.sock", ".next-deploy/skew.config.js", ".next-deploy/drain.cjs", skewStateJS}},
+			{statusScript, []string{statusJS, ""}},
+		}},
+		{"end a kept app", func(h remote.Host) error { return r.EndKept(ctx, h, Kept{Name: "web-skew-r1", Release: "r1"}) },
+			[]cmd{{skewEndScript, []string{"web-skew-r1", ".next-deploy/skew/r1.d"}}}},
+		{"clean kept apps' directories", func(h remote.Host) error { return r.CleanSockets(ctx, h, []string{"r2"}) },
+			[]cmd{{skewCleanScript, []string{".next-deploy/skew", ".d", "r2"}}}},
 	} {
 		h := &answering{answers: answers}
 		if err := tc.run(h); err != nil {

@@ -2,9 +2,10 @@
 // changing nothing: its releases (which is current, which previous, the
 // uploads in flight), its last activations, and each pm2 worker with the
 // release it really runs, its uptime, restarts and memory with the heap
-// trend; and whether the previous release's static files are still
-// served through the host's front (nginx), for browsers on its pages. It composes release, pm2, heap, fleet and clock; the command
-// renders what it returns.
+// trend, the workers of kept apps (skew protection) apart; and whether
+// the previous release's static files are still served through the host's
+// front (nginx), for browsers on its pages. It composes release, pm2,
+// memtrend, nginx, fleet and clock; the command renders what it returns.
 package status
 
 import (
@@ -51,13 +52,16 @@ type Options struct {
 	Front string
 }
 
-// Host is one host's answer, as printed by --json.
+// Host is one host's answer, as printed by --json. Kept are the workers
+// of kept apps (skew protection: older releases serving the tabs opened
+// on them), apart from the app's Workers.
 type Host struct {
 	Host     string          `json:"host"`
 	Path     string          `json:"path"`
 	Current  string          `json:"current"`
 	Previous string          `json:"previous"`
 	Workers  []Worker        `json:"workers"`
+	Kept     []Worker        `json:"kept"`
 	History  []release.Entry `json:"history"`
 	// OldStatic is whether the previous release's static files are
 	// served through the front; nil when not checked (no previous
@@ -87,6 +91,10 @@ type Worker struct {
 	HeapTotal int64           `json:"heap_total"`
 	HeapLimit int64           `json:"heap_limit"`
 	Trend     *memtrend.Trend `json:"trend,omitempty"`
+	// Kept: the worker belongs to a kept app of skew protection, which
+	// serves the tabs of an older release until KeptUntil.
+	Kept      bool      `json:"kept,omitempty"`
+	KeptUntil time.Time `json:"kept_until,omitzero"`
 }
 
 // Leaking reports whether the worker's heap trend looks like a leak.
@@ -130,9 +138,9 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 }
 
 // Read reads one host: its releases and last o.History activations, its
-// workers with their memory.
+// workers with their memory, and the kept apps' apart.
 func Read(ctx context.Context, l release.Layout, h remote.Host, o Options) (Host, error) {
-	hs := Host{Workers: []Worker{}, History: []release.Entry{}}
+	hs := Host{Workers: []Worker{}, Kept: []Worker{}, History: []release.Entry{}}
 	st, err := l.State(ctx, h)
 	if err != nil {
 		return hs, err
@@ -147,7 +155,11 @@ func Read(ctx context.Context, l release.Layout, h remote.Host, o Options) (Host
 	}
 	now := clock.Or(o.Clock).Now()
 	for _, p := range procs {
-		hs.Workers = append(hs.Workers, worker(site, p, now))
+		if w := worker(site, p, now); w.Kept {
+			hs.Kept = append(hs.Kept, w)
+		} else {
+			hs.Workers = append(hs.Workers, w)
+		}
 	}
 	if hs.OldStatic, err = oldStatic(ctx, l, h, st, o.Front); err != nil {
 		return hs, err
@@ -176,6 +188,9 @@ func worker(site *pm2.Site, p pm2.Proc, now time.Time) Worker {
 		Started: p.Started, Restarts: p.Restarts, RSS: p.RSS}
 	if !p.Started.IsZero() {
 		w.Uptime = now.Sub(p.Started)
+	}
+	if _, _, ok := site.IsSkew(p.Name); ok {
+		w.Kept, w.KeptUntil = true, p.SkewUntil
 	}
 	if m := p.Memory; m != nil {
 		w.RSS, w.HeapUsed, w.HeapTotal, w.HeapLimit = m.Last.RSS, m.Last.HeapUsed, m.Last.HeapTotal, m.HeapLimit

@@ -34,6 +34,10 @@ type Options struct {
 	// StaticLocation, when set, replaces DefaultStaticLocation in every
 	// host's nginx server block (e.g. with `next-deploy config nginx`).
 	StaticLocation func(h *Host) string
+	// HTTP, when set, replaces the upstream and server blocks of every
+	// host's http {} block (e.g. with the whole of `next-deploy config
+	// nginx`); StaticLocation is then unused.
+	HTTP func(h *Host) string
 }
 
 // Bed is a running test bed. Its fields are set by Start; do not change them.

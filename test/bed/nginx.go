@@ -108,6 +108,26 @@ func (b *Bed) hostNginxConf(h *Host, dir string) string {
 	if _, err := os.Stat("/etc/nginx/mime.types"); err == nil {
 		mime = "include /etc/nginx/mime.types;"
 	}
+	servers := fmt.Sprintf(`	upstream app {
+		server %[1]s;
+		keepalive 32;
+	}
+	server {
+		listen %[2]s;
+		server_name _;
+%[3]s
+		location / {
+			proxy_pass http://app;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host $host;
+			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+			proxy_set_header X-Forwarded-Proto $scheme;
+		}
+	}`, h.AppAddr, h.NginxAddr, indent(static, "\t\t"))
+	if b.opts.HTTP != nil {
+		servers = indent(b.opts.HTTP(h), "\t")
+	}
 	return nginxMain(dir, "") + fmt.Sprintf(`http {
 	%[1]s
 	default_type application/octet-stream;
@@ -118,25 +138,9 @@ func (b *Bed) hostNginxConf(h *Host, dir string) string {
 	uwsgi_temp_path %[2]s/tmp/uwsgi;
 	scgi_temp_path %[2]s/tmp/scgi;
 	sendfile on;
-	upstream app {
-		server %[3]s;
-		keepalive 32;
-	}
-	server {
-		listen %[4]s;
-		server_name _;
-%[5]s
-		location / {
-			proxy_pass http://app;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host $host;
-			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-			proxy_set_header X-Forwarded-Proto $scheme;
-		}
-	}
+%[3]s
 }
-`, mime, dir, h.AppAddr, h.NginxAddr, indent(static, "\t\t"))
+`, mime, dir, servers)
 }
 
 // balancerConf is the L4 round-robin balancer in front of the hosts' nginx.

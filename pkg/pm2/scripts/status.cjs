@@ -31,6 +31,8 @@ process.stdin.on('data', (d) => { s += d; }).on('end', () => {
       mode: e.exec_mode || '', cwd: e.pm_cwd || '', script: e.pm_exec_path || '', real_cwd: real,
       rss: (p.monit && p.monit.memory) || 0, started_ms: e.pm_uptime || 0, mem: mem,
       listen_timeout_ms: Number(e.listen_timeout) || 0,
+      // A kept app's window (skew protection): not a secret.
+      skew_until_ms: Number(e.NEXT_DEPLOY_SKEW_UNTIL || (e.env && e.env.NEXT_DEPLOY_SKEW_UNTIL)) || 0,
     };
   })) + '\n');
   if (withMem) {
