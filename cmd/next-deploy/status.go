@@ -100,7 +100,7 @@ func trendCell(t *memtrend.Trend) string {
 	if t == nil {
 		return "- (no memory report)"
 	}
-	if t.Verdict == memtrend.TooShort {
+	if t.Verdict == memtrend.TooShort || t.Verdict == memtrend.TooYoung {
 		return t.String()
 	}
 	return fmt.Sprintf("%s over %s", t, (time.Duration(t.Seconds) * time.Second).String())
