@@ -201,18 +201,20 @@ func fastestOver(ps []Point, d time.Duration, r Rules) float64 {
 		if h := measure(ps[i:j], r); h.ok {
 			fastest = max(fastest, h.perSec)
 		}
-		for k := i; i < j && ps[i].Time.Sub(ps[k].Time) < ps[j-1].Time.Sub(ps[k].Time)/4; {
-			i++
+		quarter, next := ps[i].Time.Add(ps[j-1].Time.Sub(ps[i].Time)/4), i+1
+		for next < j && ps[next].Time.Before(quarter) {
+			next++
 		}
+		i = next
 	}
 	return fastest
 }
 
-// windows are the lengths of stretches judged: from min, half as long
-// again each time, and all of span last.
-func windows(span, min time.Duration) []time.Duration {
+// windows are the lengths of stretches judged: from shortest, half as
+// long again each time, and all of span last.
+func windows(span, shortest time.Duration) []time.Duration {
 	var out []time.Duration
-	for d := min; d < span; d = d * 3 / 2 {
+	for d := shortest; d < span; d = d * 3 / 2 {
 		out = append(out, d)
 	}
 	return append(out, span)

@@ -35,8 +35,10 @@ type Point struct {
 //
 // What no rule on the heap alone can tell: old-generation garbage growing
 // MinRate or faster with no mark-compact yet in the samples looks like a
-// leak; and a mark-compact that collects as much old garbage as a new
-// leak added hides it until the floor has risen again.
+// leak (promoted garbage, or garbage V8 allocates in the old generation
+// at a site whose objects mostly lived, as a cache's do); and a
+// mark-compact that collects as much old garbage as a new leak added
+// hides it until the floor has risen again.
 type Rules struct {
 	// MinAge is the warm-up window: a worker younger than this gets no
 	// verdict (TooYoung); it is still filling its caches and compiling.
