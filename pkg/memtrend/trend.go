@@ -29,9 +29,9 @@ type Point struct {
 // of sampling a sawtooth once a second; and a collection in the stretch
 // was followed by another in its newest third (else that third is a ramp
 // of garbage not yet collected). Growth after earlier samples must be
-// news: above the highest floor before, or twice as fast as any growth
-// before (a ramp of garbage rises as fast as the earlier ones, to where
-// they were collected).
+// news: its newest floor above the highest floor before by half its rise
+// or more, or twice as fast as any growth before (a ramp of garbage rises
+// as fast as the earlier ones, to where they were collected).
 //
 // What no rule on the heap alone can tell: old-generation garbage growing
 // MinRate or faster with no mark-compact yet in the samples looks like a
