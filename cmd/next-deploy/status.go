@@ -124,7 +124,7 @@ func trendCell(t *memtrend.Trend) string {
 	if t == nil {
 		return "- (no memory report)"
 	}
-	if t.Verdict == memtrend.TooShort {
+	if t.Verdict == memtrend.TooShort || t.Verdict == memtrend.TooYoung {
 		return t.String()
 	}
 	return fmt.Sprintf("%s over %s", t, clock.Format(time.Duration(t.Seconds)*time.Second))

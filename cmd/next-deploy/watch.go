@@ -40,11 +40,15 @@ func (w *memoryWatch) table(env *cli.Env, root string) *cli.Table {
 		Header: []string{"host", "worker", "pid", "release", "restarts", "rss", "heap used", "growth", "verdict"},
 	}
 	for _, x := range w.Workers {
-		growth := "-"
-		if x.Trend.Verdict != memtrend.TooShort {
+		growth, verdict := "-", x.Trend.Verdict
+		switch x.Trend.Verdict {
+		case memtrend.TooYoung:
+			verdict = x.Trend.String()
+		case memtrend.TooShort:
+		default:
 			growth = fmt.Sprintf("%+.1f MiB/min", x.Trend.PerMinute/(1<<20))
 		}
-		t.Add(x.Host, x.App+"#"+x.ID, fmt.Sprint(x.PID), orDash(x.Release), fmt.Sprint(x.Restarts), mib(x.RSS), mib(x.HeapUsed), growth, x.Trend.Verdict)
+		t.Add(x.Host, x.App+"#"+x.ID, fmt.Sprint(x.PID), orDash(x.Release), fmt.Sprint(x.Restarts), mib(x.RSS), mib(x.HeapUsed), growth, verdict)
 		if x.Trend.Leaking() {
 			env.Warnf("%s: worker %s#%s (pid %d, release %s): heap grew %+.1f MiB/min for %.0fs after the warm-up (%s -> %s), steadily: looks like a leak, not warm-up; take heap snapshots a few minutes apart: next-deploy heap-snapshot --hosts %s --path %s",
 				x.Host, x.App, x.ID, x.PID, orDash(x.Release), x.Trend.PerMinute/(1<<20), x.Trend.Seconds, mib(x.Trend.From), mib(x.Trend.To), x.Host, root)

@@ -27,6 +27,7 @@ type series struct {
 	firstRestarts, restarts        int
 	pids                           []int
 	samples                        map[int]map[time.Time]pm2.Sample
+	started                        map[int]time.Time // pm2's start of each pid
 	last                           pm2.Sample
 	heapLimit                      int64
 }
@@ -41,7 +42,8 @@ func (c *Collector) Add(host string, procs []pm2.Proc, releaseOf func(pm2.Proc) 
 		k := [2]string{host, p.Key()}
 		s := c.workers[k]
 		if s == nil {
-			s = &series{host: host, app: p.Name, id: p.Key(), firstRestarts: p.Restarts, samples: map[int]map[time.Time]pm2.Sample{}}
+			s = &series{host: host, app: p.Name, id: p.Key(), firstRestarts: p.Restarts,
+				samples: map[int]map[time.Time]pm2.Sample{}, started: map[int]time.Time{}}
 			c.workers[k] = s
 			c.order = append(c.order, k)
 		}
@@ -54,6 +56,9 @@ func (c *Collector) Add(host string, procs []pm2.Proc, releaseOf func(pm2.Proc) 
 		}
 		if s.samples[p.PID] == nil {
 			s.samples[p.PID] = map[time.Time]pm2.Sample{}
+		}
+		if !p.Started.IsZero() {
+			s.started[p.PID] = p.Started
 		}
 		if p.Memory == nil {
 			continue
@@ -99,7 +104,7 @@ func (c *Collector) Trends(r memtrend.Rules) []WorkerTrend {
 			Trend: memtrend.Trend{Verdict: memtrend.TooShort},
 		}
 		for i, pid := range s.pids {
-			t := memtrend.Analyze(sorted(s.samples[pid]), r)
+			t := memtrend.Analyze(sorted(s.samples[pid]), s.started[pid], r)
 			if i == len(s.pids)-1 || t.Leaking() {
 				w.Trend, w.PID = t, pid
 			}
@@ -122,7 +127,9 @@ func sorted(m map[time.Time]pm2.Sample) []memtrend.Point {
 }
 
 // Bounds of a watch: shorter gives too few samples after the warm-up to
-// judge, longer belongs to a monitoring system.
+// judge, longer belongs to a monitoring system. The workers a switch
+// starts are judged only once memtrend.DefaultRules.MinAge old: a
+// shorter watch calls them too young.
 const (
 	MinWatch = 10 * time.Second
 	MaxWatch = time.Hour

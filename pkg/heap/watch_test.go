@@ -16,13 +16,15 @@ import (
 
 const mib = 1 << 20
 
-func proc(id, pid, restarts int, t0 time.Time, from, to int, heap func(s int) int64) pm2.Proc {
+// proc is a worker pm2 started at started, its samples from..to seconds
+// after t0.
+func proc(id, pid, restarts int, started, t0 time.Time, from, to int, heap func(s int) int64) pm2.Proc {
 	m := &pm2.Memory{HeapLimit: 4 << 30}
 	for s := from; s < to; s++ {
 		m.Samples = append(m.Samples, pm2.Sample{Time: t0.Add(time.Duration(s) * time.Second), HeapUsed: heap(s), RSS: 3 * heap(s)})
 	}
 	m.Last = m.Samples[len(m.Samples)-1]
-	return pm2.Proc{ID: float64(id), Name: "web", PID: pid, Status: "online", Restarts: restarts, Memory: m}
+	return pm2.Proc{ID: float64(id), Name: "web", PID: pid, Status: "online", Restarts: restarts, Started: started, Memory: m}
 }
 
 // A watch merges overlapping looks at the same worker, leaves out what
@@ -35,12 +37,13 @@ func TestCollector(t *testing.T) {
 	c := &Collector{Since: t0.Add(10 * time.Second)}
 	rel := func(pm2.Proc) string { return "v2" }
 	// Every look carries the last 30 s of samples (the preload's ring).
-	for look := 40; look <= 70; look += 10 {
-		c.Add("h0", []pm2.Proc{proc(0, 100, 1, t0, look-30, look, grow), proc(1, 101, 1, t0, look-30, look, flat)}, rel)
+	for look := 40; look <= 100; look += 10 {
+		c.Add("h0", []pm2.Proc{proc(0, 100, 1, t0, t0, look-30, look, grow), proc(1, 101, 1, t0, t0, look-30, look, flat)}, rel)
 	}
-	// h1's worker restarts (max_memory_restart) at 50 s after leaking.
-	c.Add("h1", []pm2.Proc{proc(0, 200, 1, t0, 0, 50, grow)}, rel)
-	c.Add("h1", []pm2.Proc{proc(0, 201, 2, t0, 50, 70, flat)}, rel)
+	// h1's worker restarts (max_memory_restart) at 80 s after leaking; the
+	// new one is too young to judge.
+	c.Add("h1", []pm2.Proc{proc(0, 200, 1, t0, t0, 0, 80, grow)}, rel)
+	c.Add("h1", []pm2.Proc{proc(0, 201, 2, t0.Add(80*time.Second), t0, 80, 100, flat)}, rel)
 	got := c.Trends(memtrend.DefaultRules)
 	if len(got) != 3 {
 		t.Fatalf("%d workers, want 3: %+v", len(got), got)
@@ -57,9 +60,24 @@ func TestCollector(t *testing.T) {
 			t.Errorf("worker %d = %s/%s pid %d %s restarts %d, want %s/%s pid %d %s restarts %d", i, g.Host, g.ID, g.PID, g.Trend, g.Restarts, w.host, w.id, w.pid, w.verdict, w.restarts)
 		}
 	}
-	// h0's worker 0: samples 10..69 s, merged without duplicates.
-	if g := got[0].Trend; g.Points != 45 || g.From != grow(25) || g.To != grow(69) {
-		t.Errorf("h0/0 trend %+v, want 45 points (25 s to 69 s)", g)
+	// h0's worker 0: samples 10..99 s, merged without duplicates; its
+	// first 30 s are warm-up.
+	if g := got[0].Trend; g.Points != 70 || g.From != grow(30) || g.To != grow(99) || g.Age != 99 {
+		t.Errorf("h0/0 trend %+v, want 70 points (30 s to 99 s), age 99 s", g)
+	}
+}
+
+// A worker younger than memtrend's MinAge at the end of a watch gets no
+// verdict, however its heap grew: a fresh worker's warm-up looks like
+// anything (issue 16 item 5: a warm-up was called a leak at 19 s).
+func TestCollectorYoungWorker(t *testing.T) {
+	start := t0.Add(-2 * time.Second)
+	c := &Collector{Since: t0}
+	steep := func(s int) int64 { return int64(20*mib + s*2*mib) }
+	c.Add("h0", []pm2.Proc{proc(0, 100, 0, start, t0, 0, 20, steep)}, func(pm2.Proc) string { return "v2" })
+	got := c.Trends(memtrend.DefaultRules)
+	if len(got) != 1 || got[0].Trend.Verdict != memtrend.TooYoung || got[0].Trend.Leaking() || got[0].Trend.Age != 21 {
+		t.Errorf("trends %+v, want one worker too young (21 s)", got)
 	}
 }
 
@@ -77,7 +95,8 @@ func watchFleet(clk *clock.Fake) (fakeConn, *fakePM2, []inventory.Target) {
 		if host == b.String() {
 			heap, pid = flat, 200
 		}
-		pr := proc(0, pid, 0, start, now-30, now+1, heap)
+		// The switch started the workers a few seconds before the watch.
+		pr := proc(0, pid, 0, start.Add(-5*time.Second), start, now-30, now+1, heap)
 		pr.RealCwd = "/app/releases/v2"
 		return []pm2.Proc{pr}
 	}}

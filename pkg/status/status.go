@@ -194,7 +194,7 @@ func worker(site *pm2.Site, p pm2.Proc, now time.Time) Worker {
 	}
 	if m := p.Memory; m != nil {
 		w.RSS, w.HeapUsed, w.HeapTotal, w.HeapLimit = m.Last.RSS, m.Last.HeapUsed, m.Last.HeapTotal, m.HeapLimit
-		t := memtrend.Analyze(memtrend.Points(m, time.Time{}), memtrend.DefaultRules)
+		t := memtrend.Analyze(memtrend.Points(m, time.Time{}), p.Started, memtrend.DefaultRules)
 		w.Trend = &t
 	}
 	return w

@@ -141,6 +141,25 @@ func TestRead(t *testing.T) {
 	}
 }
 
+// A worker younger than memtrend's MinAge gets no verdict, from pm2's
+// start time (issue 16 item 5: 19 s after activate, status called a
+// warm-up a leak).
+func TestReadYoungWorker(t *testing.T) {
+	l, root, h := seed(t)
+	now := t0.Add(5 * time.Hour)
+	procs := []pm2.Proc{{ID: 0, Name: "web", PID: 101, Status: "online", RealCwd: root + "/releases/r3",
+		Started: now.Add(-19 * time.Second), Memory: samples(now.Add(-18*time.Second), 2, 40<<20, 20<<20)}}
+	hs, err := Read(context.Background(), l, h, Options{PM2: fakePM2{site: &pm2.Site{Root: root, RealRoot: root}, procs: procs}, Clock: clock.NewFake(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its age is at its newest sample, 8 s ago.
+	w := hs.Workers[0]
+	if w.Trend == nil || w.Trend.Verdict != memtrend.TooYoung || w.Leaking() || w.Trend.String() != "too young to judge (11s)" {
+		t.Errorf("worker 19 s old: trend %+v (%v), want too young to judge (11s)", w.Trend, w.Trend)
+	}
+}
+
 func TestReadPM2Fails(t *testing.T) {
 	l, _, h := seed(t)
 	boom := errors.New("pm2 status on local: pm2 not found")

@@ -132,11 +132,13 @@ func watchUnder(t *testing.T, b *bed.Bed, path, id string) memWatch {
 	return watchWith(t, b, load, id)
 }
 
-// watchWith activates id with --watch 20s while load runs, and checks
-// that every worker of both hosts was watched on id.
+// watchWith activates id with --watch 75s while load runs, and checks
+// that every worker of both hosts was watched on id and judged: the
+// switch starts them, and memtrend judges no worker younger than its
+// MinAge (a minute).
 func watchWith(t *testing.T, b *bed.Bed, load *memLoadRun, id string) memWatch {
 	t.Helper()
-	status, out, errOut := actCLI(t, b, append([]string{"activate", "--release", id, "--watch", "20s", "--json"}, actFlags()...)...)
+	status, out, errOut := actCLI(t, b, append([]string{"activate", "--release", id, "--watch", "75s", "--json"}, actFlags()...)...)
 	t.Logf("load: %d requests, %d failed", load.requests(), load.failures())
 	if status != 0 {
 		t.Fatalf("activate %s --watch: exit %d\n%s\n%s", id, status, out, errOut)
@@ -154,8 +156,8 @@ func watchWith(t *testing.T, b *bed.Bed, load *memLoadRun, id string) memWatch {
 	leaks := 0
 	for _, x := range w.Workers {
 		t.Logf("watch %s worker %s pid %d: %s, %d points, heap %.1f -> %.1f MiB, restarts %d", x.Host, x.ID, x.PID, x.Trend, x.Trend.Points, float64(x.Trend.From)/(1<<20), float64(x.Trend.To)/(1<<20), x.Restarts)
-		if x.Release != id || x.Trend.Points < memtrend.DefaultRules.MinPoints {
-			t.Errorf("%s worker %s: release %q, %d points; want %s and enough samples", x.Host, x.ID, x.Release, x.Trend.Points, id)
+		if x.Release != id || x.Trend.Points < memtrend.DefaultRules.MinPoints || x.Trend.Verdict == memtrend.TooYoung {
+			t.Errorf("%s worker %s: release %q, %d points, %s; want %s, enough samples and a verdict", x.Host, x.ID, x.Release, x.Trend.Points, x.Trend, id)
 		}
 		if x.Trend.Leaking() {
 			leaks++
