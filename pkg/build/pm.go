@@ -101,6 +101,28 @@ func (pm PackageManager) InstallCommand() []string {
 	return nil
 }
 
+// ExecCommand runs a binary of the project's dependencies through the
+// package manager (pnpm exec next, yarn next, npx next, bun x next), as a
+// script in package.json would: pnpm's .bin wrapper sets NODE_PATH to its
+// virtual store, without which Next 13 cannot find @types/react and
+// installs it by itself, editing package.json and the lockfile.
+func (pm PackageManager) ExecCommand(bin string, args ...string) []string {
+	var argv []string
+	switch pm.Name {
+	case "npm":
+		argv = []string{"npx", "--no-install", bin}
+	case "pnpm":
+		argv = []string{"pnpm", "exec", bin}
+	case "yarn":
+		argv = []string{"yarn", bin}
+	case "bun":
+		argv = []string{"bun", "x", bin}
+	default:
+		return nil
+	}
+	return append(argv, args...)
+}
+
 // Install runs the clean install in the lockfile's directory, streaming
 // its output to log.
 func (pm PackageManager) Install(ctx context.Context, env []string, log io.Writer) error {
