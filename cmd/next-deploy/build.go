@@ -14,7 +14,7 @@ import (
 
 type buildCmd struct {
 	dir, install, memory, bundler, basePath string
-	release                       cli.ReleaseFlag
+	release                                 cli.ReleaseFlag
 }
 
 func (*buildCmd) Name() string { return "build-standalone" }
@@ -54,8 +54,8 @@ func (c *buildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("build-standalone %s: %w", o.Dir, err)
 	}
-	t := &cli.Table{Title: "build-standalone " + res.Release, Header: []string{"release", "app dir", "peak memory", "heap limit", "seconds", "pages checked"}}
-	t.Add(res.Release, res.AppDir, fmt.Sprintf("%d MiB of %d MiB", res.PeakMiB, res.MemoryMiB),
+	t := &cli.Table{Title: "build-standalone " + res.Release, Header: []string{"release", "next", "app dir", "peak memory", "heap limit", "seconds", "pages checked"}}
+	t.Add(res.Release, res.NextVersion, res.AppDir, fmt.Sprintf("%d MiB of %d MiB", res.PeakMiB, res.MemoryMiB),
 		fmt.Sprintf("%d MiB", res.HeapMiB), fmt.Sprintf("%.1f", res.Seconds), strconv.Itoa(res.HTMLChecked))
 	if err := env.Report(res, t); err != nil {
 		return err
