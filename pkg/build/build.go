@@ -1,10 +1,14 @@
 // Package build owns turning a Next.js app into the standalone build of one
-// release on the CI runner: which package manager installs it, the
-// environment next.config reads (release, asset prefix, deployment id), the
-// V8 heap size for the memory at hand, running next build while measuring
-// the memory of its whole process tree, telling an out-of-memory death from
-// other failures, and checking what came out (through pkg/standalone: the
-// standalone output, where server.js is, assets under /<release>/_next/).
+// release on the CI runner: which package manager installs it (and
+// whether node_modules already matches the lockfile), next.config as
+// Next's own loader resolves it (checked before the build), the
+// environment next.config reads (release, asset prefix, deployment id),
+// the V8 heap size for the memory at hand, running next build through the
+// package manager while measuring the memory of its whole process tree,
+// telling an out-of-memory death from other failures, refusing a build
+// that edited the app's manifest or lockfile, and checking what came out
+// (through pkg/standalone: the standalone output, where server.js is,
+// assets under /<release>/_next/).
 package build
 
 import (
@@ -227,39 +231,6 @@ func (o Options) prepare(ctx context.Context, dir string, pm *PackageManager, re
 	// by it, and a cancel or a failure stops every worker, not only next.
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return r, nil
-}
-
-// checkConfig refuses, before the build, a next.config that cannot
-// deploy. A loader that fails (a version it does not know) only warns:
-// the checks after the build still stand.
-func (o Options) checkConfig(ctx context.Context, node, dir string, env []string, res *Result) error {
-	c, err := ResolveConfig(ctx, node, dir, env)
-	if err != nil {
-		o.warn(res, fmt.Sprintf("next.config not checked before the build: %v", err))
-		return nil
-	}
-	res.Config = &c
-	return c.Check(dir, o.Release, o.BasePath)
-}
-
-// nextCommand runs next through the package manager (pnpm exec next
-// build), as a package.json script would, with the environment its .bin
-// wrapper sets; node and next's CLI directly only without a lockfile or
-// without the package manager on PATH.
-func (o Options) nextCommand(pm *PackageManager, node, next string, args []string, res *Result) []string {
-	argv := []string{node, next}
-	if pm != nil {
-		if via := pm.ExecCommand("next", args...); via != nil {
-			bin, err := exec.LookPath(via[0])
-			if err == nil {
-				res.NextCommand = strings.Join(via, " ")
-				return append([]string{bin}, via[1:]...)
-			}
-			o.warn(res, fmt.Sprintf("%s is not on PATH: running %s directly, without the environment %s gives it", via[0], next, pm.Name))
-		}
-	}
-	res.NextCommand = strings.Join(append([]string{"node", next}, args...), " ")
-	return append(argv, args...)
 }
 
 func (o Options) warn(res *Result, w string) {

@@ -53,6 +53,19 @@ func ResolveConfig(ctx context.Context, node, dir string, env []string) (NextCon
 	return NextConfig{}, fmt.Errorf("load next.config of %s: the loader printed no config: %s", dir, lastLines(stdout.String(), 5))
 }
 
+// checkConfig refuses, before the build, a next.config that cannot
+// deploy. A loader that fails (a version it does not know) only warns:
+// the checks after the build still stand.
+func (o Options) checkConfig(ctx context.Context, node, dir string, env []string, res *Result) error {
+	c, err := ResolveConfig(ctx, node, dir, env)
+	if err != nil {
+		o.warn(res, fmt.Sprintf("next.config not checked before the build: %v", err))
+		return nil
+	}
+	res.Config = &c
+	return c.Check(dir, o.Release, o.BasePath)
+}
+
 // ConfigError is a next.config that cannot deploy, found before the
 // build: bad input (exit status 2), nothing built.
 type ConfigError struct {

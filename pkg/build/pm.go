@@ -123,6 +123,26 @@ func (pm PackageManager) ExecCommand(bin string, args ...string) []string {
 	return append(argv, args...)
 }
 
+// nextCommand runs next through the package manager (pnpm exec next
+// build), as a package.json script would, with the environment its .bin
+// wrapper sets; node and next's CLI directly only without a lockfile or
+// without the package manager on PATH.
+func (o Options) nextCommand(pm *PackageManager, node, next string, args []string, res *Result) []string {
+	argv := []string{node, next}
+	if pm != nil {
+		if via := pm.ExecCommand("next", args...); via != nil {
+			bin, err := exec.LookPath(via[0])
+			if err == nil {
+				res.NextCommand = strings.Join(via, " ")
+				return append([]string{bin}, via[1:]...)
+			}
+			o.warn(res, fmt.Sprintf("%s is not on PATH: running %s directly, without the environment %s gives it", via[0], next, pm.Name))
+		}
+	}
+	res.NextCommand = strings.Join(append([]string{"node", next}, args...), " ")
+	return append(argv, args...)
+}
+
 // Install runs the clean install in the lockfile's directory, streaming
 // its output to log.
 func (pm PackageManager) Install(ctx context.Context, env []string, log io.Writer) error {
