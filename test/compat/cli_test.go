@@ -159,12 +159,12 @@ func get(t *testing.T, h *bed.Host, path string) (int, string) {
 // markdown is the matrix as a Markdown table.
 func markdown(rows []*row) string {
 	var b strings.Builder
-	b.WriteString("| cell | next | package manager | next started as | build r1 (s) | install r1 | build r2 (s) | install r2 | artifact (MiB) | r2 delta (% of artifact) | deliver r2 (s) | activate r2 (s) | page | r1 chunk | result |\n")
-	b.WriteString("|---|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---|---|---|\n")
+	b.WriteString("| cell | next | package manager | next started as | build r1 (s) | install r1 | build r2 (s) | install r2 | artifact (MiB) | r2 delta (% of artifact) | deliver r2 (s) | activate r2 (s) | page | r1 chunk | listens on | result |\n")
+	b.WriteString("|---|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.cell, r.next, r.pm, r.command, num(r.build1), r.install1, num(r.build2), r.install2,
-			num(r.artifactMiB), num(r.deltaPercent), num(r.deliver2), num(r.activate2), r.page, r.chunk, r.result)
+			num(r.artifactMiB), num(r.deltaPercent), num(r.deliver2), num(r.activate2), r.page, r.chunk, r.listens, r.result)
 	}
 	return b.String()
 }
@@ -203,7 +203,8 @@ workspaces fixture, server.js under apps/web). For each cell:
 
 "build" is next build alone; "install" says whether the install ran
 (installed) or was skipped. "r2 delta" is what deliver sent for r2, in
-per cent of r2's artifact. ` + fmt.Sprintf("%d of the %d cells ran.", ran, of) + `
+per cent of r2's artifact. "listens on" is where the host user's processes
+(the app's workers under pm2 with ` + "`--hostname`" + ` set, its nginx) listen. ` + fmt.Sprintf("%d of the %d cells ran.", ran, of) + `
 
 ` + table
 }

@@ -82,6 +82,7 @@ type row struct {
 	artifactMiB, deltaPercent       float64
 	deliver2, activate2             float64 // seconds
 	page, chunk                     string
+	listens                         string // where the app's processes listen
 	result                          string
 }
 
@@ -219,4 +220,26 @@ func deploy(t *testing.T, b *bed.Bed, h *bed.Host, cr *cellRun) {
 	if status != 200 {
 		t.Errorf("GET %s (release %s's chunk) through nginx after %s went live: %d, want 200", cr.chunk, id1, id2, status)
 	}
+	r.listens = listens(t, b, h)
+}
+
+// listens checks that the host user's processes (the app's workers, its
+// nginx) listen on the host's address only: activate sets HOSTNAME from
+// --hostname, and a Next whose server ignored it would listen on every
+// address (build-standalone warns for such versions).
+func listens(t *testing.T, b *bed.Bed, h *bed.Host) string {
+	// ss -p shows the processes of the user who asks, and only theirs.
+	out := b.RunAs(t, h, `ss -ltnpH | grep 'users:' || true`)
+	var other []string
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		if len(f) >= 4 && !strings.HasPrefix(f[3], h.Addr+":") {
+			other = append(other, f[3])
+		}
+	}
+	if other != nil {
+		t.Errorf("%s: processes listen on %q, want %s only (HOSTNAME from --hostname)", h.Name(), other, h.Addr)
+		return strings.Join(other, " ")
+	}
+	return h.Addr + " only"
 }
