@@ -72,6 +72,9 @@ type Result struct {
 	Installed      bool   `json:"installed"`
 	// InstallSkipped says why --install auto left node_modules alone.
 	InstallSkipped string `json:"install_skipped,omitempty"`
+	// InstallSeconds is how long the install took (a frozen pnpm or yarn
+	// install of an up-to-date node_modules: about a second).
+	InstallSeconds float64 `json:"install_seconds,omitempty"`
 	// NextVersion is the version of the next package that built.
 	NextVersion string `json:"next_version,omitempty"`
 	// NextCommand is how next build was started (pnpm exec next build).
@@ -176,10 +179,12 @@ func install(ctx context.Context, o Options, dir string, res *Result) (*PackageM
 		return &pm, nil
 	}
 	o.Progress("installing dependencies of %s: %s in %s", dir, strings.Join(pm.InstallCommand(), " "), pm.Root)
+	start := time.Now()
 	if err := pm.Install(ctx, o.Environ, o.Log); err != nil {
 		return nil, fmt.Errorf("install dependencies of %s: %w", dir, err)
 	}
 	res.Installed = true
+	res.InstallSeconds = time.Since(start).Round(time.Millisecond).Seconds()
 	return &pm, nil
 }
 

@@ -45,6 +45,7 @@ type buildJSON struct {
 	Release        string    `json:"release"`
 	Installed      bool      `json:"installed"`
 	InstallSkipped string    `json:"install_skipped"`
+	InstallSeconds float64   `json:"install_seconds"`
 	NextVersion    string    `json:"next_version"`
 	NextCommand    string    `json:"next_command"`
 	NextConfig     *struct{} `json:"next_config"`
@@ -159,11 +160,11 @@ func get(t *testing.T, h *bed.Host, path string) (int, string) {
 // markdown is the matrix as a Markdown table.
 func markdown(rows []*row) string {
 	var b strings.Builder
-	b.WriteString("| cell | next | package manager | next started as | build r1 (s) | install r1 | build r2 (s) | install r2 | artifact (MiB) | r2 delta (% of artifact) | deliver r2 (s) | activate r2 (s) | page | r1 chunk | listens on | result |\n")
+	b.WriteString("| cell | next | package manager | next started as | install r1 | build r1 (s) | install r2 | build r2 (s) | artifact (MiB) | r2 delta (% of artifact) | deliver r2 (s) | activate r2 (s) | page | r1 chunk | listens on | result |\n")
 	b.WriteString("|---|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.cell, r.next, r.pm, r.command, num(r.build1), r.install1, num(r.build2), r.install2,
+			r.cell, r.next, r.pm, r.command, r.install1, num(r.build1), r.install2, num(r.build2),
 			num(r.artifactMiB), num(r.deltaPercent), num(r.deliver2), num(r.activate2), r.page, r.chunk, r.listens, r.result)
 	}
 	return b.String()
@@ -201,8 +202,10 @@ workspaces fixture, server.js under apps/web). For each cell:
 4. GET / through nginx: r2's page; GET a file of r1's ` + "`/<r1>/_next/static/<r1>/`" + ` through
    nginx: 200 (a browser holding an r1 page still gets its chunks).
 
-"build" is next build alone; "install" says whether the install ran
-(installed) or was skipped. "r2 delta" is what deliver sent for r2, in
+"build" is next build alone, in seconds; "install" is how long the install
+took, or "skipped" when build-standalone found node_modules matching
+package-lock.json (npm; for pnpm and yarn the frozen install runs and
+makes that check itself). "r2 delta" is what deliver sent for r2, in
 per cent of r2's artifact. "listens on" is where the host user's processes
 (the app's workers under pm2 with ` + "`--hostname`" + ` set, its nginx) listen. ` + fmt.Sprintf("%d of the %d cells ran.", ran, of) + `
 

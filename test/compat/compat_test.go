@@ -162,10 +162,11 @@ func releaseID(c cell, n int) string {
 	return "c" + regexp.MustCompile(`[^a-z0-9]`).ReplaceAllString(c.name(), "") + fmt.Sprint(n)
 }
 
+// installText is the install's column: its seconds, or skipped.
 func installText(b buildJSON) string {
 	switch {
 	case b.Installed:
-		return "installed"
+		return fmt.Sprintf("%.1f s", b.InstallSeconds)
 	case b.InstallSkipped != "":
 		return "skipped"
 	}
