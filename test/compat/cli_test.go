@@ -1,11 +1,7 @@
 package compat
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +11,6 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
-	"github.com/org/next-deploy/test/bed"
 )
 
 // bin is the CLI, built once by TestMain into a directory of its own.
@@ -85,35 +80,7 @@ func buildPack(t *testing.T, project, id, artifacts string) built {
 // local runs a CLI step that touches no host and returns its stdout.
 func local(t *testing.T, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "GITHUB_ACTIONS=")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("next-deploy %s: %v\n%s", args[0], err, tail(stderr.String(), 6000))
-	}
-	return out
-}
-
-// onBed runs the CLI against host h of the bed.
-func onBed(t *testing.T, b *bed.Bed, h *bed.Host, args ...string) []byte {
-	t.Helper()
-	args = append(args, "--hosts", h.Target(), "--path", "~/app",
-		"--known-hosts-file", b.KnownHostsFile, "--ssh-key-file", b.ClientKeyFile)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "GITHUB_ACTIONS=", "SSH_AUTH_SOCK=")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("next-deploy %s: %v\n%s\n%s", strings.Join(args[:3], " "), err, out, tail(stderr.String(), 6000))
-	}
-	return out
+	return runCLI(t, nil, args...)
 }
 
 // delivered is one host's line of deliver --json.
@@ -124,44 +91,29 @@ type delivered struct {
 	Bytes int64  `json:"bytes"`
 }
 
-func deliver(t *testing.T, b *bed.Bed, h *bed.Host, artifact string) delivered {
+func deliver(t *testing.T, h host, artifact string) delivered {
 	t.Helper()
 	var r struct {
 		Hosts []delivered `json:"hosts"`
 	}
-	out := onBed(t, b, h, "deliver", "--artifact", artifact, "--json")
+	out := h.cli(t, "deliver", "--artifact", artifact, "--json")
 	if _, err := cli.DecodeEnvelope(out, &r); err != nil || len(r.Hosts) != 1 {
 		t.Fatalf("deliver --json: %v\n%s", err, out)
 	}
 	return r.Hosts[0]
 }
 
-// activate switches the host to release id; the app listens on the
-// host's own address, the health check asks it there.
-func activate(t *testing.T, b *bed.Bed, h *bed.Host, id string) {
+// activate switches the host to release id.
+func activate(t *testing.T, h host, id string) {
 	t.Helper()
-	onBed(t, b, h, "activate", "--release", id, "--hostname", "{host}", "--health-url", "http://{host}:3000/", "--health-timeout", "60s")
-}
-
-// get GETs path from the host's nginx.
-func get(t *testing.T, h *bed.Host, path string) (int, string) {
-	t.Helper()
-	c := &http.Client{Timeout: 20 * time.Second}
-	resp, err := c.Get("http://" + h.NginxAddr + path)
-	if err != nil {
-		t.Errorf("GET %s: %v", path, err)
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	h.cli(t, append([]string{"activate", "--release", id, "--health-timeout", "60s"}, h.activateFlags()...)...)
 }
 
 // markdown is the matrix as a Markdown table.
 func markdown(rows []*row) string {
 	var b strings.Builder
 	b.WriteString("| cell | next | package manager | next started as | install r1 | build r1 (s) | install r2 | build r2 (s) | artifact (MiB) | r2 delta (% of artifact) | deliver r2 (s) | activate r2 (s) | page | r1 chunk | listens on | result |\n")
-	b.WriteString("|---|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---|---|---|---|\n")
+	b.WriteString("|---|---|---|---|---|---:|---|---:|---:|---:|---:|---:|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.cell, r.next, r.pm, r.command, r.install1, num(r.build1), r.install2, num(r.build2),
@@ -175,6 +127,15 @@ func num(f float64) string {
 		return ""
 	}
 	return strconv.FormatFloat(f, 'f', 1, 64)
+}
+
+// hostsText says where the cells deployed.
+func hostsText() string {
+	if os.Getenv("ND_COMPAT_HOSTS") == "local" {
+		return "ND_COMPAT_HOSTS=local: this machine as `--hosts local`, with a pm2 daemon and an nginx " +
+			"running the server block of `config nginx`, as the machine's one bed was busy; CI deploys to a bed host"
+	}
+	return "a bed host: sshd, pm2, and nginx with the static location of `config nginx`"
 }
 
 // document is docs/compatibility.md around the table.
@@ -197,7 +158,7 @@ workspaces fixture, server.js under apps/web). For each cell:
 2. the home page changed by one line, build-standalone r2 (` + "`--install auto`" + ` again:
    npm's install is skipped when node_modules matches package-lock.json; pnpm
    and yarn check that themselves in their frozen install), postbuild-copy-static, pack;
-3. on a bed host (sshd, pm2, nginx with the static location of ` + "`config nginx`" + `):
+3. on a host (` + hostsText() + `):
    deliver r1 (full), activate r1, deliver r2 (a delta from r1), activate r2;
 4. GET / through nginx: r2's page; GET a file of r1's ` + "`/<r1>/_next/static/<r1>/`" + ` through
    nginx: 200 (a browser holding an r1 page still gets its chunks).

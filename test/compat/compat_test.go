@@ -120,24 +120,33 @@ func (cr *cellRun) build(t *testing.T) {
 	cr.b1, cr.b2 = b1, b2
 }
 
-// deployBatch starts one bed for the batch (it goes when the batch's
-// subtest ends) and deploys every cell of it, the monorepo's on a host of
-// its own (its app dir differs).
+// deployBatch deploys every cell of a batch: on one bed, started for the
+// batch (it goes when the batch's subtest ends), the monorepo's on a host
+// of its own (its app dir differs); with ND_COMPAT_HOSTS=local on this
+// machine, a local host per cell.
 func deployBatch(t *testing.T, cells []*cellRun) {
-	b := bed.Start(t, bed.Options{Hosts: 2, PM2: true, Nginx: true, StaticLocation: func(h *bed.Host) string {
-		loc, err := nginx.StaticLocation(nginx.Config{Root: h.DeployPath, AppDir: hostAppDir(h), Listen: h.NginxAddr, ServerName: "_", Upstream: h.AppAddr, Keepalive: 32})
-		if err != nil {
-			t.Fatalf("config nginx for %s: %v", h.Name(), err)
-		}
-		return loc
-	}})
+	var b *bed.Bed
+	if os.Getenv("ND_COMPAT_HOSTS") != "local" {
+		b = bed.Start(t, bed.Options{Hosts: 2, PM2: true, Nginx: true, StaticLocation: func(h *bed.Host) string {
+			loc, err := nginx.StaticLocation(nginx.Config{Root: h.DeployPath, AppDir: hostAppDir(h), Listen: h.NginxAddr, ServerName: "_", Upstream: h.AppAddr, Keepalive: 32})
+			if err != nil {
+				t.Fatalf("config nginx for %s: %v", h.Name(), err)
+			}
+			return loc
+		}})
+	}
 	for _, cr := range cells {
-		h := b.Hosts[0]
-		if cr.cell.mono {
-			h = b.Hosts[1]
-		}
 		t.Run("deploy/"+cr.cell.name(), func(t *testing.T) {
-			deploy(t, b, h, cr)
+			var h host
+			switch {
+			case b == nil:
+				h = startLocal(t, map[bool]string{true: "apps/web"}[cr.cell.mono])
+			case cr.cell.mono:
+				h = bedHost{b, b.Hosts[1]}
+			default:
+				h = bedHost{b, b.Hosts[0]}
+			}
+			deploy(t, h, cr)
 			if !t.Failed() {
 				cr.row.result = "ok"
 			}
@@ -148,8 +157,8 @@ func deployBatch(t *testing.T, cells []*cellRun) {
 	}
 }
 
-// hostAppDir is where server.js is in the releases a host gets: host 1
-// takes the monorepo.
+// hostAppDir is where server.js is in the releases a bed host gets: host
+// 1 takes the monorepo.
 func hostAppDir(h *bed.Host) string {
 	if h.Index == 1 {
 		return "apps/web"
@@ -192,55 +201,35 @@ func releaseChunk(t *testing.T, b built, id string) string {
 	return chunk
 }
 
-// deploy delivers and activates both releases of a cell on host h,
-// then checks the page and release 1's chunk through the host's nginx.
-func deploy(t *testing.T, b *bed.Bed, h *bed.Host, cr *cellRun) {
+// deploy delivers and activates both releases of a cell on h, then
+// checks the page and release 1's chunk through h's nginx, and where the
+// app listens.
+func deploy(t *testing.T, h host, cr *cellRun) {
 	r, b1, b2 := cr.row, cr.b1, cr.b2
 	id1, id2 := b1.build.Release, b2.build.Release
-	if d := deliver(t, b, h, b1.pack.Artifact); d.Mode != "full" {
+	if d := deliver(t, h, b1.pack.Artifact); d.Mode != "full" {
 		t.Errorf("deliver %s: %+v, want a full upload", id1, d)
 	}
-	activate(t, b, h, id1)
+	activate(t, h, id1)
 	start := time.Now()
-	d := deliver(t, b, h, b2.pack.Artifact)
+	d := deliver(t, h, b2.pack.Artifact)
 	r.deliver2 = time.Since(start).Seconds()
 	r.deltaPercent = 100 * float64(d.Bytes) / float64(b2.pack.Bytes)
 	if d.Mode != "delta" || d.Base != id1 {
 		t.Errorf("deliver %s: %+v, want a delta from %s", id2, d, id1)
 	}
 	start = time.Now()
-	activate(t, b, h, id2)
+	activate(t, h, id2)
 	r.activate2 = time.Since(start).Seconds()
-	status, body := get(t, h, "/")
+	status, body := h.get(t, "/")
 	r.page = fmt.Sprint(status)
 	if status != 200 || !strings.Contains(body, "next-deploy fixture, changed") || !strings.Contains(body, "/"+id2+"/_next/static/") {
 		t.Errorf("GET / through nginx: %d, want 200 with release %s's page", status, id2)
 	}
-	status, _ = get(t, h, cr.chunk)
+	status, _ = h.get(t, cr.chunk)
 	r.chunk = fmt.Sprint(status)
 	if status != 200 {
 		t.Errorf("GET %s (release %s's chunk) through nginx after %s went live: %d, want 200", cr.chunk, id1, id2, status)
 	}
-	r.listens = listens(t, b, h)
-}
-
-// listens checks that the host user's processes (the app's workers, its
-// nginx) listen on the host's address only: activate sets HOSTNAME from
-// --hostname, and a Next whose server ignored it would listen on every
-// address (build-standalone warns for such versions).
-func listens(t *testing.T, b *bed.Bed, h *bed.Host) string {
-	// ss -p shows the processes of the user who asks, and only theirs.
-	out := b.RunAs(t, h, `ss -ltnpH | grep 'users:' || true`)
-	var other []string
-	for line := range strings.Lines(out) {
-		f := strings.Fields(line)
-		if len(f) >= 4 && !strings.HasPrefix(f[3], h.Addr+":") {
-			other = append(other, f[3])
-		}
-	}
-	if other != nil {
-		t.Errorf("%s: processes listen on %q, want %s only (HOSTNAME from --hostname)", h.Name(), other, h.Addr)
-		return strings.Join(other, " ")
-	}
-	return h.Addr + " only"
+	r.listens = h.listens(t)
 }
