@@ -258,9 +258,10 @@ func findNext(dir string) (string, error) {
 }
 
 // buildEnv is the build's environment: the release variables next.config
-// reads (the asset prefix under the basePath, if any), NEXT_DEPLOYMENT_ID (Next then makes a browser holding a page of
-// another release reload it instead of mixing chunks), no telemetry, and
-// the heap limit in NODE_OPTIONS, which reaches every worker next forks.
+// reads (the asset prefix under the basePath, if any), NEXT_DEPLOYMENT_ID
+// (Next then makes a browser holding a page of another release reload it
+// instead of mixing chunks), no telemetry, and the heap limit in
+// NODE_OPTIONS, which reaches every worker next forks.
 func buildEnv(o Options, mem Memory) (env []string, heap int64, source string) {
 	set := map[string]string{
 		"NEXT_DEPLOY_RELEASE":      o.Release,
