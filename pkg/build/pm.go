@@ -114,6 +114,8 @@ func (pm PackageManager) ExecCommand(bin string, args ...string) []string {
 	case "pnpm":
 		argv = []string{"pnpm", "exec", bin}
 	case "yarn":
+		// yarn 1 has no exec: "yarn next" runs the binary unless
+		// package.json has a script of that name.
 		argv = []string{"yarn", bin}
 	case "bun":
 		argv = []string{"bun", "x", bin}
