@@ -13,8 +13,8 @@ import (
 )
 
 type buildCmd struct {
-	dir, install, memory, bundler string
-	release                       cli.ReleaseFlag
+	dir, install, memory, bundler, basePath string
+	release                                 cli.ReleaseFlag
 }
 
 func (*buildCmd) Name() string { return "build-standalone" }
@@ -25,9 +25,10 @@ func (*buildCmd) Synopsis() string {
 func (c *buildCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dir, "dir", ".", "the Next.js app's directory (where next.config is)")
 	c.release.Register(fs, "release id")
-	fs.StringVar(&c.install, "install", "auto", "auto: clean install from the lockfile (npm ci, pnpm/yarn/bun frozen) first; skip: use node_modules as it is")
+	fs.StringVar(&c.install, "install", "auto", "auto: clean install from the lockfile (npm ci, pnpm/yarn/bun frozen) unless node_modules already matches it; always: install even then; skip: use node_modules as it is")
 	fs.StringVar(&c.memory, "memory", "auto", "V8 heap limit in MiB for next build; auto: 3/4 of the machine's or the cgroup's memory")
 	fs.StringVar(&c.bundler, "bundler", build.BundlerDefault, "default (Next's choice: Turbopack) or webpack")
+	fs.StringVar(&c.basePath, "base-path", "", "the basePath of next.config (/docs), also given to config nginx; checked before the build")
 	cli.JSONFlag(fs)
 }
 
@@ -38,6 +39,7 @@ func (c *buildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	o.Log = env.Stderr // stdout stays clean for --json
 	o.Progress = env.Progressf
+	o.Warn = env.Warnf
 	if env.InActions {
 		env.Action.Group("next build " + o.Release)
 	}
@@ -45,11 +47,15 @@ func (c *buildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	if env.InActions {
 		env.Action.EndGroup()
 	}
+	var bad *build.ConfigError
+	if errors.As(err, &bad) {
+		return cli.Usage(fmt.Errorf("build-standalone %s: %w", o.Dir, err))
+	}
 	if err != nil {
 		return fmt.Errorf("build-standalone %s: %w", o.Dir, err)
 	}
-	t := &cli.Table{Title: "build-standalone " + res.Release, Header: []string{"release", "app dir", "peak memory", "heap limit", "seconds", "pages checked"}}
-	t.Add(res.Release, res.AppDir, fmt.Sprintf("%d MiB of %d MiB", res.PeakMiB, res.MemoryMiB),
+	t := &cli.Table{Title: "build-standalone " + res.Release, Header: []string{"release", "next", "app dir", "peak memory", "heap limit", "seconds", "pages checked"}}
+	t.Add(res.Release, res.NextVersion, res.AppDir, fmt.Sprintf("%d MiB of %d MiB", res.PeakMiB, res.MemoryMiB),
 		fmt.Sprintf("%d MiB", res.HeapMiB), fmt.Sprintf("%.1f", res.Seconds), strconv.Itoa(res.HTMLChecked))
 	if err := env.Report(res, t); err != nil {
 		return err
@@ -59,6 +65,7 @@ func (c *buildCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 	env.SetOutput("release", res.Release)
 	env.SetOutput("peak-memory-mib", strconv.FormatInt(res.PeakMiB, 10))
 	env.SetOutput("duration-seconds", fmt.Sprintf("%.1f", res.Seconds))
+	env.SetOutput("next-version", res.NextVersion)
 	return nil
 }
 
@@ -68,14 +75,17 @@ func (c *buildCmd) options(env *cli.Env, args []string) (build.Options, error) {
 	id, err := c.release.ID(env, true)
 	errs = append(errs, err)
 	errs = append(errs, dirExists("--dir", c.dir))
-	o := build.Options{Dir: c.dir, Release: id, Bundler: c.bundler, Environ: os.Environ()}
+	o := build.Options{Dir: c.dir, Release: id, Bundler: c.bundler, BasePath: c.basePath, Environ: os.Environ()}
 	switch c.install {
 	case "auto":
 		o.Install = true
+	case "always":
+		o.Install, o.InstallAlways = true, true
 	case "skip":
 	default:
-		errs = append(errs, fmt.Errorf("--install %q: want auto or skip", c.install))
+		errs = append(errs, fmt.Errorf("--install %q: want auto, always or skip", c.install))
 	}
+
 	if c.memory != "auto" {
 		n, err := strconv.ParseInt(c.memory, 10, 64)
 		if err != nil || n < 256 || n > 1<<20 {

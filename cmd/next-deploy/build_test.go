@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,5 +135,36 @@ func TestPackRefusesTreesThatWouldNotRun(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 1 and %q", status, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// A next.config that cannot deploy is bad input (exit status 2), found
+// before next build runs.
+func TestBuildConfigRefusedBeforeTheBuildExits2(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	app := t.TempDir()
+	for name, body := range map[string]string{
+		"package.json":                                   `{"name":"app"}`,
+		"node_modules/next/package.json":                 `{"name":"next","version":"16.4.6"}`,
+		"node_modules/next/dist/bin/next":                `require("fs").writeFileSync("built", "")`,
+		"node_modules/next/dist/shared/lib/constants.js": `exports.PHASE_PRODUCTION_BUILD = "phase-production-build";`,
+		"node_modules/next/dist/server/config.js":        `exports.default = async () => ({ output: "export", assetPrefix: "", basePath: "" });`,
+	} {
+		p := filepath.Join(app, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, _, stderr := runCLI(t, nil, "build-standalone", "--dir", app, "--release", "r1", "--install", "skip", "--memory", "512")
+	if status != cli.ExitUsage || !strings.Contains(stderr, `output is "export", want "standalone"`) || !strings.Contains(stderr, `assetPrefix is "", want "/r1"`) {
+		t.Errorf("exit status %d, want %d naming output and assetPrefix; stderr:\n%s", status, cli.ExitUsage, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(app, "built")); err == nil {
+		t.Error("next build ran")
 	}
 }

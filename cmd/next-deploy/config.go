@@ -23,6 +23,7 @@ type configCmd struct {
 	serverName string
 	upstream   string
 	keepalive  int
+	basePath   string
 	// show
 	flags *flag.FlagSet
 }
@@ -98,6 +99,7 @@ func (c *configCmd) SetFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.serverName, "server-name", d.ServerName, "nginx: server_name")
 	fs.StringVar(&c.upstream, "upstream", "", "nginx: the app's address (default --hostname:--port)")
 	fs.IntVar(&c.keepalive, "keepalive", d.Keepalive, "nginx: idle connections kept to the app")
+	fs.StringVar(&c.basePath, "base-path", "", "nginx: next.config's basePath (/docs), as given to build-standalone: the app and its assets are served under it")
 	cli.JSONFlag(fs) // config show
 	registerSettings(fs)
 	c.flags = fs
@@ -128,7 +130,7 @@ func (c *configCmd) Run(ctx context.Context, env *cli.Env, args []string) error 
 		}
 		out, err = nginx.Render(nginx.Config{
 			Root: c.path, AppDir: c.appDir, Listen: c.listen, ServerName: c.serverName,
-			Upstream: up, Keepalive: c.keepalive,
+			Upstream: up, Keepalive: c.keepalive, BasePath: c.basePath,
 		})
 	case "preload":
 		out = pm2.Preload

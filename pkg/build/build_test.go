@@ -29,6 +29,11 @@ if (mode === "heap") { const a = []; for (;;) a.push(new Array(1e6).fill(1.5)); 
 if (mode === "kill") process.kill(process.pid, "SIGKILL");
 if (mode === "worker-killed") { console.error("Error: Next.js build worker exited with code: null and signal: SIGKILL"); process.exit(1); }
 if (mode === "fail") { console.error("Type error: nope"); process.exit(1); }
+if (mode === "edit-manifest") {
+  // What Next 13 does when it cannot resolve @types/react: installs it.
+  fs.writeFileSync("package.json", JSON.stringify({ name: "app", devDependencies: { "@types/react": "18.3.3" } }));
+  fs.appendFileSync("package-lock.json", "\n");
+}
 const prefix = process.env.NEXT_DEPLOY_ASSET_PREFIX || "";
 fs.writeFileSync(".next/required-server-files.json", JSON.stringify({ config: { assetPrefix: prefix } }));
 if (mode === "not-standalone") process.exit(0);
@@ -43,16 +48,63 @@ const child = cp.spawn(process.execPath, [__filename, "child"], { stdio: "inheri
 child.on("exit", (code) => process.exit(code));
 `
 
-// fakeApp makes an app dir whose node_modules/next is fakeNext.
+// fakeConfig stands in for next/dist/server/config: the resolved config
+// is what FAKE_OUTPUT and FAKE_BASE_PATH say, the asset prefix the
+// build's environment.
+const fakeConfig = `
+exports.default = async function loadConfig(phase, dir) {
+  if (phase !== "phase-production-build" || dir !== process.cwd()) throw new Error("called with " + phase + ", " + dir);
+  if (process.env.FAKE_CONFIG === "throw") throw new Error("next.config.js: SyntaxError");
+  return {
+    output: process.env.FAKE_OUTPUT ?? "standalone",
+    assetPrefix: process.env.FAKE_ASSET_PREFIX ?? process.env.NEXT_DEPLOY_ASSET_PREFIX,
+    basePath: process.env.FAKE_BASE_PATH ?? "",
+  };
+};
+`
+
+// fakeBinWrapper is node_modules/.bin/next as pnpm writes it: a shell
+// script that sets NODE_PATH, then runs next's CLI.
+const fakeBinWrapper = `#!/bin/sh
+basedir=$(dirname "$0")
+export NODE_PATH="/pm-wrapper-node-path${NODE_PATH:+:$NODE_PATH}"
+exec node "$basedir/../next/dist/bin/next" "$@"
+`
+
+// fakeLock is the fake app's package-lock.json; the hidden lockfile of an
+// install of it is the same without the root.
+const fakeLock = `{"name":"app","lockfileVersion":3,"requires":true,"packages":{
+"":{"name":"app","dependencies":{"next":"13.5.11"}},
+"node_modules/next":{"version":"13.5.11","resolved":"https://r/next-13.5.11.tgz","integrity":"sha512-x"}}}`
+
+// fakeApp makes an npm app dir whose node_modules/next is fakeNext,
+// installed as npm would (the hidden lockfile matches) but with a .bin
+// wrapper like pnpm's.
 func fakeApp(t *testing.T) string {
+	t.Helper()
+	return fakeAppOf(t, "13.5.11")
+}
+
+// fakeAppOf is fakeApp with next at version.
+func fakeAppOf(t *testing.T, version string) string {
 	t.Helper()
 	needNode(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "node_modules", "next", "dist", "bin", "next")
-	must(t, os.MkdirAll(filepath.Dir(bin), 0o755))
-	must(t, os.WriteFile(bin, []byte(fakeNext), 0o755))
-	must(t, os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name":"app"}`), 0o644))
-	must(t, os.WriteFile(filepath.Join(dir, "package-lock.json"), []byte(`{}`), 0o644))
+	next := filepath.Join(dir, "node_modules", "next")
+	for name, body := range map[string]string{
+		"dist/bin/next":                fakeNext,
+		"dist/server/config.js":        fakeConfig,
+		"dist/shared/lib/constants.js": `exports.PHASE_PRODUCTION_BUILD = "phase-production-build";`,
+		"package.json":                 `{"name":"next","version":"` + version + `","bin":{"next":"dist/bin/next"}}`,
+		"../.bin/next":                 fakeBinWrapper,
+		"../.package-lock.json":        strings.Replace(fakeLock, `"":{"name":"app","dependencies":{"next":"13.5.11"}},`, "", 1),
+		"../../package.json":           `{"name":"app","dependencies":{"next":"13.5.11"}}`,
+		"../../package-lock.json":      fakeLock,
+	} {
+		p := filepath.Join(next, filepath.FromSlash(name))
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(body), 0o755))
+	}
 	return dir
 }
 

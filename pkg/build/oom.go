@@ -61,6 +61,7 @@ var (
 	killMarkers = [][]byte{
 		[]byte("signal: SIGKILL"),
 		[]byte("signal SIGKILL"),
+		[]byte("killed with SIGKILL"), // pnpm exec's report of its child
 	}
 )
 

@@ -101,6 +101,50 @@ func (pm PackageManager) InstallCommand() []string {
 	return nil
 }
 
+// ExecCommand runs a binary of the project's dependencies through the
+// package manager (pnpm exec next, yarn next, npx next, bun x next), as a
+// script in package.json would: pnpm's .bin wrapper sets NODE_PATH to its
+// virtual store, without which Next 13 cannot find @types/react and
+// installs it by itself, editing package.json and the lockfile.
+func (pm PackageManager) ExecCommand(bin string, args ...string) []string {
+	var argv []string
+	switch pm.Name {
+	case "npm":
+		argv = []string{"npx", "--no-install", bin}
+	case "pnpm":
+		argv = []string{"pnpm", "exec", bin}
+	case "yarn":
+		// yarn 1 has no exec: "yarn next" runs the binary unless
+		// package.json has a script of that name.
+		argv = []string{"yarn", bin}
+	case "bun":
+		argv = []string{"bun", "x", bin}
+	default:
+		return nil
+	}
+	return append(argv, args...)
+}
+
+// nextCommand runs next through the package manager (pnpm exec next
+// build), as a package.json script would, with the environment its .bin
+// wrapper sets; node and next's CLI directly only without a lockfile or
+// without the package manager on PATH.
+func (o Options) nextCommand(pm *PackageManager, node, next string, args []string, res *Result) []string {
+	argv := []string{node, next}
+	if pm != nil {
+		if via := pm.ExecCommand("next", args...); via != nil {
+			bin, err := exec.LookPath(via[0])
+			if err == nil {
+				res.NextCommand = strings.Join(via, " ")
+				return append([]string{bin}, via[1:]...)
+			}
+			o.warn(res, fmt.Sprintf("%s is not on PATH: running %s directly, without the environment %s gives it", via[0], next, pm.Name))
+		}
+	}
+	res.NextCommand = strings.Join(append([]string{"node", next}, args...), " ")
+	return append(argv, args...)
+}
+
 // Install runs the clean install in the lockfile's directory, streaming
 // its output to log.
 func (pm PackageManager) Install(ctx context.Context, env []string, log io.Writer) error {

@@ -33,6 +33,9 @@ type Config struct {
 	Upstream string
 	// Keepalive is the number of idle connections kept to the app.
 	Keepalive int
+	// BasePath is next.config's basePath ("" or "/docs"): the app and its
+	// assets (<basePath>/<release>/_next/static/) live under it.
+	BasePath string
 }
 
 // Defaults of config nginx.
@@ -47,7 +50,18 @@ var (
 	listenRe = regexp.MustCompile(`^([0-9A-Za-z.:\[\]-]+:)?[0-9]{1,5}$`)
 	addrRe   = regexp.MustCompile(`^[0-9A-Za-z.\[\]:-]+:[0-9]{1,5}$`)
 	nameRe   = regexp.MustCompile(`^[A-Za-z0-9_.*~^$-]+( [A-Za-z0-9_.*~^$-]+)*$`)
+	// basePathRe is a basePath as Next accepts it, in characters nginx
+	// takes literally in a prefix location and a regex.
+	basePathRe = regexp.MustCompile(`^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$`)
 )
+
+// CheckBasePath checks a basePath: "" or like /docs (no trailing slash).
+func CheckBasePath(p string) error {
+	if p != "" && !basePathRe.MatchString(p) {
+		return fmt.Errorf("base path %q: want next.config's basePath, like /docs (no trailing slash)", p)
+	}
+	return nil
+}
 
 // Validate reports every problem of c at once.
 func (c Config) Validate() error {
@@ -73,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.Keepalive < 1 {
 		bad("keepalive %d: want 1 or more", c.Keepalive)
+	}
+	if err := CheckBasePath(c.BasePath); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -130,7 +147,7 @@ func indent(s, prefix string) string {
 var staticTmpl = template.Must(template.New("static").Parse(`# /<release>/_next/static/... (assetPrefix = /<release>) from that release
 # while it is kept, else from current: a browser holding a page of an
 # older release still gets its chunks. File names carry content hashes.
-location ~ "^/(?<nd_release>{{.IDPattern}})/_next/static/(?<nd_file>.+)$" {
+location ~ "^{{.BasePath}}/(?<nd_release>{{.IDPattern}})/_next/static/(?<nd_file>.+)$" {
     root {{.Root}};
     try_files /releases/$nd_release/{{.Sub}}.next/static/$nd_file /current/{{.Sub}}.next/static/$nd_file =404;
     add_header Cache-Control "public, max-age=31536000, immutable";
@@ -163,7 +180,7 @@ server {
 
 {{.Static}}
 
-    location / {
+    location {{if .BasePath}}{{.BasePath}}{{else}}/{{end}} {
         proxy_pass http://$nd_upstream;
         error_page 502 = @nd_current;
         proxy_http_version 1.1;

@@ -19,7 +19,10 @@ func cases() map[string]Config {
 	mono.Root, mono.AppDir, mono.Listen, mono.ServerName, mono.Upstream = "/srv/shop", "apps/web", "127.0.0.11:8080", "shop.example.com www.shop.example.com", "127.0.0.11:3000"
 	def := Defaults
 	def.Root = "/app"
-	return map[string]Config{"default.conf": def, "monorepo.conf": mono}
+	// next.config's basePath /docs: the app and its assets under /docs.
+	docs := def
+	docs.BasePath = "/docs"
+	return map[string]Config{"default.conf": def, "monorepo.conf": mono, "basepath.conf": docs}
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -35,12 +38,12 @@ func TestRenderGolden(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	c := Config{Root: "~/app", AppDir: "../x", Listen: "eighty", ServerName: "a;b", Upstream: "app", Keepalive: 0}
+	c := Config{Root: "~/app", AppDir: "../x", Listen: "eighty", ServerName: "a;b", Upstream: "app", Keepalive: 0, BasePath: "/docs/"}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"does not expand ~", "app dir", "listen", "server name", "upstream", "keepalive"} {
+	for _, want := range []string{"does not expand ~", "app dir", "listen", "server name", "upstream", "keepalive", "base path"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}

@@ -14,13 +14,21 @@ import (
 // unprefixed is an asset reference that bypasses the asset prefix.
 var unprefixed = regexp.MustCompile(`(?:src|href)="/_next/`)
 
+// AssetPrefix is the assetPrefix of a release's build: /<release>, under
+// the app's basePath when it has one (/docs/<release>), so that a site
+// that routes only /docs to the app also routes its assets. nginx serves
+// <basePath>/<release>/_next/static/ from that release.
+func AssetPrefix(basePath, release string) string {
+	return basePath + "/" + release
+}
+
 // CheckAssetPrefix checks that the build asks browsers for its assets under
-// /<release>/_next/: the configured assetPrefix, and the prerendered HTML
-// (a page that references /_next/ directly would load another release's
-// chunks, or none). It returns how many HTML files it checked; an app
-// without prerendered pages has none.
-func (o Output) CheckAssetPrefix(release string) (int, error) {
-	want := "/" + release
+// <prefix>/_next/ (prefix is AssetPrefix's): the configured assetPrefix, and
+// the prerendered HTML (a page that references /_next/ directly would load
+// another release's chunks, or none). It returns how many HTML files it
+// checked; an app without prerendered pages has none.
+func (o Output) CheckAssetPrefix(prefix string) (int, error) {
+	want := prefix
 	rsf := filepath.Join(o.Project, ".next", "required-server-files.json")
 	b, err := os.ReadFile(rsf)
 	if err != nil {
@@ -38,11 +46,11 @@ func (o Output) CheckAssetPrefix(release string) (int, error) {
 		return 0, fmt.Errorf("the build's assetPrefix is %q, not %q: next.config must read it from the environment:\n%s",
 			v.Config.AssetPrefix, want, ConfigSnippet)
 	}
-	return o.checkHTML(release)
+	return o.checkHTML(prefix)
 }
 
-func (o Output) checkHTML(release string) (int, error) {
-	prefixed := []byte("/" + release + "/_next/")
+func (o Output) checkHTML(prefix string) (int, error) {
+	prefixed := []byte(prefix + "/_next/")
 	n := 0
 	root := filepath.Join(o.ServerDir(), ".next", "server")
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

@@ -76,12 +76,15 @@ func TestCheckAssetPrefix(t *testing.T) {
 	for _, tc := range []struct {
 		name, prefix, html, err string
 		checked                 int
+		basePath                string
 	}{
-		{"good", "/r1", `<link href="/r1/_next/static/a.css"><script src="/r1/_next/static/a.js">`, "", 1},
-		{"no prefix configured", "", `<script src="/_next/static/a.js">`, `assetPrefix is ""`, 0},
-		{"html bypasses prefix", "/r1", `<script src="/r1/_next/a.js"></script><script src="/_next/static/b.js">`, "does not load its assets", 0},
+		{"good", "/r1", `<link href="/r1/_next/static/a.css"><script src="/r1/_next/static/a.js">`, "", 1, ""},
+		{"no prefix configured", "", `<script src="/_next/static/a.js">`, `assetPrefix is ""`, 0, ""},
+		{"html bypasses prefix", "/r1", `<script src="/r1/_next/a.js"></script><script src="/_next/static/b.js">`, "does not load its assets", 0, ""},
 		// A page may mention /_next/ in its text (the fixture's blog does).
-		{"text mentions /_next/", "/r1", `<p>chunks live in /_next/static</p><script src="/r1/_next/a.js">`, "", 1},
+		{"text mentions /_next/", "/r1", `<p>chunks live in /_next/static</p><script src="/r1/_next/a.js">`, "", 1, ""},
+		{"under the basePath", "/docs/r1", `<script src="/docs/r1/_next/static/a.js">`, "", 1, "/docs"},
+		{"basePath left out of the prefix", "/r1", `<script src="/r1/_next/static/a.js">`, `not "/docs/r1"`, 0, "/docs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			project := t.TempDir()
@@ -89,7 +92,7 @@ func TestCheckAssetPrefix(t *testing.T) {
 			touch(t, project, ".next/standalone/.next/server/app/")
 			must(t, os.WriteFile(filepath.Join(project, ".next/required-server-files.json"), []byte(`{"config":{"assetPrefix":"`+tc.prefix+`"}}`), 0o644))
 			must(t, os.WriteFile(filepath.Join(o.ServerDir(), ".next/server/app/index.html"), []byte(tc.html), 0o644))
-			n, err := o.CheckAssetPrefix("r1")
+			n, err := o.CheckAssetPrefix(AssetPrefix(tc.basePath, "r1"))
 			if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 				t.Fatalf("CheckAssetPrefix = %v, want %q", err, tc.err)
 			}

@@ -47,6 +47,11 @@ func checkBuild(t *testing.T, v *variant, b *built) {
 		t.Errorf("build-standalone measured peak %d MiB, %.1fs, %d pages checked", got.PeakMiB, got.Seconds, got.HTMLChecked)
 	}
 	t.Logf("%s: next build %.1fs, peak memory of the process tree %d MiB", v.name, got.Seconds, got.PeakMiB)
+	// next runs through npm (npx) as a package.json script would, and
+	// next.config was read through Next's loader before the build.
+	if got.NextCommand != "npx --no-install next build" || got.NextConfig == nil || got.NextConfig.Output != "standalone" {
+		t.Errorf("next started as %q, resolved config %+v; want npx --no-install next build and output standalone", got.NextCommand, got.NextConfig)
+	}
 	for name, want := range map[string]string{
 		"standalone-dir": got.StandaloneDir, "app-dir": v.appDir, "release": v.release,
 		"peak-memory-mib": fmt.Sprint(got.PeakMiB),

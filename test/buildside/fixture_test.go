@@ -73,6 +73,10 @@ type buildJSON struct {
 	PeakMiB       int64   `json:"peak_memory_mib"`
 	Seconds       float64 `json:"duration_seconds"`
 	HTMLChecked   int     `json:"html_checked"`
+	NextCommand   string  `json:"next_command"`
+	NextConfig    *struct {
+		Output string `json:"output"`
+	} `json:"next_config"`
 }
 
 var (
