@@ -29,6 +29,10 @@
 //      is wrapped: a failed snapshot is logged and its partial file
 //      removed; the diagnostic dir is created at start.
 //
+//   5. Leaving the cluster: a pm2 cluster worker that is done draining
+//      tells the primary it leaves (cluster.worker.disconnect) and exits
+//      only once the primary has answered. See leaveCluster.
+//
 // Nothing here may take the app down: every step that touches the file
 // system is guarded, and the timers do not keep the process alive.
 //
@@ -127,6 +131,10 @@ function finish() {
   if (finished) return;
   finished = true;
   log('drained');
+  leaveCluster(runHeld);
+}
+
+function runHeld() {
   // The app's own handlers (Next's cleanup) run now; if they do not exit,
   // we do.
   for (const [sig, fn] of held) {
@@ -262,5 +270,53 @@ if (heapSignal && !SIGNALS.includes(heapSignal)) {
         }
       }
     });
+  }
+}
+
+// 5. Leaving the cluster.
+//
+// In pm2's cluster mode the primary (pm2's daemon) accepts every
+// connection and hands it to a worker over the IPC channel. Closing the
+// worker's server sends the primary a 'close' message, but a connection
+// the primary handed over before reading it is still on its way; the
+// worker refuses it (Node sends it back to another worker) only if it is
+// alive to read it. A worker that exits at once after its server closes
+// (Next's SIGINT handler calls process.exit) takes such a connection down
+// with it, while the primary keeps its end open: the client waits for
+// headers that never come (issue 15: a GET hung for more than 10 s, once
+// in ~24,000 requests; more often the busier pm2's daemon is).
+// cluster.worker.disconnect() is a round trip on the same ordered
+// channel: the primary answers after it has read the 'close', and every
+// connection it handed over before that reaches this worker, and is sent
+// back, before the answer. Only then do the app's handlers run and the
+// worker exit. leaveAfter bounds the wait (a primary that does not
+// answer, a server still open after giveUpAfter).
+const leaveAfter = ms(process.env.NEXT_DEPLOY_LEAVE_TIMEOUT_MS, 3000);
+
+function leaveCluster(then) {
+  let cluster = null;
+  try {
+    cluster = require('cluster');
+  } catch (err) { /* no cluster module: nothing to leave */ }
+  if (!cluster || !cluster.isWorker || !cluster.worker || !process.connected) {
+    then();
+    return;
+  }
+  let left = false;
+  const go = (why) => {
+    if (left) return;
+    left = true;
+    clearTimeout(timer);
+    if (why) log(why);
+    then();
+  };
+  // Not unref'd: the app's handlers must still run if nothing else is
+  // left to keep the process alive.
+  const timer = setTimeout(() => go(`the cluster primary did not answer within ${leaveAfter} ms: leaving anyway`), leaveAfter);
+  process.once('disconnect', () => go(''));
+  try {
+    cluster.worker.disconnect();
+  } catch (err) {
+    go(`leaving the cluster failed: ${err && err.message}`);
   }
 }
