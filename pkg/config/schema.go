@@ -46,7 +46,7 @@ type Settings struct {
 	// The rollout.
 	HealthURL      Value[string]        `yaml:"health_url"`
 	HealthTimeout  Value[time.Duration] `yaml:"health_timeout"`
-	Batch          Value[int]           `yaml:"batch"`
+	Batch          Value[string]        `yaml:"batch"`
 	Pause          Value[time.Duration] `yaml:"pause"`
 	OnFailure      Value[string]        `yaml:"on_failure"`
 	FixPinned      Value[bool]          `yaml:"fix_pinned"`

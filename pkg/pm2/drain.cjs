@@ -32,6 +32,9 @@
 //   5. Leaving the cluster: a pm2 cluster worker that is done draining
 //      tells the primary it leaves (cluster.worker.disconnect) and exits
 //      only once the primary has answered. See leaveCluster.
+//   6. Answers by status class (1xx to 5xx), counted since the worker
+//      started, in the memory report: activate --canary reads them to
+//      count the 5xx a new release answers to real traffic.
 //
 // Nothing here may take the app down: every step that touches the file
 // system is guarded, and the timers do not keep the process alive.
@@ -52,6 +55,7 @@ const exitGrace = 1000;
 const SIGNALS = ['SIGINT', 'SIGTERM'];
 
 const servers = new Set();
+const answers = [0, 0, 0, 0, 0]; // 1xx ... 5xx answered (6.)
 const held = []; // [signal, listener] the app registered
 let readySent = false;
 let listening = false; // a server of the app listens (reported as ready)
@@ -75,6 +79,7 @@ function track(server) {
   server.prependListener('request', (req, res) => {
     if (draining) res.setHeader('Connection', 'close');
     active.add(res);
+    res.once('finish', () => countAnswer(res));
     const done = () => active.delete(res);
     res.once('finish', done);
     res.once('close', done);
@@ -222,7 +227,7 @@ function sampleMemory() {
     // /proc/<pid>/cmdline: heap-snapshot learns them here.
     const doc = JSON.stringify({
       v: 1, pid: process.pid, pm_id: process.env.pm_id === undefined ? null : String(process.env.pm_id), ready: listening,
-      every: memEvery, heap_limit: heapLimit, heap_signal: heapSignal, diagnostic_dir: diagnosticDir,
+      every: memEvery, heap_limit: heapLimit, heap_signal: heapSignal, diagnostic_dir: diagnosticDir, answers: answers,
       coarse: coarse, fine: fine,
     });
     const tmp = memFile + '.tmp';
@@ -319,4 +324,11 @@ function leaveCluster(then) {
   } catch (err) {
     go(`leaving the cluster failed: ${err && err.message}`);
   }
+}
+
+// 6. Answers by status class (answers, declared at the top: the memory
+// report carries them from its first sample, at its pace).
+function countAnswer(res) {
+  const c = Math.floor(res.statusCode / 100);
+  if (c >= 1 && c <= 5) answers[c - 1]++;
 }

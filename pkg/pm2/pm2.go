@@ -128,6 +128,9 @@ type Proc struct {
 	Ready *bool `json:"-"`
 	// ListenTimeout is the app's pm2 listen_timeout (0: pm2's default).
 	ListenTimeout time.Duration `json:"-"`
+	// Answers are the drain preload's counts of the worker's HTTP
+	// answers (StatusMemory only); nil when it reports none.
+	Answers *Answers `json:"-"`
 
 	StartedMS       int64      `json:"started_ms"`
 	ListenTimeoutMS int64      `json:"listen_timeout_ms"`
@@ -190,6 +193,7 @@ func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc
 		if p.Mem != nil && p.Mem.PID == p.PID {
 			p.Memory = p.Mem.memory()
 			p.Ready = p.Mem.Ready
+			p.Answers = p.Mem.answers()
 		}
 		p.Mem = nil
 	}

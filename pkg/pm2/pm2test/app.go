@@ -3,9 +3,9 @@
 // Next's standalone server where it matters (it listens on HOSTNAME/PORT,
 // its page references /<release>/_next/static/..., it exits at once on
 // SIGINT unless NEXT_MANUAL_SIG_HANDLE is set), with a POST route, a
-// route that leaks memory and one that allocates and frees, and a variant
-// that crashes at start. A release is delivered the way deliver
-// does it, through release.Layout.Receive.
+// route that leaks memory and one that allocates and frees, a variant
+// that crashes at start and one that answers 500 on a route. A release
+// is delivered the way deliver does it, through release.Layout.Receive.
 package pm2test
 
 import (
@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ const serverJS = `'use strict';
 // routes of the fixture app (test/fixtures/next-app) the tests use.
 const http = require('http');
 const RELEASE = 'RELEASE';
+// A bad release answers 500 on this path ('' for none), whatever the
+// method; every other route, the health URL included, is fine.
+const FAIL = FAIL_PATH;
 const page = '<!doctype html><html><head><script src="/' + RELEASE +
   '/_next/static/chunks/main-' + RELEASE + '.js" defer></script></head>' +
   '<body><h1>release ' + RELEASE + '</h1></body></html>\n';
@@ -55,6 +59,9 @@ function json(res, code, v) {
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
+  if (FAIL !== '' && url.pathname === FAIL) {
+    return json(res, 500, { error: 'release ' + RELEASE + ' fails on ' + FAIL, release: RELEASE });
+  }
   if (req.method === 'POST' && url.pathname === '/api/echo') {
     let b = '';
     req.on('data', (c) => { b += c; });
@@ -113,6 +120,9 @@ type Release struct {
 	AppDir string
 	// Crash makes server.js throw at start.
 	Crash bool
+	// Fail is a URL path the release answers 500 on, whatever the
+	// method ("/api/echo"): a bad release whose health URL is fine.
+	Fail string
 }
 
 // Files returns the release tree: path -> content.
@@ -126,7 +136,7 @@ func (r Release) Files() map[string]string {
 		dir = strings.TrimSuffix(r.AppDir, "/") + "/"
 	}
 	return map[string]string{
-		dir + "server.js": strings.ReplaceAll(src, "RELEASE", r.ID),
+		dir + "server.js": strings.ReplaceAll(strings.ReplaceAll(src, "FAIL_PATH", strconv.Quote(r.Fail)), "RELEASE", r.ID),
 		dir + ".next/static/chunks/main-" + r.ID + ".js": "console.log('chunk of " + r.ID + "');\n",
 		dir + "package.json":                             `{"name":"tiny-next","private":true}` + "\n",
 	}
