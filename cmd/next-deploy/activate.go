@@ -13,6 +13,7 @@ import (
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/activate"
 	"github.com/org/next-deploy/pkg/clock"
+	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/release"
@@ -31,6 +32,7 @@ func (*activateCmd) Synopsis() string {
 func (c *activateCmd) SetFlags(fs *flag.FlagSet) {
 	c.release.Register(fs, "release id to activate")
 	c.rollout.register(fs)
+	c.rollout.canary.register(fs)
 	fs.DurationVar(&c.rollout.watch, "watch", 0, "after the switch, sample every worker's heap for this long (10s to 1h) and report its growth per minute and restarts; warns when it looks like a leak, not warm-up (0: off)")
 }
 
@@ -49,13 +51,15 @@ type rolloutFlags struct {
 	app            pm2Flags
 	healthURL      string
 	healthTimeout  time.Duration
-	batch          int
+	batch          string
+	share          fleet.Share // batch, parsed by check
 	pause          time.Duration
 	onFailure      string
 	fixPinned      bool
 	breakLockAfter time.Duration
-	// watch is activate --watch (rollback has none).
-	watch time.Duration
+	// watch and canary are activate's (rollback has none).
+	watch  time.Duration
+	canary canaryFlags
 }
 
 func (r *rolloutFlags) register(fs *flag.FlagSet) {
@@ -65,7 +69,7 @@ func (r *rolloutFlags) register(fs *flag.FlagSet) {
 	r.app.register(fs, false)
 	fs.StringVar(&r.healthURL, "health-url", health.DefaultURL, "URL requested from each host's side through the SSH connection; {host} stands for the host's address as given in --hosts")
 	fs.DurationVar(&r.healthTimeout, "health-timeout", time.Minute, "how long the health check of one host may retry")
-	fs.IntVar(&r.batch, "batch", 1, "hosts switched at once")
+	fs.StringVar(&r.batch, "batch", "1", "hosts switched at once: a number, or a share of the hosts like 25% (rounded up)")
 	fs.DurationVar(&r.pause, "pause", 0, "wait between two batches")
 	fs.StringVar(&r.onFailure, "on-failure", string(activate.RollbackAll), "when a host fails (it goes back): rollback-all (every host switched goes back), rollback-host (only the failed one), stop (leave even the failed host as it is)")
 	fs.BoolVar(&r.fixPinned, "fix-pinned", true, "replace, without downtime, a pm2 app pinned to a release (started with resolved paths); false refuses it")
@@ -88,9 +92,10 @@ func (r *rolloutFlags) check(errs []error) (activate.Mode, error) {
 	if r.healthTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--health-timeout %s: want more than 0", clock.Format(r.healthTimeout)))
 	}
-	if r.batch < 1 {
-		errs = append(errs, fmt.Errorf("--batch %d: want 1 or more", r.batch))
+	if r.share, err = fleet.ParseShare(r.batch); err != nil {
+		errs = append(errs, fmt.Errorf("--batch %w", err))
 	}
+	errs = r.canary.check(errs)
 	if r.pm2Env != "" && release.ValidID(r.pm2Env) != nil {
 		errs = append(errs, fmt.Errorf("--pm2-env %q: want letters, digits, '.', '_', '-'", r.pm2Env))
 	}
@@ -125,7 +130,7 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 		Who: who, Run: run, PID: os.Getpid(), BreakLockAfter: r.breakLockAfter,
 	}
 	rep := activate.Run(ctx, ops, hosts, choose, activate.Options{
-		Action: action, Batch: r.batch, Pause: r.pause, OnFailure: mode, Parallel: f.parallel,
+		Action: action, Batch: r.share.Of(len(hosts)), Canary: r.canary.options(), Pause: r.pause, OnFailure: mode, Parallel: f.parallel,
 		Who: who, Run: run,
 		Progress: func(host, format string, a ...any) { env.Progressf("%s: "+format, append([]any{host}, a...)...) },
 	})
