@@ -17,7 +17,7 @@ import (
 // Issue 15 item 7, on the bed as it was seen: 2 hosts, pm2 cluster x2
 // from config pm2 (the drain preload, a server that exits on SIGINT like
 // Next), 8 clients straight to the app ports, rolling pm2 reloads r1 ->
-// r2 -> r1 ... host by host. Before the preload left the cluster before
+// r2 -> r1 ... host by host, watched as activate watches them. Before the preload left the cluster before
 // exiting, about one run in three had a GET waiting more than 10 s for
 // its headers (a connection pm2's daemon handed to a worker that was
 // exiting). Every request must be answered, none slower than 5 s.
@@ -32,8 +32,13 @@ func TestRollingReloadsNeverHang(t *testing.T) {
 	run := pm2.Runner{Root: "~/app", Ecosystem: pm2.DefaultEcosystem, Env: "production"}
 	layout := release.Layout{Root: "~/app"}
 	hosts := make([]remote.Host, len(b.Hosts))
+	sites := make([]*pm2.Site, len(b.Hosts))
 	for i, h := range b.Hosts {
 		hosts[i] = hangHost(t, b, h, run, layout)
+		var err error
+		if sites[i], err = run.Inspect(ctx, hosts[i]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var loads []*pm2test.Run
 	for _, h := range b.Hosts {
@@ -45,7 +50,9 @@ func TestRollingReloadsNeverHang(t *testing.T) {
 			if err := layout.Switch(ctx, hosts[i], id); err != nil {
 				t.Fatal(err)
 			}
-			if err := run.ReloadOnce(ctx, hosts[i]); err != nil {
+			// The reload activate runs: it polls pm2's process list,
+			// which keeps pm2's daemon (the cluster primary) busy.
+			if _, err := run.Reload(ctx, hosts[i], sites[i], pm2.Watch{}); err != nil {
 				t.Fatal(err)
 			}
 		}
