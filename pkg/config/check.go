@@ -73,7 +73,7 @@ func (f field) of(s *Settings) (any, *meta) {
 var (
 	minInt = map[string]int{
 		"parallel": 1, "keep": 1, "port": 1,
-		"retries": 0, "keep_days": 0, "stale_minutes": 0, "keepalive": 0,
+		"retries": 0, "canary": 0, "keep_days": 0, "stale_minutes": 0, "keepalive": 0,
 	}
 	positive = []string{"connect_timeout", "health_timeout", "listen_timeout", "kill_timeout"}
 	// hostnameRe is an address an app listens on (pm2's HOSTNAME).

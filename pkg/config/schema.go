@@ -48,6 +48,8 @@ type Settings struct {
 	HealthTimeout  Value[time.Duration] `yaml:"health_timeout"`
 	Batch          Value[string]        `yaml:"batch"`
 	Pause          Value[time.Duration] `yaml:"pause"`
+	Canary         Value[int]           `yaml:"canary"`
+	CanaryTime     Value[time.Duration] `yaml:"canary_time"`
 	OnFailure      Value[string]        `yaml:"on_failure"`
 	FixPinned      Value[bool]          `yaml:"fix_pinned"`
 	BreakLockAfter Value[time.Duration] `yaml:"break_lock_after"`
