@@ -134,10 +134,13 @@ func (r *roller[A]) watch(ctx context.Context, w Watcher[A], ps []*plan[A]) ([]*
 		r.o.Progress(p.h.Name(), "canary: watching %s for %s (health, restarts, 5xx answers)", p.res.To, c.Time)
 	}
 	base := make([]*Tally, len(ps))
-	end := clk.Now().Add(c.Time)
-	for {
+	start := clk.Now()
+	end := start.Add(c.Time)
+	for n := 0; ; n++ {
 		last := !clk.Now().Before(end)
-		if bad := r.look(ctx, w, ps, base, last); len(bad) > 0 {
+		// A line every ten looks, so a long window shows progress.
+		say := last || n%10 == 0 && n > 0
+		if bad := r.look(ctx, w, ps, base, say, clk.Now().Sub(start)); len(bad) > 0 {
 			return bad, nil
 		}
 		if last {
@@ -149,10 +152,11 @@ func (r *roller[A]) watch(ctx context.Context, w Watcher[A], ps []*plan[A]) ([]*
 	}
 }
 
-// look reads every canary host once: its counts (the first look is the
-// base the others count from) and the health gate. It returns the hosts
+// look reads every canary host once, at into the window: its counts
+// (the first look is the base the others count from) and the health
+// gate; with say, a progress line per good host. It returns the hosts
 // that are bad, with their error set.
-func (r *roller[A]) look(ctx context.Context, w Watcher[A], ps []*plan[A], base []*Tally, last bool) []*plan[A] {
+func (r *roller[A]) look(ctx context.Context, w Watcher[A], ps []*plan[A], base []*Tally, say bool, at time.Duration) []*plan[A] {
 	results := fleet.Each(ctx, targetsOf(ps), 0, func(ctx context.Context, i int, _ inventory.Target) (seen, error) {
 		p := ps[i]
 		t, err := w.Tally(ctx, p.h, p.app)
@@ -179,8 +183,8 @@ func (r *roller[A]) look(ctx context.Context, w Watcher[A], ps []*plan[A], base 
 			p.res.Err = fmt.Errorf("%s %s on %s: canary: %w", r.o.Action, p.res.To, p.h.Name(), x.Err)
 			p.res.Error = p.res.Err.Error()
 			bad = append(bad, p)
-		} else if last {
-			r.o.Progress(p.h.Name(), "canary passed: %s in %s", x.Value, r.o.Canary.Time)
+		} else if say {
+			r.o.Progress(p.h.Name(), "canary: %s, healthy (%s of %s)", x.Value, at.Round(time.Second), r.o.Canary.Time)
 		}
 	}
 	return bad

@@ -2,6 +2,7 @@ package activate
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -61,9 +62,24 @@ func (c *canaryOps) Tally(_ context.Context, h Host, app string) (Tally, error) 
 func TestCanaryPassesThenTheRestGoesByBatch(t *testing.T) {
 	c, hosts := newCanaryFleet(5)
 	clk := clock.NewFake(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
-	rep := Run(context.Background(), c, hosts, activateTo("v2"), Options{Batch: 2, Clock: clk, Canary: Canary{Hosts: 1, Time: 10 * time.Second}})
+	var lines []string
+	var mu sync.Mutex
+	progress := func(host, format string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if l := host + ": " + fmt.Sprintf(format, a...); strings.Contains(l, "canary") {
+			lines = append(lines, l)
+		}
+	}
+	rep := Run(context.Background(), c, hosts, activateTo("v2"), Options{Batch: 2, Clock: clk, Progress: progress, Canary: Canary{Hosts: 1, Time: 10 * time.Second}})
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
+	}
+	if want := []string{
+		"h0: canary: watching v2 for 10s (health, restarts, 5xx answers)",
+		"h0: canary: 0 of 100 answers 5xx, 0 restarts, healthy (10s of 10s)",
+	}; strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("progress:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 	if got, want := outcomes(rep), "h0:switched@v2 h1:switched@v2 h2:switched@v2 h3:switched@v2 h4:switched@v2"; got != want {
 		t.Errorf("outcomes = %s, want %s", got, want)

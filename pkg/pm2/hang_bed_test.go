@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/pm2/pm2test"
@@ -44,6 +48,7 @@ func TestRollingReloadsNeverHang(t *testing.T) {
 	for _, h := range b.Hosts {
 		loads = append(loads, pm2test.Load{BaseURL: "http://" + h.AppAddr, Workers: 4}.Start(ctx))
 	}
+	defer stallDaemons(t, b)()
 	for r := range rounds {
 		id := []string{"r2", "r1"}[r%2]
 		for i := range hosts {
@@ -103,4 +108,47 @@ func hangHost(t *testing.T, b *bed.Bed, h *bed.Host, run pm2.Runner, layout rele
 		t.Fatal(fmt.Errorf("%s: %w", h.Name(), err))
 	}
 	return host
+}
+
+// stallDaemons stops and continues every host's pm2 daemon (SIGSTOP,
+// SIGCONT: 20 ms each) until the returned function is called, as a
+// loaded machine stalls it: connections queue in the kernel meanwhile and
+// the daemon reads them and its workers' messages in bursts.
+func stallDaemons(t *testing.T, b *bed.Bed) (stop func()) {
+	t.Helper()
+	var pids []int
+	for _, h := range b.Hosts {
+		raw, err := os.ReadFile(filepath.Join(h.PM2Home, "pm2.pid"))
+		if err != nil {
+			t.Fatalf("%s: the pm2 daemon's pid: %v", h.Name(), err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil {
+			t.Fatalf("%s: pm2.pid %q: %v", h.Name(), raw, err)
+		}
+		pids = append(pids, pid)
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			for _, pid := range pids {
+				_ = syscall.Kill(pid, syscall.SIGSTOP)
+			}
+			time.Sleep(20 * time.Millisecond)
+			for _, pid := range pids {
+				_ = syscall.Kill(pid, syscall.SIGCONT)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
 }
