@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/pm2/pm2test"
@@ -21,11 +17,15 @@ import (
 // Issue 15 item 7, on the bed as it was seen: 2 hosts, pm2 cluster x2
 // from config pm2 (the drain preload, a server that exits on SIGINT like
 // Next), 8 clients straight to the app ports, rolling pm2 reloads r1 ->
-// r2 -> r1 ... host by host, watched as activate watches them. Before the preload left the cluster before
-// exiting, about one run in three had a GET waiting more than 10 s for
-// its headers (a connection pm2's daemon handed to a worker that was
-// exiting). Every request must be answered, none slower than 5 s.
+// r2 -> r1 ... host by host, watched as activate watches them. Every
+// request must be answered, none slower than 5 s.
 // NEXT_DEPLOY_HANG_ROUNDS sets the number of rolling reloads (default 6).
+//
+// The hang (a connection pm2's daemon handed to a worker that exited
+// before reading it) needs the daemon to be slow at the moment a worker
+// closes: on the bed it is rare, so this test guards the scenario as a
+// whole, and TestPreloadLeavesTheClusterBeforeExiting reproduces the
+// race itself, every time, with a busy primary.
 func TestRollingReloadsNeverHang(t *testing.T) {
 	rounds := 6
 	if v, err := strconv.Atoi(os.Getenv("NEXT_DEPLOY_HANG_ROUNDS")); err == nil && v > 0 {
@@ -48,7 +48,6 @@ func TestRollingReloadsNeverHang(t *testing.T) {
 	for _, h := range b.Hosts {
 		loads = append(loads, pm2test.Load{BaseURL: "http://" + h.AppAddr, Workers: 4}.Start(ctx))
 	}
-	defer stallDaemons(t, b)()
 	for r := range rounds {
 		id := []string{"r2", "r1"}[r%2]
 		for i := range hosts {
@@ -108,47 +107,4 @@ func hangHost(t *testing.T, b *bed.Bed, h *bed.Host, run pm2.Runner, layout rele
 		t.Fatal(fmt.Errorf("%s: %w", h.Name(), err))
 	}
 	return host
-}
-
-// stallDaemons stops and continues every host's pm2 daemon (SIGSTOP,
-// SIGCONT: 20 ms each) until the returned function is called, as a
-// loaded machine stalls it: connections queue in the kernel meanwhile and
-// the daemon reads them and its workers' messages in bursts.
-func stallDaemons(t *testing.T, b *bed.Bed) (stop func()) {
-	t.Helper()
-	var pids []int
-	for _, h := range b.Hosts {
-		raw, err := os.ReadFile(filepath.Join(h.PM2Home, "pm2.pid"))
-		if err != nil {
-			t.Fatalf("%s: the pm2 daemon's pid: %v", h.Name(), err)
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-		if err != nil {
-			t.Fatalf("%s: pm2.pid %q: %v", h.Name(), raw, err)
-		}
-		pids = append(pids, pid)
-	}
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		for {
-			for _, pid := range pids {
-				_ = syscall.Kill(pid, syscall.SIGSTOP)
-			}
-			time.Sleep(20 * time.Millisecond)
-			for _, pid := range pids {
-				_ = syscall.Kill(pid, syscall.SIGCONT)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-stopped
-	}
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +36,7 @@ func TestScaleActivateByShareAndCanary(t *testing.T) {
 		t.Fatalf("first activation: exit %d\n%s\n%s", status, out, errOut)
 	}
 	t.Logf("bed, 3 releases on %d hosts and v1 started: %s", scaleHosts, time.Since(begin).Round(time.Second))
+	scaleMemory(t, b)
 	step(t, "v1 to v2 by 25% under load", func(t *testing.T) { scaleByShare(t, b) })
 	step(t, "a bad canary goes back alone", func(t *testing.T) { scaleBadCanary(t, b) })
 	t.Logf("scale test: %s in all", time.Since(begin).Round(time.Second))
@@ -143,4 +146,37 @@ func scaleHistories(t *testing.T, b *bed.Bed) []string {
 		out[i] = b.RunAs(t, h, `cat ~/app/.next-deploy/history.jsonl`)
 	}
 	return out
+}
+
+// scaleMemory logs what the fleet holds in memory: the hosts' users'
+// processes (pm2 daemon, node workers, ssh sessions) and the bed's
+// daemons (sshd, nginx, under b.Dir).
+func scaleMemory(t *testing.T, b *bed.Bed) {
+	t.Helper()
+	out, err := exec.Command("ps", "-eo", "rss=,user:32=,args=").Output()
+	if err != nil {
+		t.Logf("memory: ps: %v", err)
+		return
+	}
+	users := map[string]bool{}
+	for _, h := range b.Hosts {
+		users[h.User] = true
+	}
+	var hostKiB, bedKiB, procs int
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		kib, _ := strconv.Atoi(f[0])
+		switch {
+		case users[f[1]]:
+			hostKiB += kib
+			procs++
+		case strings.Contains(line, b.Dir):
+			bedKiB += kib
+			procs++
+		}
+	}
+	t.Logf("memory: %d processes; the hosts' users (pm2, node) %d MiB RSS, the bed's sshd and nginx %d MiB", procs, hostKiB>>10, bedKiB>>10)
 }
