@@ -29,17 +29,17 @@ const scaleHosts = 16
 //     no other host switched (current and history untouched), exit 1
 //     naming the canary and the count.
 func TestScaleActivateByShareAndCanary(t *testing.T) {
-	begin := time.Now()
 	b := faultBed(t, scaleHosts)
+	begin := time.Now() // after the bed's lock: other beds may run first
 	scaleShip(t, b, pm2test.Release{ID: "v1"}, pm2test.Release{ID: "v2"}, pm2test.Release{ID: "bad3", Fail: "/api/echo"})
 	if status, out, errOut := actCLI(t, b, append([]string{"activate", "--release", "v1", "--batch", "100%"}, actFlags()...)...); status != 0 {
 		t.Fatalf("first activation: exit %d\n%s\n%s", status, out, errOut)
 	}
-	t.Logf("bed, 3 releases on %d hosts and v1 started: %s", scaleHosts, time.Since(begin).Round(time.Second))
+	t.Logf("3 releases on %d hosts and v1 started: %s", scaleHosts, time.Since(begin).Round(time.Second))
 	scaleMemory(t, b)
 	step(t, "v1 to v2 by 25% under load", func(t *testing.T) { scaleByShare(t, b) })
 	step(t, "a bad canary goes back alone", func(t *testing.T) { scaleBadCanary(t, b) })
-	t.Logf("scale test: %s in all", time.Since(begin).Round(time.Second))
+	t.Logf("scale test: %s once the bed was up", time.Since(begin).Round(time.Second))
 }
 
 func scaleByShare(t *testing.T, b *bed.Bed) {
