@@ -114,6 +114,9 @@ func (r *roller[A]) canary(ctx context.Context, plans []*plan[A]) (int, []*plan[
 	if failed := failures(batch); len(failed) > 0 {
 		return len(batch), switched, r.stop(ctx, failed, switched)
 	}
+	if len(switched) == 0 {
+		return len(batch), nil, nil // already on the release: nothing new to watch
+	}
 	bad, err := r.watch(ctx, w, switched)
 	if err != nil || len(bad) == 0 {
 		return len(batch), switched, err

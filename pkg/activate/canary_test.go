@@ -176,6 +176,23 @@ func TestCanaryOfTheWholeFleet(t *testing.T) {
 	}
 }
 
+// A canary already on the release has nothing new to watch: no window.
+func TestCanaryAlreadyCurrentIsNotWatched(t *testing.T) {
+	c, hosts := newCanaryFleet(3)
+	c.servers["h0"].current, c.servers["h0"].running = "v2", "v2"
+	clk := clock.NewFake(time.Now())
+	rep := Run(context.Background(), c, hosts, activateTo("v2"), Options{Clock: clk, Canary: Canary{Hosts: 1, Time: time.Minute}})
+	if rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	if len(clk.Sleeps()) != 0 || len(c.looks) != 0 {
+		t.Errorf("sleeps %v, looks %v: want no window for a canary already on v2", clk.Sleeps(), c.looks)
+	}
+	if got, want := outcomes(rep), "h0:unchanged@v2 h1:switched@v2 h2:switched@v2"; got != want {
+		t.Errorf("outcomes = %s, want %s", got, want)
+	}
+}
+
 // Ops that cannot count answers cannot run a canary: refused before any
 // switch.
 func TestCanaryNeedsAWatcher(t *testing.T) {
