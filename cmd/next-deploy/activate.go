@@ -25,6 +25,7 @@ func (c *activateCmd) SetFlags(fs *flag.FlagSet) {
 	c.release.Register(fs, "release id to activate")
 	c.rollout.register(fs)
 	c.rollout.skew.register(fs, true)
+	c.rollout.canary.register(fs)
 	fs.DurationVar(&c.rollout.watch, "watch", 0, "after the switch, sample every worker's heap for this long (10s to 1h) and report its growth per minute and restarts; warns when it looks like a leak, not warm-up (0: off)")
 }
 

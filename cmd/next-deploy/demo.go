@@ -113,7 +113,7 @@ func (c *demoCmd) Run(ctx context.Context, env *cli.Env, args []string) error {
 		return err
 	}
 	if sum.Failures > 0 {
-		return fmt.Errorf("demo: %d of %d requests failed during the rollout, the first: %s", sum.Failures, sum.Requests, sum.Errors[0])
+		return fmt.Errorf("demo: %d of %d requests failed during the rollout (%d slower than %s), the first: %s", sum.Failures, sum.Requests, sum.Slow, pm2test.DefaultSlowAfter, sum.Errors[0])
 	}
 	return nil
 }

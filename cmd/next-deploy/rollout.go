@@ -13,6 +13,7 @@ import (
 	"github.com/org/next-deploy/internal/cli"
 	"github.com/org/next-deploy/pkg/activate"
 	"github.com/org/next-deploy/pkg/clock"
+	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/pkg/pm2"
@@ -28,7 +29,8 @@ type rolloutFlags struct {
 	healthURL      string
 	healthTimeout  time.Duration
 	front          string
-	batch          int
+	batch          string
+	share          fleet.Share // batch, parsed by check
 	pause          time.Duration
 	onFailure      string
 	fixPinned      bool
@@ -37,6 +39,7 @@ type rolloutFlags struct {
 	watch    time.Duration
 	hooksFor string // activate's release, whose hooks run (hooks.go); rollback runs none
 	skew     skewFlags
+	canary   canaryFlags // activate's
 }
 
 func (r *rolloutFlags) register(fs *flag.FlagSet) {
@@ -47,7 +50,7 @@ func (r *rolloutFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.healthURL, "health-url", "", "URL requested from each host's side through the SSH connection; {host} stands for the host's address as given in --hosts (default: the app's page where the host's ecosystem has it listen, http://HOSTNAME:PORT/)")
 	fs.DurationVar(&r.healthTimeout, "health-timeout", time.Minute, "how long the health check of one host may retry")
 	fs.StringVar(&r.front, "front", nginx.DefaultFront, "where browsers reach a host (its nginx), as seen from the host; {host} stands for its address: after the switch a static file of the release left is fetched there, and a warning says when old pages would lose their chunks; \"\" skips the check")
-	fs.IntVar(&r.batch, "batch", 1, "hosts switched at once")
+	fs.StringVar(&r.batch, "batch", "1", "hosts switched at once: a number, or a share of the hosts like 25% (rounded up)")
 	fs.DurationVar(&r.pause, "pause", 0, "wait between two batches")
 	fs.StringVar(&r.onFailure, "on-failure", string(activate.RollbackAll), "when a host fails (it goes back): rollback-all (every host switched goes back), rollback-host (only the failed one), stop (leave even the failed host as it is)")
 	fs.BoolVar(&r.fixPinned, "fix-pinned", true, "replace, without downtime, a pm2 app pinned to a release (started with resolved paths); false refuses it")
@@ -72,9 +75,10 @@ func (r *rolloutFlags) check(errs []error) (activate.Mode, error) {
 	if r.healthTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--health-timeout %s: want more than 0", clock.Format(r.healthTimeout)))
 	}
-	if r.batch < 1 {
-		errs = append(errs, fmt.Errorf("--batch %d: want 1 or more", r.batch))
+	if r.share, err = fleet.ParseShare(r.batch); err != nil {
+		errs = append(errs, fmt.Errorf("--batch %w", err))
 	}
+	errs = r.canary.check(errs)
 	if r.pm2Env != "" && release.ValidID(r.pm2Env) != nil {
 		errs = append(errs, fmt.Errorf("--pm2-env %q: want letters, digits, '.', '_', '-'", r.pm2Env))
 	}
@@ -116,7 +120,7 @@ func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, act
 	}
 	skewed := &activate.Skewed{Real: ops, Skew: r.skew.options(env, r.app.name), Action: action}
 	rep := activate.Run(ctx, skewed, hosts, choose, activate.Options{
-		Action: action, Batch: r.batch, Pause: r.pause, OnFailure: mode, Parallel: f.parallel,
+		Action: action, Batch: r.share.Of(len(hosts)), Canary: r.canary.options(), Pause: r.pause, OnFailure: mode, Parallel: f.parallel,
 		Who: who, Run: run, Progress: progress, Hooks: hooks.hosts(),
 	})
 	warnOldStatic(env, rep, f.layout.Root)

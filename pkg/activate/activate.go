@@ -97,6 +97,9 @@ type Options struct {
 	Batch int
 	// Pause is the wait between two batches.
 	Pause time.Duration
+	// Canary, when it has hosts, is a first batch watched before the
+	// rest (see canary.go).
+	Canary Canary
 	// OnFailure decides the hosts already switched when one fails.
 	OnFailure Mode
 	// Parallel bounds the preflight fan-out (0: all hosts at once).

@@ -85,8 +85,12 @@ func Run[A any](ctx context.Context, ops Ops[A], hosts []Host, choose Choose, o 
 		return rep
 	}
 	r := &roller[A]{ops: ops, o: o}
-	var switched []*plan[A]
-	for start := 0; start < len(plans); start += o.Batch {
+	first, switched, err := r.canary(ctx, plans)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	for start := first; start < len(plans); start += o.Batch {
 		batch := plans[start:min(start+o.Batch, len(plans))]
 		r.batch(ctx, batch)
 		failed := failures(batch)

@@ -69,7 +69,10 @@ type Skewed struct {
 	Action string
 }
 
-var _ Ops[*SkewApp] = (*Skewed)(nil)
+var (
+	_ Ops[*SkewApp]     = (*Skewed)(nil)
+	_ Watcher[*SkewApp] = (*Skewed)(nil)
+)
 
 // SkewApp is App with the switch it prepares.
 type SkewApp struct {
@@ -124,6 +127,11 @@ func (s *Skewed) Restore(ctx context.Context, h Host, a *SkewApp, to string) err
 // OldStatic implements Ops: Real's.
 func (s *Skewed) OldStatic(ctx context.Context, h Host, a *SkewApp, old string) *nginx.Static {
 	return s.Real.OldStatic(ctx, h, a.App, old)
+}
+
+// Tally implements Watcher (a canary's counts): Real's.
+func (s *Skewed) Tally(ctx context.Context, h Host, a *SkewApp) (Tally, error) {
+	return s.Real.Tally(ctx, h, a.App)
 }
 
 // keep starts (or renews) the kept app of a.from, first ending the oldest

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/health"
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/pm2"
@@ -71,8 +72,8 @@ func (f field) of(s *Settings) (any, *meta) {
 // than 0 (every other duration may be 0, none negative).
 var (
 	minInt = map[string]int{
-		"parallel": 1, "batch": 1, "keep": 1, "port": 1,
-		"retries": 0, "keep_days": 0, "stale_minutes": 0, "keepalive": 0,
+		"parallel": 1, "keep": 1, "port": 1,
+		"retries": 0, "canary": 0, "keep_days": 0, "stale_minutes": 0, "keepalive": 0,
 	}
 	positive = []string{"connect_timeout", "health_timeout", "listen_timeout", "kill_timeout"}
 	// hostnameRe is an address an app listens on (pm2's HOSTNAME).
@@ -100,6 +101,8 @@ var stringChecks = map[string]func(string) error{
 	"name":       release.ValidID,
 	"ecosystem":  pm2.CheckEcosystemPath,
 	"health_url": func(s string) error { _, err := health.Expand(s, "127.0.0.1"); return err },
+	// batch is a count of hosts or a share of them ("25%"), as --batch.
+	"batch": func(s string) error { _, err := fleet.ParseShare(s); return err },
 }
 
 // check reports every problem of one settings block.

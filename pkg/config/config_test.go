@@ -26,6 +26,8 @@ func TestBadFilesNameFileLineColumn(t *testing.T) {
 		{"negative duration", "pause: -5s\n", []string{`next-deploy.yml:1:8: pause: -5s: want 0 or more`}},
 		{"zero timeout", "connect_timeout: 0s\n", []string{`next-deploy.yml:1:18: connect_timeout: 0s: want more than 0`}},
 		{"batch 0", "batch: 0\n", []string{`next-deploy.yml:1:8: batch: 0: want 1 or more`}},
+		{"batch share over 100%", "batch: 150%\n", []string{`next-deploy.yml:1:8: batch: 150%: want 1% to 100%`}},
+		{"batch neither count nor share", "environments:\n  prod:\n    batch: half\n", []string{`next-deploy.yml:3:12: batch: "half": want a number of hosts like 2, or a share of them like 25%`}},
 		{"keep 0", "environments:\n  develop:\n    keep: 0\n", []string{`next-deploy.yml:3:11: keep: 0: want 1 or more`}},
 		{"wrong type: word for a number", "parallel: lots\n", []string{`next-deploy.yml:1:11: parallel: want a whole number, not "lots"`}},
 		{"wrong type: list for a value", "path: [/app]\n", []string{`next-deploy.yml:1:7: path: want a single value, not a list`}},
@@ -114,6 +116,7 @@ environments:
         app_port: 3001
       - local
     jump: bastion.example.com
+    batch: 25%
     hooks:
       before_activate: {run: npm run migrate -- --prod, timeout: 5m}
     shared: [.env.production]
@@ -171,6 +174,9 @@ func TestResolveOverridesSharedKeyByKey(t *testing.T) {
 	}
 	if h := pr.Hooks.BeforeActivate; h.Run != "npm run migrate -- --prod" || h.Timeout != 5*time.Minute {
 		t.Errorf("production before_activate = %+v, want its own", h)
+	}
+	if got := pr.Values["batch"].Value; got != "25%" {
+		t.Errorf("production batch = %q, want the share 25%% as --batch takes it", got)
 	}
 	if pr.Hooks.PostDeploy.Run != "./notify.sh" {
 		t.Errorf("production lost the shared post_deploy: %+v", pr.Hooks.PostDeploy)

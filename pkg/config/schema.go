@@ -46,8 +46,10 @@ type Settings struct {
 	// The rollout.
 	HealthURL      Value[string]        `yaml:"health_url"`
 	HealthTimeout  Value[time.Duration] `yaml:"health_timeout"`
-	Batch          Value[int]           `yaml:"batch"`
+	Batch          Value[string]        `yaml:"batch"`
 	Pause          Value[time.Duration] `yaml:"pause"`
+	Canary         Value[int]           `yaml:"canary"`
+	CanaryTime     Value[time.Duration] `yaml:"canary_time"`
 	OnFailure      Value[string]        `yaml:"on_failure"`
 	FixPinned      Value[bool]          `yaml:"fix_pinned"`
 	BreakLockAfter Value[time.Duration] `yaml:"break_lock_after"`

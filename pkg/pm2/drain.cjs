@@ -38,6 +38,12 @@
 //      once when it has passed (pm2 started it again after a reboot): pm2
 //      leaves it stopped (stop_exit_codes). No daemon or timer outside the
 //      app is needed.
+//   6. Leaving the cluster: a pm2 cluster worker that is done draining
+//      tells the primary it leaves (cluster.worker.disconnect) and exits
+//      only once the primary has answered. See leaveCluster.
+//   7. Answers by status class (1xx to 5xx), counted since the worker
+//      started, in the memory report: activate --canary reads them to
+//      count the 5xx a new release answers to real traffic.
 //
 // Nothing here may take the app down: every step that touches the file
 // system is guarded, and the timers do not keep the process alive.
@@ -76,6 +82,7 @@ function envVar(name) {
 const listenPath = envVar('NEXT_DEPLOY_LISTEN_PATH');
 let listenMoved = false;
 const servers = new Set();
+const answers = [0, 0, 0, 0, 0]; // 1xx ... 5xx answered (7.)
 const held = []; // [signal, listener] the app registered
 let readySent = false;
 let listening = false; // a server of the app listens (reported as ready)
@@ -99,6 +106,7 @@ function track(server) {
   server.prependListener('request', (req, res) => {
     if (draining) res.setHeader('Connection', 'close');
     active.add(res);
+    res.once('finish', () => countAnswer(res));
     const done = () => active.delete(res);
     res.once('finish', done);
     res.once('close', done);
@@ -161,6 +169,10 @@ function finish() {
   if (finished) return;
   finished = true;
   log('drained');
+  leaveCluster(runHeld);
+}
+
+function runHeld() {
   // The app's own handlers (Next's cleanup) run now; if they do not exit,
   // we do.
   for (const [sig, fn] of held) {
@@ -248,7 +260,7 @@ function sampleMemory() {
     // /proc/<pid>/cmdline: heap-snapshot learns them here.
     const doc = JSON.stringify({
       v: 1, pid: process.pid, pm_id: process.env.pm_id === undefined ? null : String(process.env.pm_id), ready: listening,
-      every: memEvery, heap_limit: heapLimit, heap_signal: heapSignal, diagnostic_dir: diagnosticDir,
+      every: memEvery, heap_limit: heapLimit, heap_signal: heapSignal, diagnostic_dir: diagnosticDir, answers: answers,
       coarse: coarse, fine: fine,
     });
     const tmp = memFile + '.tmp';
@@ -367,4 +379,59 @@ if (Number.isFinite(skewUntil) && skewUntil > 0) {
     drain('the skew window is over');
   };
   check();
+}
+
+// 6. Leaving the cluster.
+//
+// In pm2's cluster mode the primary (pm2's daemon) accepts every
+// connection and hands it to a worker over the IPC channel. Closing the
+// worker's server sends the primary a 'close' message, but a connection
+// the primary handed over before reading it is still on its way; the
+// worker refuses it (Node sends it back to another worker) only if it is
+// alive to read it. A worker that exits at once after its server closes
+// (Next's SIGINT handler calls process.exit) takes such a connection down
+// with it, while the primary keeps its end open: the client waits for
+// headers that never come (issue 15: a GET hung for more than 10 s, once
+// in ~24,000 requests; more often the busier pm2's daemon is).
+// cluster.worker.disconnect() is a round trip on the same ordered
+// channel: the primary answers after it has read the 'close', and every
+// connection it handed over before that reaches this worker, and is sent
+// back, before the answer. Only then do the app's handlers run and the
+// worker exit. leaveAfter bounds the wait (a primary that does not
+// answer, a server still open after giveUpAfter).
+const leaveAfter = ms(process.env.NEXT_DEPLOY_LEAVE_TIMEOUT_MS, 3000);
+
+function leaveCluster(then) {
+  let cluster = null;
+  try {
+    cluster = require('cluster');
+  } catch (err) { /* no cluster module: nothing to leave */ }
+  if (!cluster || !cluster.isWorker || !cluster.worker || !process.connected) {
+    then();
+    return;
+  }
+  let left = false;
+  const go = (why) => {
+    if (left) return;
+    left = true;
+    clearTimeout(timer);
+    if (why) log(why);
+    then();
+  };
+  // Not unref'd: the app's handlers must still run if nothing else is
+  // left to keep the process alive.
+  const timer = setTimeout(() => go(`the cluster primary did not answer within ${leaveAfter} ms: leaving anyway`), leaveAfter);
+  process.once('disconnect', () => go(''));
+  try {
+    cluster.worker.disconnect();
+  } catch (err) {
+    go(`leaving the cluster failed: ${err && err.message}`);
+  }
+}
+
+// 7. Answers by status class (answers, declared at the top: the memory
+// report carries them from its first sample, at its pace).
+function countAnswer(res) {
+  const c = Math.floor(res.statusCode / 100);
+  if (c >= 1 && c <= 5) answers[c - 1]++;
 }

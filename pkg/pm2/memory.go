@@ -48,6 +48,8 @@ type memReport struct {
 	Dir    string      `json:"diagnostic_dir"`
 	Coarse [][]float64 `json:"coarse"`
 	Fine   [][]float64 `json:"fine"`
+	// Answers by status class, 1xx first (see Answers).
+	Answers []int64 `json:"answers"`
 }
 
 // memory merges the coarse and fine samples by time; nil without any.

@@ -160,6 +160,9 @@ type Proc struct {
 	Ready *bool `json:"-"`
 	// ListenTimeout is the app's pm2 listen_timeout (0: pm2's default).
 	ListenTimeout time.Duration `json:"-"`
+	// Answers are the drain preload's counts of the worker's HTTP
+	// answers (StatusMemory only); nil when it reports none.
+	Answers *Answers `json:"-"`
 
 	// SkewUntil ends the window of a kept app (skew.go); zero for others.
 	SkewUntil time.Time `json:"-"`
@@ -230,6 +233,7 @@ func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc
 		if p.Mem != nil && p.Mem.PID == p.PID {
 			p.Memory = p.Mem.memory()
 			p.Ready = p.Mem.Ready
+			p.Answers = p.Mem.answers()
 		}
 		p.Mem = nil
 	}

@@ -133,3 +133,37 @@ func TestPreloadHeapSnapshotNeverKillsTheWorker(t *testing.T) {
 		t.Errorf("the worker does not answer after a failed heap snapshot: %v", err)
 	}
 }
+
+// The preload counts the worker's answers by status class in its report:
+// activate --canary reads the 5xx of a new release from it.
+func TestPreloadCountsAnswersByClass(t *testing.T) {
+	a := startAppWith(t, appOpts{preload: true, env: []string{"NEXT_DEPLOY_MEM_MS=50"}})
+	c := &http.Client{Timeout: 5 * time.Second}
+	for _, path := range []string{"/", "/", "/api/health", "/nope"} {
+		resp, err := c.Get("http://" + a.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	// "/" and the health URL answer 200 three times, /nope 404 once.
+	want := [5]int64{0, 3, 0, 1, 0}
+	var got pm2.Answers
+	waitFor(t, 10*time.Second, "answers 2xx 3, 4xx 1 in the report", func() bool {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(a.cmd.Args[2]), "mem", strconv.Itoa(a.cmd.Process.Pid)+".json"))
+		if err != nil {
+			return false
+		}
+		var r struct {
+			Answers []int64 `json:"answers"`
+		}
+		if err := json.Unmarshal(b, &r); err != nil || len(r.Answers) != 5 {
+			t.Fatalf("report %s: %v; want answers by class 1xx to 5xx", b, err)
+		}
+		copy(got.ByClass[:], r.Answers)
+		return got.ByClass == want
+	})
+	if got.Total() != 4 || got.ServerErrors() != 0 {
+		t.Errorf("total %d, 5xx %d; want 4, 0", got.Total(), got.ServerErrors())
+	}
+}

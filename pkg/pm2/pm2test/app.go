@@ -3,10 +3,10 @@
 // Next's standalone server where it matters (it listens on HOSTNAME/PORT,
 // its page references /<release>/_next/static/..., it exits at once on
 // SIGINT unless NEXT_MANUAL_SIG_HANDLE is set, it refuses a Server Action
-// whose Origin is not the forwarded host), with a POST route, a
-// route that leaks memory and one that allocates and frees, and a variant
-// that crashes at start. A release is delivered the way deliver
-// does it, through release.Layout.Receive.
+// whose Origin is not the forwarded host), with a POST route, a route that
+// leaks memory and one that allocates and frees, a variant that crashes
+// at start and one that answers 500 on a route. A release is delivered
+// the way deliver does it, through release.Layout.Receive.
 package pm2test
 
 import (
@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,9 @@ const serverJS = `'use strict';
 // routes of the fixture app (test/fixtures/next-app) the tests use.
 const http = require('http');
 const RELEASE = 'RELEASE';
+// A bad release answers 500 on this path ('' for none), whatever the
+// method; every other route, the health URL included, is fine.
+const FAIL = FAIL_PATH;
 const page = '<!doctype html><html><head><script src="/' + RELEASE +
   '/_next/static/chunks/main-' + RELEASE + '.js" defer></script></head>' +
   '<body><h1>release ' + RELEASE + '</h1></body></html>\n';
@@ -56,6 +60,9 @@ function json(res, code, v) {
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
+  if (FAIL !== '' && url.pathname === FAIL) {
+    return json(res, 500, { error: 'release ' + RELEASE + ' fails on ' + FAIL, release: RELEASE });
+  }
   // A Server Action (a POST with Next-Action), checked as Next checks it
   // (action-handler.ts): the Origin's host must equal x-forwarded-host,
   // which Next's server sets from Host when the proxy sent none; else
@@ -129,6 +136,9 @@ type Release struct {
 	AppDir string
 	// Crash makes server.js throw at start.
 	Crash bool
+	// Fail is a URL path the release answers 500 on, whatever the
+	// method ("/api/echo"): a bad release whose health URL is fine.
+	Fail string
 }
 
 // Files returns the release tree: path -> content.
@@ -142,7 +152,7 @@ func (r Release) Files() map[string]string {
 		dir = strings.TrimSuffix(r.AppDir, "/") + "/"
 	}
 	return map[string]string{
-		dir + "server.js": strings.ReplaceAll(src, "RELEASE", r.ID),
+		dir + "server.js": strings.ReplaceAll(strings.ReplaceAll(src, "FAIL_PATH", strconv.Quote(r.Fail)), "RELEASE", r.ID),
 		dir + ".next/static/chunks/main-" + r.ID + ".js": "console.log('chunk of " + r.ID + "');\n",
 		dir + "package.json":                             `{"name":"tiny-next","private":true}` + "\n",
 	}

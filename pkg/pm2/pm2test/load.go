@@ -19,7 +19,9 @@ import (
 // Load is constant traffic against an app (directly, through a host's
 // nginx or through the balancer): page GETs, POSTs to /api/echo, and GETs
 // of static chunk URLs, each checked. A request fails when it gets no
-// answer, or an answer that is not 200 with the expected content.
+// answer, an answer that is not 200 with the expected content, or its
+// answer's headers come later than SlowAfter: a request that hangs during
+// a reload is a failure for its user even when it ends well.
 type Load struct {
 	// BaseURL is where to send requests: "http://127.0.0.1:8080".
 	BaseURL string
@@ -32,12 +34,23 @@ type Load struct {
 	NoPost bool
 	// Pause between two requests of one worker (default none).
 	Pause time.Duration
+	// SlowAfter is how long a request may wait for its answer's headers
+	// before it counts as failed and slow (default DefaultSlowAfter).
+	SlowAfter time.Duration
 }
+
+// DefaultSlowAfter is Load.SlowAfter's default. The client gives up at
+// twice that: a request hanging for its headers is seen either way.
+const DefaultSlowAfter = 5 * time.Second
 
 // Stats is what a load run saw.
 type Stats struct {
 	Requests int
+	// Failures counts every failed request once, the slow ones included.
 	Failures int
+	// Slow counts the requests that waited longer than SlowAfter for
+	// their answer's headers (or for the error that ended them).
+	Slow int
 	// Releases counts the answers per release that served them.
 	Releases map[string]int
 	// Errors are the first failures, for messages.
@@ -50,7 +63,7 @@ func (s Stats) String() string {
 		rs = append(rs, fmt.Sprintf("%s:%d", r, n))
 	}
 	sort.Strings(rs)
-	return fmt.Sprintf("%d requests, %d failed, releases %s", s.Requests, s.Failures, strings.Join(rs, " "))
+	return fmt.Sprintf("%d requests, %d failed (%d slow), releases %s", s.Requests, s.Failures, s.Slow, strings.Join(rs, " "))
 }
 
 // Run is a running load.
@@ -100,10 +113,13 @@ func (r *Run) Snapshot() Stats {
 	return s
 }
 
-func (r *Run) record(release string, err error) {
+func (r *Run) record(release string, err error, slow bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stats.Requests++
+	if slow {
+		r.stats.Slow++
+	}
 	if err != nil {
 		r.stats.Failures++
 		if len(r.stats.Errors) < 10 {
@@ -123,7 +139,11 @@ var pageRe = regexp.MustCompile(`/(` + release.IDPattern + `)/_next/static/`)
 func (l Load) worker(ctx context.Context, r *Run, i int) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	slowAfter := l.SlowAfter
+	if slowAfter <= 0 {
+		slowAfter = DefaultSlowAfter
+	}
+	c := &http.Client{Transport: &timedTransport{next: tr, slowAfter: slowAfter}, Timeout: 2 * slowAfter}
 	for n := i; ctx.Err() == nil; n++ {
 		kind := n % 3
 		if kind == 1 && l.NoPost {
@@ -134,18 +154,23 @@ func (l Load) worker(ctx context.Context, r *Run, i int) {
 		}
 		var rel string
 		var err error
+		slow := &slowFlag{}
+		rctx := context.WithValue(ctx, slowKey{}, slow)
 		switch kind {
 		case 0:
-			rel, err = l.page(ctx, c)
+			rel, err = l.page(rctx, c)
 		case 1:
-			rel, err = l.post(ctx, c, n)
+			rel, err = l.post(rctx, c, n)
 		case 2:
-			err = l.chunk(ctx, c, l.Chunks[n%len(l.Chunks)])
+			err = l.chunk(rctx, c, l.Chunks[n%len(l.Chunks)])
 		}
 		if ctx.Err() != nil {
 			return // a request cut by Stop is not a failure
 		}
-		r.record(rel, err)
+		if slow.d > 0 && err == nil {
+			err = fmt.Errorf("%s: answered after %s, more than %s", slow.what, slow.d.Round(time.Millisecond), slowAfter)
+		}
+		r.record(rel, err, slow.d > 0)
 		if l.Pause > 0 {
 			select {
 			case <-ctx.Done():
@@ -211,4 +236,31 @@ func (l Load) chunk(ctx context.Context, c *http.Client, path string) error {
 	req, _ := http.NewRequest(http.MethodGet, l.BaseURL+path, nil)
 	_, err := l.do(ctx, c, req)
 	return err
+}
+
+// slowKey carries a request's *slowFlag in its context.
+type slowKey struct{}
+
+// slowFlag is set by timedTransport when a request was slow.
+type slowFlag struct {
+	what string
+	d    time.Duration
+}
+
+// timedTransport times each round trip to the answer's headers (or to
+// its error): a request cut by the client's timeout is slow too.
+type timedTransport struct {
+	next      http.RoundTripper
+	slowAfter time.Duration
+}
+
+func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	if d := time.Since(start); d > t.slowAfter {
+		if f, ok := req.Context().Value(slowKey{}).(*slowFlag); ok {
+			f.what, f.d = req.Method+" "+req.URL.Path, d
+		}
+	}
+	return resp, err
 }

@@ -1,23 +1,30 @@
 // Command activate measures what a rolling deploy costs the users of a
-// 2-host fleet on the real test bed (test/bed: sshd, pm2 and nginx per
-// host, an L4 balancer in front), under constant load through the
-// balancer (page GETs, POSTs, static chunks over kept-alive connections):
+// fleet on the real test bed (test/bed: sshd, pm2 and nginx per host, an
+// L4 balancer in front), under constant load through the balancer (page
+// GETs, POSTs, static chunks over kept-alive connections), switching
+// -batch hosts at a time (a count or a share: 25%):
 //
 //   - ours: next-deploy's activation (pm2 cluster x2 from the generated
 //     ecosystem with the drain preload and wait_ready, the watched
 //     reload, the health gate);
-//   - naive: switch current, then `pm2 restart` of a 1-instance app,
-//     host by host, waiting for each to answer;
+//   - bare: the same ecosystem, switch current then `pm2 reload`, in the
+//     same batches, nothing else (no preflight, lock, proof or gate): the
+//     floor ours is measured against;
+//   - naive: switch current, then `pm2 restart` of a 1-instance app, in
+//     the same batches, waiting for each host to answer;
 //   - no drain: switch current, then `pm2 reload` of a cluster x2 app
-//     without the preload (no wait_ready), host by host, health-gated;
+//     without the preload (no wait_ready), in the same batches,
+//     health-gated;
 //
-// and the time of a rollback (2 hosts, rolling, health-gated) against one
-// pm2 reload round of one host. It prints the failed requests of each side
-// by side with ratios. It is a benchmark to read, not a test: nothing
-// asserts a number.
+// and the time of a rollback (rolling, health-gated) against one pm2
+// reload round of one host. It prints, side by side, each method's failed
+// and slow requests and its deploy time, with ratios to ours and to bare.
+// It is a benchmark to read, not a test: nothing asserts a number. Take
+// numbers on an idle machine (docs/benchmarks.md).
 //
-//	sudo go run ./test/bench/activate            # 3 deploys per method
-//	sudo go run ./test/bench/activate -runs 10
+//	sudo go run ./test/bench/activate                          # 2 hosts, 3 deploys per method
+//	sudo go run ./test/bench/activate -hosts 16 -batch 25%
+//	sudo go run ./test/bench/activate -hosts 64 -batch 25% -runs 5
 //
 // The bed needs a *testing.T, which only the testing package can make, so
 // main hands one function to testing.Main (which exits, after the bed's
@@ -28,7 +35,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/org/next-deploy/test/bench/benchkit"
 	"os"
 	"slices"
 	"strings"
@@ -36,18 +42,32 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/org/next-deploy/pkg/fleet"
 	"github.com/org/next-deploy/pkg/pm2/pm2test"
+	"github.com/org/next-deploy/test/bench/benchkit"
 )
 
 var steps = flag.Bool("steps", false, "print the steps of our activation, timed")
 
+// config is what the flags ask for.
+type config struct {
+	runs, hosts int
+	batch       fleet.Share
+}
+
 func main() {
-	runs := flag.Int("runs", 3, "deploys per method (and rollbacks)")
+	c := config{batch: fleet.Share{N: 1}}
+	flag.IntVar(&c.runs, "runs", 3, "deploys per method (and rollbacks)")
+	flag.IntVar(&c.hosts, "hosts", 2, "hosts of the bed (1 to 64)")
+	flag.Var(&c.batch, "batch", "hosts switched at once: a number, or a share of the hosts like 25%")
 	benchkit.Main("BenchActivate", func(ctx context.Context, t *testing.T) error {
-		if *runs < 1 {
-			return fmt.Errorf("-runs %d: want at least 1", *runs)
+		if c.runs < 1 {
+			return fmt.Errorf("-runs %d: want at least 1", c.runs)
 		}
-		return bench(ctx, t, *runs)
+		if c.hosts < 1 || c.hosts > 64 {
+			return fmt.Errorf("-hosts %d: want 1 to 64", c.hosts)
+		}
+		return bench(ctx, t, c)
 	})
 }
 
@@ -63,12 +83,13 @@ type result struct {
 	samples []sample
 }
 
-func (r result) totals() (requests, failed int) {
+func (r result) totals() (requests, failed, slow int) {
 	for _, s := range r.samples {
 		requests += s.stats.Requests
 		failed += s.stats.Failures
+		slow += s.stats.Slow
 	}
-	return requests, failed
+	return requests, failed, slow
 }
 
 func (r result) medianTime() time.Duration {
@@ -88,22 +109,24 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-func report(results []result, rollback, reload []time.Duration) {
+func report(c config, results []result, rollback, reload []time.Duration) {
+	batch := c.batch.Of(c.hosts)
 	fmt.Println()
-	fmt.Println("Failed requests during a rolling deploy of 2 hosts, load through the L4 balancer")
-	fmt.Println("(page GETs, POSTs to /api/echo, static chunks; nginx upstream keep-alive):")
+	fmt.Printf("A rolling deploy of %d hosts, %d at a time (-batch %s), load through the L4 balancer\n", c.hosts, batch, c.batch)
+	fmt.Println("(page GETs, POSTs to /api/echo, static chunks; nginx upstream keep-alive; slow: no headers within 5 s):")
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "method\tdeploys\trequests\tfailed\tfailed/deploy\tfailed per 10k\tvs ours\tdeploy time (median)")
-	_, oursFailed := results[0].totals()
-	oursReq, _ := results[0].totals()
+	fmt.Fprintln(w, "method\tdeploys\trequests\tfailed\tslow\tfailed per 10k\tfailed vs ours\tdeploy time (median)\ttime vs bare\ttime vs ours")
+	oursReq, oursFailed, _ := results[0].totals()
+	oursTime, bareTime := results[0].medianTime(), results[1].medianTime()
 	for _, r := range results {
-		req, failed := r.totals()
+		req, failed, slow := r.totals()
 		per10k := 0.0
 		if req > 0 {
 			per10k = float64(failed) * 10000 / float64(req)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.1f\t%.2f\t%s\t%.1fs\n", r.name, len(r.samples), req, failed,
-			float64(failed)/float64(len(r.samples)), per10k, ratio(failed, req, oursFailed, oursReq), r.medianTime().Seconds())
+		t := r.medianTime()
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.2f\t%s\t%.1fs\t%s\t%s\n", r.name, len(r.samples), req, failed, slow, per10k,
+			ratio(failed, req, oursFailed, oursReq), t.Seconds(), times(t, bareTime), times(t, oursTime))
 	}
 	w.Flush()
 	fmt.Println()
@@ -116,11 +139,20 @@ func report(results []result, rollback, reload []time.Duration) {
 		}
 	}
 	rb, rl := median(rollback), median(reload)
-	fmt.Printf("\nRollback of 2 hosts (rolling, reload + health gate each): median %.2fs over %d\n", rb.Seconds(), len(rollback))
-	fmt.Printf("One pm2 reload round of one host (2 workers):             median %.2fs over %d\n", rl.Seconds(), len(reload))
+	fmt.Printf("\nRollback of %d hosts, %d at a time (reload + health gate each): median %.2fs over %d\n", c.hosts, batch, rb.Seconds(), len(rollback))
+	fmt.Printf("One pm2 reload round of one host (2 workers): median %.2fs over %d\n", rl.Seconds(), len(reload))
 	if rl > 0 {
-		fmt.Printf("rollback / one reload round = %.2f (%.2f per host)\n", rb.Seconds()/rl.Seconds(), rb.Seconds()/rl.Seconds()/2)
+		rounds := (c.hosts + batch - 1) / batch
+		fmt.Printf("rollback / one reload round = %.2f (%.2f per batch, %d batches)\n", rb.Seconds()/rl.Seconds(), rb.Seconds()/rl.Seconds()/float64(rounds), rounds)
 	}
+}
+
+// times is a / b as "1.23x".
+func times(a, b time.Duration) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a.Seconds()/b.Seconds())
 }
 
 // ratio compares a method's failure rate with ours.

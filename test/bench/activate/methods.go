@@ -16,13 +16,15 @@ import (
 	"github.com/org/next-deploy/pkg/pm2/pm2test"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/test/bed"
+	"github.com/org/next-deploy/test/bench/benchkit"
 )
 
-// fleet is the bed with a connection to each host.
-type fleet struct {
+// rig is the bed with a connection to each host, and the batch size.
+type rig struct {
 	b      *bed.Bed
 	hosts  []activate.Host
 	layout release.Layout
+	batch  int
 }
 
 // method is one way of deploying: its ecosystem file (written to each
@@ -31,37 +33,49 @@ type method struct {
 	name   string
 	file   string
 	eco    func(h *bed.Host) string
-	deploy func(ctx context.Context, f *fleet, id string) error
+	deploy func(ctx context.Context, f *rig, id string) error
 }
 
 const root = "~/app"
 
-func bench(ctx context.Context, t *testing.T, runs int) error {
-	b := bed.Start(t, bed.Options{Hosts: 2, PM2: true, Nginx: true, StaticLocation: func(h *bed.Host) string {
+func bench(ctx context.Context, t *testing.T, c config) error {
+	runs := c.runs
+	b := bed.Start(t, bed.Options{Hosts: c.hosts, PM2: true, Nginx: true, StaticLocation: func(h *bed.Host) string {
 		loc, err := nginx.StaticLocation(nginx.Config{Root: h.DeployPath, Listen: h.NginxAddr, ServerName: "_", Upstream: h.AppAddr, Keepalive: 32})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return loc
 	}})
-	f := &fleet{b: b, layout: release.Layout{Root: root}}
-	for _, h := range b.Hosts {
+	f := &rig{b: b, layout: release.Layout{Root: root}, batch: c.batch.Of(c.hosts)}
+	hosts, err := benchkit.PerHost(b, func(h *bed.Host) (activate.Host, error) {
 		host, err := pm2test.Dial(ctx, h.Target(), b.KnownHostsFile, b.ClientKeyFile)
 		if err != nil {
-			return err
+			return activate.Host{}, err
 		}
-		defer host.Close()
-		f.hosts = append(f.hosts, activate.Host{Host: host, Target: inventory.Target{User: h.User, Host: h.Addr, Port: h.Port}})
 		for _, id := range []string{"r1", "r2"} {
 			if err := (pm2test.Release{ID: id}).Deliver(ctx, host, f.layout); err != nil {
-				return err
+				host.Close()
+				return activate.Host{}, err
 			}
 		}
+		return activate.Host{Host: host, Target: inventory.Target{User: h.User, Host: h.Addr, Port: h.Port}}, nil
+	})
+	for _, h := range hosts {
+		if h.Host != nil {
+			defer h.Close()
+		}
 	}
+	if err != nil {
+		return err
+	}
+	f.hosts = hosts
+	// ours first and bare second: the report's ratios are to them.
 	methods := []method{
 		{"ours: activate (cluster x2, drain, gate)", pm2.DefaultEcosystem, oursEco, ours},
-		{"naive: pm2 restart, 1 instance", "naive.config.js", naiveEco, byHand("restart", "naive.config.js")},
-		{"pm2 reload, cluster x2, no drain", "nodrain.config.js", noDrainEco, byHand("reload", "nodrain.config.js")},
+		{"bare: pm2 reload in the same batches", pm2.DefaultEcosystem, oursEco, byHand("reload", pm2.DefaultEcosystem, false)},
+		{"naive: pm2 restart, 1 instance", "naive.config.js", naiveEco, byHand("restart", "naive.config.js", true)},
+		{"pm2 reload, cluster x2, no drain", "nodrain.config.js", noDrainEco, byHand("reload", "nodrain.config.js", true)},
 	}
 	var results []result
 	var rollback, reload []time.Duration
@@ -81,43 +95,42 @@ func bench(ctx context.Context, t *testing.T, runs int) error {
 			res.samples = append(res.samples, s)
 		}
 		results = append(results, res)
-		if m.file == pm2.DefaultEcosystem {
+		if len(results) == 1 {
 			var err error
 			if rollback, reload, err = f.timeRollback(ctx, runs); err != nil {
 				return err
 			}
 		}
 	}
-	report(results, rollback, reload)
+	report(c, results, rollback, reload)
 	return nil
 }
 
 // setup stops every app, writes the method's ecosystem and starts it on
-// r1 on every host.
-func (f *fleet) setup(ctx context.Context, m method) error {
-	for i, h := range f.b.Hosts {
+// r1 on every host, the hosts at once.
+func (f *rig) setup(ctx context.Context, m method) error {
+	_, err := benchkit.PerHost(f.b, func(h *bed.Host) (struct{}, error) {
+		host := f.hosts[h.Index]
 		if _, e, err := f.b.TryRunAs(h, `pm2 delete all >/dev/null 2>&1 || true; cd ~/app && cat > "$1"`+"<<'EOF'\n"+m.eco(h)+"\nEOF\n", m.file); err != nil {
-			return fmt.Errorf("%s: %w: %s", h.Name(), err, e)
+			return struct{}{}, fmt.Errorf("%w: %s", err, e)
 		}
-		if err := f.layout.Switch(ctx, f.hosts[i], "r1"); err != nil {
-			return err
+		if err := f.layout.Switch(ctx, host, "r1"); err != nil {
+			return struct{}{}, err
 		}
-		if _, err := (pm2.Runner{Root: root, Ecosystem: m.file, Env: "production"}).Install(ctx, f.hosts[i], nil); err != nil {
-			return err
+		if _, err := (pm2.Runner{Root: root, Ecosystem: m.file, Env: "production"}).Install(ctx, host, nil); err != nil {
+			return struct{}{}, err
 		}
 		if _, e, err := f.b.TryRunAs(h, `cd ~/app && pm2 start "$1" --env production`, m.file); err != nil {
-			return fmt.Errorf("%s: pm2 start: %w: %s", h.Name(), err, e)
+			return struct{}{}, fmt.Errorf("pm2 start: %w: %s", err, e)
 		}
-		if err := f.gate(ctx, f.hosts[i], "r1"); err != nil {
-			return err
-		}
-	}
-	return nil
+		return struct{}{}, f.gate(ctx, host, "r1")
+	})
+	return err
 }
 
 // underLoad runs deploy with load through the balancer from a second
 // before to a second after.
-func (f *fleet) underLoad(deploy func() error) (sample, error) {
+func (f *rig) underLoad(deploy func() error) (sample, error) {
 	load := pm2test.Load{BaseURL: "http://" + f.b.BalancerAddr, Workers: 6,
 		Chunks: []string{pm2test.Release{ID: "r1"}.ChunkPath(), pm2test.Release{ID: "r2"}.ChunkPath()}}.Start(context.Background())
 	time.Sleep(time.Second)
@@ -129,14 +142,14 @@ func (f *fleet) underLoad(deploy func() error) (sample, error) {
 }
 
 // gate waits until the host serves release id (the health gate).
-func (f *fleet) gate(ctx context.Context, h activate.Host, id string) error {
+func (f *rig) gate(ctx context.Context, h activate.Host, id string) error {
 	_, err := health.Check(ctx, h.DialTCP, health.Gate{URL: "http://" + h.Addr() + ":3000/", Release: id, Timeout: 60 * time.Second, Wait: 100 * time.Millisecond})
 	return err
 }
 
 // real is activate's Ops; its Ecosystem stays empty (invalid): the bench
 // writes each host's ecosystem itself.
-func (f *fleet) real() *activate.Real {
+func (f *rig) real() *activate.Real {
 	return &activate.Real{
 		Layout: f.layout, PM2: pm2.Runner{Root: root, Ecosystem: pm2.DefaultEcosystem, Env: "production"},
 		FixPinned: true, HealthURL: "http://{host}:3000/", HealthTimeout: time.Minute, Who: "bench", PID: os.Getpid(),
@@ -144,8 +157,8 @@ func (f *fleet) real() *activate.Real {
 }
 
 // ours is next-deploy's activation, as the CLI runs it.
-func ours(ctx context.Context, f *fleet, id string) error {
-	rep := activate.Run(ctx, f.real(), f.hosts, func(*release.State) (string, error) { return id, nil }, activate.Options{Who: "bench", Progress: progress})
+func ours(ctx context.Context, f *rig, id string) error {
+	rep := activate.Run(ctx, f.real(), f.hosts, func(*release.State) (string, error) { return id, nil }, activate.Options{Batch: f.batch, Who: "bench", Progress: progress})
 	return rep.Err
 }
 
@@ -156,18 +169,27 @@ func progress(host, format string, a ...any) {
 	}
 }
 
-// byHand switches current and runs pm2 <action> <file> host by host,
-// waiting for each host to serve the release before the next.
-func byHand(action, file string) func(ctx context.Context, f *fleet, id string) error {
-	return func(ctx context.Context, f *fleet, id string) error {
-		for i, h := range f.b.Hosts {
-			if err := f.layout.Switch(ctx, f.hosts[i], id); err != nil {
-				return err
-			}
-			if _, e, err := f.b.TryRunAs(h, `cd ~/app && pm2 "$1" "$2" --env production`, action, file); err != nil {
-				return fmt.Errorf("%s: pm2 %s: %w: %s", h.Name(), action, err, e)
-			}
-			if err := f.gate(ctx, f.hosts[i], id); err != nil {
+// byHand switches current and runs pm2 <action> <file> on f.batch hosts
+// at once, batch after batch; with gate, each host must serve the
+// release before its batch is done.
+func byHand(action, file string, gate bool) func(ctx context.Context, f *rig, id string) error {
+	return func(ctx context.Context, f *rig, id string) error {
+		for start := 0; start < len(f.hosts); start += f.batch {
+			// PerHost fans out over a bed's hosts: this batch's.
+			batch := &bed.Bed{Hosts: f.b.Hosts[start:min(start+f.batch, len(f.hosts))]}
+			_, err := benchkit.PerHost(batch, func(h *bed.Host) (struct{}, error) {
+				if err := f.layout.Switch(ctx, f.hosts[h.Index], id); err != nil {
+					return struct{}{}, err
+				}
+				if _, e, err := f.b.TryRunAs(h, `cd ~/app && pm2 "$1" "$2" --env production`, action, file); err != nil {
+					return struct{}{}, fmt.Errorf("pm2 %s: %w: %s", action, err, e)
+				}
+				if !gate {
+					return struct{}{}, nil
+				}
+				return struct{}{}, f.gate(ctx, f.hosts[h.Index], id)
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -177,12 +199,12 @@ func byHand(action, file string) func(ctx context.Context, f *fleet, id string) 
 
 // timeRollback times rollbacks of the fleet (to the previous release)
 // and single pm2 reload rounds of one host, with ours set up.
-func (f *fleet) timeRollback(ctx context.Context, runs int) (rollback, reload []time.Duration, err error) {
+func (f *rig) timeRollback(ctx context.Context, runs int) (rollback, reload []time.Duration, err error) {
 	run := pm2.Runner{Root: root, Ecosystem: pm2.DefaultEcosystem, Env: "production"}
 	for range runs {
 		start := time.Now()
 		rep := activate.Run(ctx, f.real(), f.hosts, func(st *release.State) (string, error) { return st.Previous, nil },
-			activate.Options{Action: activate.ActionRollback, Who: "bench"})
+			activate.Options{Action: activate.ActionRollback, Batch: f.batch, Who: "bench"})
 		if rep.Err != nil {
 			return nil, nil, fmt.Errorf("rollback: %w", rep.Err)
 		}
