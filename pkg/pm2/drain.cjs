@@ -398,8 +398,10 @@ if (Number.isFinite(skewUntil) && skewUntil > 0) {
 // connection it handed over before that reaches this worker, and is sent
 // back, before the answer. Only then do the app's handlers run and the
 // worker exit. leaveAfter bounds the wait (a primary that does not
-// answer, a server still open after giveUpAfter).
-const leaveAfter = ms(process.env.NEXT_DEPLOY_LEAVE_TIMEOUT_MS, 3000);
+// answer, a server still open after giveUpAfter): the primary answers in
+// milliseconds, and giveUpAfter + leaveAfter + exitGrace must stay within
+// pm2's kill_timeout (8 s from config pm2), after which pm2 kills.
+const leaveAfter = ms(process.env.NEXT_DEPLOY_LEAVE_TIMEOUT_MS, 1000);
 
 function leaveCluster(then) {
   let cluster = null;

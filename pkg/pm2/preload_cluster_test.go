@@ -95,7 +95,7 @@ func TestPreloadLeavesTheClusterBeforeExiting(t *testing.T) {
 		}
 	}
 	port := freePort(t)
-	cmd := exec.Command(node, filepath.Join(dir, "primary.js"), filepath.Join(dir, "server.js"), filepath.Join(dir, "drain.cjs"), port, "300", "800")
+	cmd := exec.Command(node, filepath.Join(dir, "primary.js"), filepath.Join(dir, "server.js"), filepath.Join(dir, "drain.cjs"), port, "300", "600")
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
