@@ -116,7 +116,7 @@ func TestCommands(t *testing.T) {
 			s := &Site{Root: "/home/u/app", Apps: []App{{Name: "web", Cwd: "/home/u/app/current", Script: "/home/u/app/current/server.js"}}}
 			return r.StartKept(ctx, h, s, Keep{App: s.Apps[0], Release: "r1", Until: time.UnixMilli(1700000000000)})
 		}, []cmd{
-			{writeScript, []string{".next-deploy/skew.config.js", "replace"}},
+			{writeScript, []string{".next-deploy/skew.config.js", "replace", sha([]byte(skewConfigJS))}},
 			{skewStartScript, []string{"ecosystem.config.js", "web", "web-skew-r1", "r1", "/home/u/app/releases/r1", "/home/u/app/releases/r1/server.js",
 				"1", "1700000000000", ".next-deploy/skew/r1.d/http.sock", ".next-deploy/skew.config.js", ".next-deploy/drain.cjs", skewStateJS}},
 			{statusScript, []string{statusJS, ""}},
