@@ -43,7 +43,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startNginx runs the rendered config under a real nginx (in the
-// foreground, its own prefix), until the test ends.
+// foreground, its own prefix, one process), until the test ends.
 func startNginx(t *testing.T, c Config) {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
@@ -53,14 +53,25 @@ func startNginx(t *testing.T, c Config) {
 		}
 		t.Skip("nginx not installed")
 	}
-	dir := t.TempDir()
+	runNginx(t, bin, t.TempDir(), c, false)
+}
+
+// runNginx runs nginx in the foreground on the rendered config c, with
+// dir as its prefix, until the test ends; master starts worker processes
+// as nginx does in production (they run as nginx's user), else nginx is
+// one process. It returns once nginx listens on c.Listen.
+func runNginx(t *testing.T, bin, dir string, c Config, master bool) {
+	t.Helper()
 	conf, err := Render(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	main := "daemon off;\nmaster_process off;\npid " + dir + "/nginx.pid;\nerror_log " + dir + "/error.log;\nevents {}\nhttp {\n" +
+	main := "daemon off;\npid " + dir + "/nginx.pid;\nerror_log " + dir + "/error.log;\nevents {}\nhttp {\n" +
 		"access_log off;\nclient_body_temp_path " + dir + ";\nproxy_temp_path " + dir + ";\n" +
 		"fastcgi_temp_path " + dir + ";\nuwsgi_temp_path " + dir + ";\nscgi_temp_path " + dir + ";\n" + string(conf) + "}\n"
+	if !master {
+		main = "master_process off;\n" + main
+	}
 	file := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(file, []byte(main), 0o644); err != nil {
 		t.Fatal(err)
@@ -73,6 +84,10 @@ func startNginx(t *testing.T, c Config) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx error.log:\n%s", b)
+		}
 	})
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 		if conn, err := net.Dial("tcp", c.Listen); err == nil {
@@ -80,8 +95,7 @@ func startNginx(t *testing.T, c Config) {
 			return
 		}
 		if time.Since(start) > 10*time.Second {
-			log, _ := os.ReadFile(dir + "/error.log")
-			t.Fatalf("nginx does not listen on %s:\n%s", c.Listen, log)
+			t.Fatalf("nginx does not listen on %s", c.Listen)
 		}
 	}
 }

@@ -1,12 +1,13 @@
 package nginx
 
 import (
-	"github.com/org/next-deploy/internal/golden"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/org/next-deploy/internal/golden"
 )
 
 func checkGolden(t *testing.T, name string, got []byte) {

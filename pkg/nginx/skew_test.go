@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/org/next-deploy/pkg/pm2"
 )
@@ -78,7 +77,9 @@ func TestSkewRoutingByNginx(t *testing.T) {
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
-	addr := startSkewNginx(t, bin, dir, Config{Root: root, Listen: freePort(t), ServerName: "_", Upstream: current, Keepalive: 4})
+	c := Config{Root: root, Listen: freePort(t), ServerName: "_", Upstream: current, Keepalive: 4}
+	runNginx(t, bin, dir, c, true)
+	addr := c.Listen
 
 	for _, c := range []struct {
 		name, method, query, header, cookie, want string
@@ -162,40 +163,4 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// startNginx runs nginx on the rendered pieces of c until the test ends.
-func startSkewNginx(t *testing.T, bin, dir string, c Config) string {
-	t.Helper()
-	conf, err := Render(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	main := "daemon off;\npid " + dir + "/nginx.pid;\nerror_log " + dir + "/error.log;\nevents {}\nhttp {\n" +
-		"access_log off;\nclient_body_temp_path " + dir + ";\nproxy_temp_path " + dir + ";\n" +
-		"fastcgi_temp_path " + dir + ";\nuwsgi_temp_path " + dir + ";\nscgi_temp_path " + dir + ";\n" + string(conf) + "}\n"
-	file := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(file, []byte(main), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-p", dir, "-c", file, "-e", filepath.Join(dir, "error.log"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", b)
-		}
-	})
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if conn, err := net.Dial("tcp", c.Listen); err == nil {
-			conn.Close()
-			return c.Listen
-		}
-	}
-	t.Fatal("nginx did not listen")
-	return ""
 }
