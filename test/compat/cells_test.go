@@ -118,6 +118,12 @@ func (c cell) layout(t *testing.T, root string) (project string, took time.Durat
 	} else {
 		copyTree(t, fixture("next-app"), root)
 	}
+	// The skew protection pages (test/skew) use React 19's useActionState,
+	// which the React 18 lines lack, and the Pages Router variant drops
+	// app/ they import from: the matrix is about the pipeline, not skew.
+	for _, name := range []string{"app/skew", "components/NoteForm.tsx", "components/ReleaseBadge.tsx"} {
+		must(t, os.RemoveAll(filepath.Join(project, name)))
+	}
 	if !c.line.tsConfig {
 		must(t, os.Remove(filepath.Join(project, "next.config.ts")))
 		writeFile(t, filepath.Join(project, "next.config.js"), nextConfigJS)
