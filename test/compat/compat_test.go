@@ -51,7 +51,7 @@ func TestCompat(t *testing.T) {
 			t.Run(fmt.Sprintf("deploy-batch-%d", start/batch+1), func(t *testing.T) { deployBatch(t, ready) })
 		}
 		if full { // after each batch: a run cut short keeps its rows
-			writeDoc(t, rows, len(cells))
+			writeDoc(t, rows)
 		}
 	}
 	t.Logf("compatibility matrix:\n%s", markdown(rows))
@@ -67,11 +67,28 @@ type cellRun struct {
 	artifacts string
 }
 
-// writeDoc writes docs/compatibility.md with the rows so far.
-func writeDoc(t *testing.T, rows []*row, of int) {
-	doc := filepath.Join(fixture(".."), "..", "docs", "compatibility.md")
-	must(t, os.WriteFile(doc, []byte(document(markdown(rows), len(rows), of)), 0o644))
-	t.Logf("wrote %s (%d of %d cells)", doc, len(rows), of)
+// docFile is docs/compatibility.md.
+func docFile() string {
+	return filepath.Join(fixture(".."), "..", "docs", "compatibility.md")
+}
+
+// writeDoc writes docs/compatibility.md: the rows of this run, and the
+// rows an earlier run left for the cells this one has not run (a full
+// run cut short is finished with ND_COMPAT=missing), in the matrix's
+// order.
+func writeDoc(t *testing.T, rows []*row) {
+	lines := docLines(docFile())
+	for _, r := range rows {
+		lines[r.cell] = r.line()
+	}
+	var table strings.Builder
+	table.WriteString(tableHead)
+	all := allCells()
+	for _, c := range all {
+		table.WriteString(lines[c.name()])
+	}
+	must(t, os.WriteFile(docFile(), []byte(document(table.String(), len(lines), len(all))), 0o644))
+	t.Logf("wrote %s (%d of %d cells)", docFile(), len(lines), len(all))
 }
 
 // row is one cell's line of the table.

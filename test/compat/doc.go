@@ -8,6 +8,8 @@
 //
 // Each cell costs two next builds. Under CI=true a few cells run (ND_COMPAT
 // unset or "ci"); ND_COMPAT=all runs every cell and writes the table to
-// docs/compatibility.md; ND_COMPAT=13.5-npm-pages,16-yarn-app runs those.
+// docs/compatibility.md (after each batch of four cells);
+// ND_COMPAT=missing runs the cells the doc has no row for, to finish a
+// run cut short; ND_COMPAT=13.5-npm-pages,16-yarn-app runs those.
 // It has no code outside its tests.
 package compat
