@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/org/next-deploy/internal/cli"
+	"github.com/org/next-deploy/pkg/build"
 	"github.com/org/next-deploy/test/bed"
 )
 
@@ -137,25 +138,7 @@ func actFixtureDir(t *testing.T) string {
 // actCopyTree copies the fixture's sources (not node_modules, not .next).
 func actCopyTree(t *testing.T, src, dst string) {
 	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".next") {
-			return filepath.SkipDir
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
+	if err := build.CopySources(src, dst); err != nil {
 		t.Fatal(err)
 	}
 }

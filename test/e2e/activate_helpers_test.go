@@ -111,28 +111,7 @@ type actRun struct {
 // actStart starts the CLI with the bed's connection flags added.
 func actStart(t *testing.T, b *bed.Bed, args ...string) *actRun {
 	t.Helper()
-	args = append(args, "--hosts", b.HostsFlag(), "--path", "~/app",
-		"--known-hosts-file", b.KnownHostsFile, "--ssh-key-file", b.ClientKeyFile)
-	r := &actRun{done: make(chan struct{})}
-	r.cmd = exec.Command(actBinary(t), args...)
-	r.cmd.Env = append(os.Environ(), "GITHUB_ACTIONS=", "SSH_AUTH_SOCK=")
-	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		err := r.cmd.Wait()
-		r.status = r.cmd.ProcessState.ExitCode()
-		if err != nil && r.status == 0 {
-			r.status = -1
-		}
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		_ = r.cmd.Process.Kill()
-		<-r.done
-	})
-	return r
+	return faultStart(t, b, nil, args...)
 }
 
 // wait waits for the run to end, at most d.

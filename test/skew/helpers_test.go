@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/internal/cli"
+	ndbuild "github.com/org/next-deploy/pkg/build"
 	"github.com/org/next-deploy/pkg/nginx"
 	"github.com/org/next-deploy/test/bed"
 )
@@ -134,26 +135,7 @@ func build(t *testing.T, work, id string) []string {
 func copyFixture(t *testing.T, dst string) {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	src := filepath.Join(filepath.Dir(file), "..", "fixtures", "next-app")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".next") {
-			return filepath.SkipDir
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
+	if err := ndbuild.CopySources(filepath.Join(filepath.Dir(file), "..", "fixtures", "next-app"), dst); err != nil {
 		t.Fatal(err)
 	}
 }
