@@ -125,6 +125,11 @@ type Upload struct {
 	// it and it is kept as .next-deploy/files.tsv. Without it (an
 	// artifact from elsewhere) nothing is verified beyond the checksum.
 	Files Files
+	// FilesGzip is Files as the envelope carries it (GzipFiles), when
+	// the caller made it once for the uploads of a release to many
+	// hosts; nil: this upload makes its own. Compressing a manifest of
+	// 14,000 files costs the runner a third of a second, per host.
+	FilesGzip []byte
 	// Payload is the artifact, or with Base the changed files only.
 	Payload       io.Reader
 	PayloadBytes  int64
@@ -242,16 +247,21 @@ func writeEnvelope(w io.Writer, u Upload) error {
 		}
 		return err
 	}
+	addBytes := func(name string, b []byte) error { return add(name, int64(len(b)), bytes.NewReader(b)) }
 	switch {
 	case u.Base != "":
-		if err := addGzip(add, envEdit, u.Edit); err != nil {
+		if err := addBytes(envEdit, gzipBytes(u.Edit)); err != nil {
 			return err
 		}
-		if err := addGzip(add, envDerive, u.Derive); err != nil {
+		if err := addBytes(envDerive, gzipBytes(u.Derive)); err != nil {
 			return err
 		}
 	case u.Files != nil:
-		if err := addGzip(add, envFiles, u.Files.Marshal()); err != nil {
+		gz := u.FilesGzip
+		if gz == nil {
+			gz = GzipFiles(u.Files)
+		}
+		if err := addBytes(envFiles, gz); err != nil {
 			return err
 		}
 	}
@@ -261,14 +271,16 @@ func writeEnvelope(w io.Writer, u Upload) error {
 	return tw.Close()
 }
 
-func addGzip(add func(string, int64, io.Reader) error, name string, b []byte) error {
+// GzipFiles is the file manifest as an upload's envelope carries it
+// (Upload.FilesGzip).
+func GzipFiles(f Files) []byte { return gzipBytes(f.Marshal()) }
+
+func gzipBytes(b []byte) []byte {
 	var z bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
 	zw.Write(b)
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	return add(name, int64(z.Len()), &z)
+	zw.Close() // writes to a bytes.Buffer never fail
+	return z.Bytes()
 }
 
 type countWriter struct {

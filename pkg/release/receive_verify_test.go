@@ -1,8 +1,10 @@
 package release
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -99,6 +101,44 @@ func TestFullUploadRefusesADamagedPayload(t *testing.T) {
 		}
 		if got := entries(t, filepath.Join(root, "releases")); len(got) != 0 {
 			t.Errorf("byte %d damaged: releases/ holds %v, want nothing", at, got)
+		}
+	}
+}
+
+// The file manifest goes into the envelope as the caller gzip'd it once
+// for every host (Upload.FilesGzip), else gzip'd by the upload itself;
+// the payload is the last member, so the host streams it through.
+func TestEnvelope(t *testing.T) {
+	art, sum := v1.artifact(t, nil)
+	// The caller's is told apart by its content: Receive takes it as given.
+	given := GzipFiles(v2.files())
+	for _, tc := range []struct {
+		name     string
+		gz, want []byte
+	}{{"made once by the caller", given, given}, {"made by the upload", nil, GzipFiles(v1.files())}} {
+		var env bytes.Buffer
+		u := Upload{Format: "gz", Files: v1.files(), FilesGzip: tc.gz, Payload: bytes.NewReader(art), PayloadBytes: int64(len(art)), PayloadSHA256: sum}
+		if err := writeEnvelope(&env, u); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		tr := tar.NewReader(&env)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, h.Name)
+			b, _ := io.ReadAll(tr)
+			if h.Name == envFiles && !bytes.Equal(b, tc.want) {
+				t.Errorf("%s: %s is not the manifest gzip'd", tc.name, envFiles)
+			}
+		}
+		if want := []string{envFiles, envPayload}; !slices.Equal(names, want) {
+			t.Errorf("%s: envelope holds %q, want %q", tc.name, names, want)
 		}
 	}
 }
