@@ -156,13 +156,17 @@ type Received struct {
 
 // Receive streams an upload into a new release on the host (receive.sh),
 // in an incoming folder leased while it runs, so no cleanup takes it away.
-// The upload is a tar envelope (writeEnvelope) that the host's tar reads
-// into a control folder beside the tree; the payload's checksum
-// is checked before tar sees a byte of it. A delta then takes every
-// unchanged file from its base. Whatever the way, the tree is verified
-// against the file manifest before the manifests are written (last) and
-// the rename makes the release visible under its name; "BASE:" and
-// "VERIFY:" in an error tell a delta that went wrong on this host's files.
+// The upload is a tar envelope (writeEnvelope) that the host reads in one
+// pass: its small members into a control folder beside the tree, its
+// payload never stored but streamed at once through sha256sum and into
+// the tar that unpacks it, its checksum checked when the last byte is
+// unpacked. A delta then takes every unchanged file from its base.
+// Whatever the way, the tree is verified against the file manifest (every
+// path's type, mode, size and link target; the contents of the files new
+// on the host, receive-verify.sh) before the manifests are written (last)
+// and the rename makes the release visible under its name; a failure
+// removes it all. "BASE:" and "VERIFY:" in an error tell a delta that went
+// wrong on this host's files.
 // The shared entries of the manifest are linked in after the check, in
 // place of what the artifact has there (shared.go).
 func (l Layout) Receive(ctx context.Context, h remote.Host, u Upload) (*Received, error) {
@@ -233,8 +237,9 @@ func (l Layout) Receive(ctx context.Context, h remote.Host, u Upload) (*Received
 	return nil, fmt.Errorf("receive release %s on %s: unexpected answer %q", m.ID, h.Name(), out)
 }
 
-// writeEnvelope writes the tar the receive script unpacks into its control
-// folder: the file manifest (gzip'd) or the edit, then the payload.
+// writeEnvelope writes the tar the receive script reads: the file manifest
+// (gzip'd) or the edit and derive list, then the payload, last, so the
+// host streams it through as it comes.
 func writeEnvelope(w io.Writer, u Upload) error {
 	tw := tar.NewWriter(w)
 	add := func(name string, size int64, r io.Reader) error {
