@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/org/next-deploy/pkg/clock"
@@ -122,6 +123,7 @@ const freeMargin = 64 << 20
 // the error is a finding (its Finding method says so), not a failure.
 func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout release.Layout, a Artifact, o Options) ([]Result, error) {
 	d := &delivery{conn: conn, layout: layout, a: a, o: o.withDefaults()}
+	d.filesGz = sync.OnceValue(func() []byte { return release.GzipFiles(a.FileList) })
 	pre := fleet.Each(ctx, targets, d.o.Parallel, func(ctx context.Context, _ int, t inventory.Target) (*release.Readiness, error) {
 		return d.preflight(ctx, t)
 	})
@@ -174,6 +176,9 @@ type delivery struct {
 	a      Artifact
 	o      Options
 	deltas *deltaCache
+	// filesGz is the file manifest gzip'd, made once for every full
+	// upload (the runner's CPU per host stays flat).
+	filesGz func() []byte
 }
 
 func (d *delivery) preflight(ctx context.Context, t inventory.Target) (*release.Readiness, error) {
@@ -253,7 +258,7 @@ func (d *delivery) uploadOnce(ctx context.Context, t inventory.Target) (*release
 	}
 	defer f.Close()
 	return d.layout.Receive(ctx, h, release.Upload{
-		Manifest: d.manifest(), Format: a.Format, Files: a.FileList,
+		Manifest: d.manifest(), Format: a.Format, Files: a.FileList, FilesGzip: d.filesGz(),
 		Payload: d.progress(f, h.Name(), a.Bytes), PayloadBytes: a.Bytes, PayloadSHA256: a.SHA256,
 	})
 }

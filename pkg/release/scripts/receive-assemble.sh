@@ -14,6 +14,8 @@
 #    them; a process per file costs seconds on a busy host.
 #  - Nothing is taken from the base at a shared path (unshared,
 #    receive-shared.sh): the base has its link there.
+#  - $ctl/hash lists the edit's files (sent or derived): the files new
+#    on this host, which verify hashes (the base's are trusted).
 # A failure says "BASE:": this host's base is not what it should be.
 assemble() {
 	: "${root:?}" "${releases:?}" "${manifest:?}" "${files:?}" # from prelude.sh
@@ -24,6 +26,7 @@ assemble() {
 		fail "BASE: release $base is gone or incomplete"
 	fi
 	gzip -dc < "$ctl/$edit_gz" > "$ctl/edit"
+	awk -F'\t' '$2 == "f" { print $1 }' "$ctl/edit" > "$ctl/hash"
 	awk -F'\t' 'FILENAME == ARGV[1] { del[$1] = 1; if ($2 != "-") print; next } !($1 in del)' "$ctl/edit" "$b/$files" | sort > "$ctl/files"
 	unshared 1 < "$b/$files" > "$ctl/base"
 

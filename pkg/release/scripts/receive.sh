@@ -1,8 +1,12 @@
 # receive.sh makes a new release from an upload on stdin (Layout.Receive):
-# unpack (receive-unpack.sh), for a delta assemble the rest from the base
-# (receive-assemble.sh), verify the tree against the file manifest
-# (receive-verify.sh), link the shared entries (receive-shared.sh), write
-# the manifests (last) and rename the tree to the release's name. It works
+# unpack (receive-unpack.sh: checksum and unpack in one pass), for a delta
+# assemble the rest from the base (receive-assemble.sh), verify the tree
+# against the file manifest (receive-verify.sh: metadata of every path,
+# contents only of the files new on this host), link the shared entries
+# (receive-shared.sh), write the manifests (last; the file manifest's
+# mtime marks when the tree was verified: a later delta trusts the files
+# of this release not newer than it) and rename the tree to the
+# release's name. It works
 # in an incoming folder of its own, leased while it runs (lease.sh): the
 # tree ($tmp), the control folder ($ctl), the lease and its heartbeat.
 # Any failure removes the incoming folder. Answers DELIVERED with the
@@ -29,16 +33,18 @@ tmp=$inc/tree ctl=$inc/ctl
 mkdir "$tmp"
 unpack "$sha" "$tool" "$payload"
 shared_paths "$@" > "$ctl/shared"
-linked=0 copied=0
+linked=0 copied=0 ref=
 if [ "$mode" = delta ]; then
+	ref=$rel/$base/$files
 	assemble "$base" "$id" "$app" "$edit_gz" "$derive_gz"
 elif [ -n "$want" ]; then
 	gzip -dc < "$ctl/$files_gz" > "$ctl/files"
 fi
 mkdir -p "$tmp/$state"
 if [ -n "$want" ]; then
-	verify "$want"
+	verify "$want" "$ref"
 	mv "$ctl/files" "$tmp/$files"
+	touch "$tmp/$files"
 fi
 link_shared "$@"
 printf '%s\n' "$json" > "$tmp/$manifest.tmp"

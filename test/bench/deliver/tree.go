@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -9,14 +10,38 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/org/next-deploy/test/bench/benchkit"
 )
 
-// pickTree is the tree to deliver: the one given, else the fixture's
-// standalone build when it has a server.js, else a synthetic one in tmp.
-func pickTree(given, tmp string) (dir, desc string, err error) {
-	if given != "" {
-		_, err := os.Stat(filepath.Join(given, "server.js"))
-		return given, given, err
+// defaultNPM is what -npm default installs: a node_modules of ~100 MB in
+// ~14,000 files (175 packages, npm 11, optional dependencies left out),
+// the many small files of a real package tree.
+const defaultNPM = "date-fns@3 rxjs@7 lodash@4 typescript@5 webpack@5 eslint@9 @babel/core@7"
+
+// pickTree is the tree to deliver: the packages of npm installed into tmp,
+// else the one given (a folder without server.js is shipped as the
+// node_modules of a standalone tree in tmp), else the fixture's standalone
+// build when it has a server.js, else a synthetic one in tmp.
+func pickTree(ctx context.Context, given, npm, tmp string) (dir, desc string, err error) {
+	switch {
+	case npm != "":
+		if npm == "default" {
+			npm = defaultNPM
+		}
+		args := append([]string{"install", "--prefix", tmp, "--no-save", "--no-audit", "--no-fund", "--ignore-scripts", "--omit=optional"}, strings.Fields(npm)...)
+		if _, err := benchkit.Command(ctx, "npm", args...); err != nil {
+			return "", "", err
+		}
+		return tmp, "node_modules of npm install " + npm, standalone(tmp)
+	case given != "":
+		if _, err := os.Stat(filepath.Join(given, "server.js")); err == nil {
+			return given, given, nil
+		}
+		if _, err := benchkit.Command(ctx, "cp", "-a", given, filepath.Join(tmp, "node_modules")); err != nil {
+			return "", "", err
+		}
+		return tmp, given + " as node_modules", standalone(tmp)
 	}
 	_, self, _, _ := runtime.Caller(0)
 	fixture := filepath.Clean(filepath.Join(self, "../../../fixtures/next-app/.next/standalone"))
@@ -24,6 +49,26 @@ func pickTree(given, tmp string) (dir, desc string, err error) {
 		return fixture, fixture, nil
 	}
 	return tmp, "synthetic (fixture not built)", synth(tmp)
+}
+
+// standalone makes dir, which holds a node_modules, a tree pack takes: a
+// server.js, a package.json and a static chunk beside it.
+func standalone(dir string) error {
+	for name, body := range map[string]string{
+		"server.js":                "require('next')\n",
+		"package.json":             `{"name":"bench","private":true}` + "\n",
+		".next/BUILD_ID":           "bench\n",
+		".next/static/chunks/a.js": "a()\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // synth writes a tree shaped like a standalone build: server.js, .next
