@@ -39,7 +39,6 @@ import (
 
 	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/deliver"
-	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
 	"github.com/org/next-deploy/test/bed"
@@ -50,6 +49,8 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per method; the median counts")
 	v1 := flag.String("v1", "", "standalone tree of release v1 (static copied in); with -v2, instead of building the fixture")
 	v2 := flag.String("v2", "", "standalone tree of release v2")
+	save := flag.String("save", "", "build the fixture in this directory and keep it: its tree-v1 and tree-v2 serve -v1 and -v2 next time")
+	modules := flag.String("node-modules", "", "a node_modules folder added to both trees (where they lack a path): a larger tree of many package files")
 	benchkit.Main("BenchDelta", func(ctx context.Context, t *testing.T) error {
 		if *runs < 1 {
 			return fmt.Errorf("-runs %d: want at least 1", *runs)
@@ -57,7 +58,7 @@ func main() {
 		if (*v1 == "") != (*v2 == "") {
 			return errors.New("-v1 and -v2 go together")
 		}
-		return bench(ctx, t, *runs, *v1, *v2)
+		return bench(ctx, t, opts{runs: *runs, v1: *v1, v2: *v2, save: *save, modules: *modules})
 	})
 }
 
@@ -68,12 +69,28 @@ type version struct {
 	art      deliver.Artifact
 }
 
-func bench(ctx context.Context, t *testing.T, runs int, tree1, tree2 string) error {
-	work := t.TempDir()
+// opts are the command's flags.
+type opts struct {
+	runs                  int
+	v1, v2, save, modules string
+}
+
+func bench(ctx context.Context, t *testing.T, o opts) error {
+	work, runs, tree1, tree2 := t.TempDir(), o.runs, o.v1, o.v2
 	if tree1 == "" {
+		dir := work
+		if o.save != "" {
+			dir = o.save
+		}
 		var err error
-		if tree1, tree2, err = buildFixture(ctx, work); err != nil {
+		if tree1, tree2, err = buildFixture(ctx, dir); err != nil {
 			return fmt.Errorf("build the fixture: %w", err)
+		}
+	}
+	if o.modules != "" {
+		var err error
+		if tree1, tree2, err = withModules(ctx, work, o.modules, tree1, tree2); err != nil {
+			return err
 		}
 	}
 	v1, err := pack(ctx, "v1", tree1, work)
@@ -85,19 +102,20 @@ func bench(ctx context.Context, t *testing.T, runs int, tree1, tree2 string) err
 		return err
 	}
 	b := bed.Start(t, bed.Options{Hosts: 2})
-	targets, err := inventory.Parse(b.HostsFlag())
+	ws, err := startWires(b)
+	if err != nil {
+		return fmt.Errorf("start the counting proxies: %w", err)
+	}
+	defer ws.close()
+	d, err := remote.NewDialer(remote.SSHConfig{KnownHosts: ws.knownHosts, KeyFile: b.ClientKeyFile, ConnectTimeout: 10 * time.Second})
 	if err != nil {
 		return err
 	}
-	d, err := remote.NewDialer(remote.SSHConfig{KnownHosts: b.KnownHosts, KeyFile: b.ClientKeyFile, ConnectTimeout: 10 * time.Second})
-	if err != nil {
-		return err
-	}
-	f := &fleet{b: b, d: d, targets: targets, layout: release.Layout{Root: "~/app"}}
+	f := &fleet{b: b, d: d, targets: ws.targets, layout: release.Layout{Root: "~/app"}, wires: ws, execs: newExecs(ws)}
 	methods := []method{
-		{name: "full (deliver, whole artifact)", send: f.ours(v2, false)},
-		{name: "delta (deliver --delta auto)", send: f.ours(v2, true)},
-		{name: "rsync -c --link-dest=../v1", send: f.rsync(v2)},
+		{name: "full (deliver, whole artifact)", send: f.counted(f.ours(v2, false))},
+		{name: "delta (deliver --delta auto)", send: f.counted(f.ours(v2, true))},
+		{name: "rsync -a -c --link-dest=../v1", send: f.counted(f.rsync(v2))},
 	}
 	if err := breakdown(ctx, v2, describe(v1, v2)); err != nil {
 		return err
@@ -127,6 +145,8 @@ func bench(ctx context.Context, t *testing.T, runs int, tree1, tree2 string) err
 		}
 	}
 	report(methods, samples, v2.art.Bytes)
+	fmt.Printf("\nthe delta's TCP bytes by what ran, per host (mean of %d runs):\n\n", runs)
+	f.execs.print(runs*len(b.Hosts), v2.art.Bytes)
 	return f.hashTime(v1.id)
 }
 
