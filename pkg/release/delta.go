@@ -15,15 +15,22 @@ import (
 )
 
 // Base is a release on a host that a delta can be assembled from, as the
-// host described it: every path of its file manifest with the first 8
-// hex digits of each file's sha256 (enough to tell what changed; the
-// host verifies the assembled tree against full hashes).
+// host described it (base.sh): every path of its file manifest with its
+// type, mode and the first shortHash hex digits of each file's sha256
+// (enough to tell what changed; the host verifies the assembled tree
+// against full hashes and sizes), and for a file that holds the base's
+// id, the same digits of the sha256 it has with the new id in its place.
 type Base struct {
 	ID string
 	// Bytes is what the host sent to describe it.
 	Bytes int64
-	lines map[string]string
+	lines map[string]baseLine
 }
+
+// baseLine is one path of a base: "type\tmode\tdata", and the short
+// hash of the file with the new id in place of the base's ("" when it
+// does not hold the base's id).
+type baseLine struct{ line, derived string }
 
 // shortHash is how many hex digits of a file's sha256 a base listing
 // carries: it only has to tell a changed file from the same path's old
@@ -33,38 +40,63 @@ const shortHash = 8
 
 // DeltaBase finds the release on h to assemble release id from (base.sh):
 // current when it has a file manifest, else the newest complete release
-// that has one; nil when the host has none.
+// that has one; nil when the host has none. PreflightDelta answers it
+// in the preflight's round trip.
 func (l Layout) DeltaBase(ctx context.Context, h remote.Host, id string) (*Base, error) {
 	out, err := l.run(ctx, h, "find a delta base", baseScript, id, strconv.Itoa(shortHash))
 	if err != nil {
 		return nil, err
 	}
+	return parseBase(out, h.Name())
+}
+
+// parseBase reads delta_base's answer (base.sh).
+func parseBase(out []byte, host string) (*Base, error) {
 	head, rest, _ := bytes.Cut(out, []byte("\n"))
 	if string(head) == "NONE" {
 		return nil, nil
 	}
 	bid, ok := strings.CutPrefix(string(head), "BASE\t")
 	if !ok || ValidID(bid) != nil {
-		return nil, fmt.Errorf("find a delta base on %s: unexpected answer %q", h.Name(), head)
+		return nil, fmt.Errorf("find a delta base on %s: unexpected answer %q", host, head)
 	}
-	b := &Base{ID: bid, Bytes: int64(len(out)), lines: map[string]string{}}
+	b := &Base{ID: bid, Bytes: int64(len(out)), lines: map[string]baseLine{}}
+	bad := func(err error) (*Base, error) {
+		return nil, fmt.Errorf("find a delta base on %s: listing of %s: %w", host, bid, err)
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(rest))
 	if err != nil {
-		return nil, fmt.Errorf("find a delta base on %s: file manifest of %s: %w", h.Name(), bid, err)
+		return bad(err)
 	}
 	sc := bufio.NewScanner(zr)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		p, _, _ := strings.Cut(sc.Text(), "\t")
-		b.lines[p] = sc.Text()
+		f := strings.Split(sc.Text(), "\t")
+		if len(f) < 4 || len(f) > 5 {
+			return bad(fmt.Errorf("line %q", sc.Text()))
+		}
+		bl := baseLine{line: f[1] + "\t" + f[2] + "\t" + f[3]}
+		if len(f) == 5 {
+			bl.derived = f[4]
+		}
+		b.lines[f[0]] = bl
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("find a delta base on %s: file manifest of %s: %w", h.Name(), bid, err)
+		return bad(err)
 	}
 	if _, err := io.Copy(io.Discard, zr); err != nil {
-		return nil, err
+		return bad(err)
 	}
 	return b, nil
+}
+
+// short is e as a base listing has it (base.sh), less its path.
+func short(e FileEntry) string {
+	data := e.Data
+	if e.Type == TypeFile {
+		data = data[:min(shortHash, len(data))]
+	}
+	return string(e.Type) + "\t" + strconv.FormatUint(uint64(e.Mode.Perm()), 8) + "\t" + data
 }
 
 // Delta is what a host needs beyond its base to assemble a release.
@@ -81,23 +113,28 @@ type Delta struct {
 	DeriveSent, DeriveReceived int64
 }
 
-// Plan compares a release's file manifest with the base.
+// Plan compares a release's file manifest with the base. A changed file
+// whose new hash is the base's file's with the new id in place of the
+// base's (the listing's fifth field) is made on the host (Delta.Derive),
+// not sent.
 func (b *Base) Plan(files Files) *Delta {
 	d := &Delta{Send: map[string]bool{}}
-	var edit bytes.Buffer
+	var edit, derive bytes.Buffer
 	seen := make(map[string]bool, len(files))
 	for _, e := range files {
 		seen[e.Path] = true
-		short := e
-		if e.Type == TypeFile {
-			short.Data = e.Data[:shortHash]
-		}
-		if b.lines[e.Path] == short.Line() {
+		old, had := b.lines[e.Path]
+		if had && old.line == short(e) {
 			continue
 		}
 		edit.WriteString(e.Line())
 		edit.WriteByte('\n')
-		if e.Type == TypeFile {
+		switch {
+		case e.Type != TypeFile:
+		case had && old.derived != "" && strings.HasPrefix(e.Data, old.derived):
+			d.Derived++
+			fmt.Fprintf(&derive, "%o\t%s\n", e.Mode.Perm(), e.Path)
+		default:
 			d.Send[e.Path] = true
 		}
 	}
@@ -111,11 +148,11 @@ func (b *Base) Plan(files Files) *Delta {
 	for _, p := range gone {
 		edit.WriteString(p + "\t-\n")
 	}
-	d.Edit = edit.Bytes()
+	d.Edit, d.Derive = edit.Bytes(), derive.Bytes()
 	return d
 }
 
-// Derive asks the host which changed files of d it can make from the
+// Derive asks the host which files of d.Send it can make from the
 // base by replacing the base's id with id (derive.sh), and moves them from
 // d.Send to d.Derive. Every release is built with its id in its asset
 // prefix and build id (/<release>/_next/...), so many files of a new
@@ -130,7 +167,7 @@ func (l Layout) Derive(ctx context.Context, h remote.Host, b *Base, id string, f
 	var in bytes.Buffer
 	var asked []FileEntry
 	for _, e := range files {
-		if d.Send[e.Path] && b.lines[e.Path] != "" {
+		if d.Send[e.Path] && b.lines[e.Path].line != "" {
 			in.WriteString(e.Data + "  " + e.Path + "\n")
 			asked = append(asked, e)
 		}
@@ -154,11 +191,11 @@ func (l Layout) Derive(ctx context.Context, h remote.Host, b *Base, id string, f
 		}
 		matched = append(matched, asked[i-1])
 	}
-	var list bytes.Buffer
+	list := bytes.NewBuffer(d.Derive)
 	for _, e := range matched {
 		delete(d.Send, e.Path)
 		d.Derived++
-		fmt.Fprintf(&list, "%o\t%s\n", e.Mode.Perm(), e.Path)
+		fmt.Fprintf(list, "%o\t%s\n", e.Mode.Perm(), e.Path)
 	}
 	d.Derive = list.Bytes()
 	return nil

@@ -101,7 +101,7 @@ func TestCommands(t *testing.T) {
 	l := Layout{Root: "/app"}
 	names := []string{"/app", "releases", "current", ".next-deploy", ".next-deploy/release.json", ".next-deploy/files.tsv", "history.jsonl", "lock", ".incoming-", ".removing-", "lease", "heartbeat", "shared"}
 	ctx := context.Background()
-	b := &Base{ID: "v1", lines: map[string]string{"a.js": "x"}}
+	b := &Base{ID: "v1", lines: map[string]baseLine{"a.js": {line: "x"}}}
 	for _, tc := range []struct {
 		name   string
 		answer string
@@ -115,11 +115,15 @@ func TestCommands(t *testing.T) {
 		{"in use", "", func(h remote.Host) error { _, err := l.InUse(ctx, h); return err }, inUseScript, nil},
 		{"remove", "", func(h remote.Host) error { return l.Remove(ctx, h, []string{"v0", "v1"}) }, removeScript, []string{"v0", "v1"}},
 		{"clean", "0\n", func(h remote.Host) error { _, err := l.CleanStale(ctx, h, 90*time.Minute); return err }, cleanScript, []string{"5400"}},
-		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", time.Hour, nil); return err }, preflightScript, []string{"v2", "zstd", "3600"}},
+		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", time.Hour, nil); return err }, preflightScript, []string{"v2", "zstd", "3600", ""}},
+		{"preflight of a delta", "", func(h remote.Host) error {
+			_, err := l.PreflightDelta(ctx, h, "v2", "zst", time.Hour, nil)
+			return err
+		}, preflightScript, []string{"v2", "zstd", "3600", "8"}},
 		{"preflight with shared", "", func(h remote.Host) error {
 			_, err := l.Preflight(ctx, h, "v2", "gz", time.Hour, []string{".env.production", "public/uploads/"})
 			return err
-		}, preflightScript, []string{"v2", "gzip", "3600", ".env.production", "public/uploads/"}},
+		}, preflightScript, []string{"v2", "gzip", "3600", "", ".env.production", "public/uploads/"}},
 		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "8"}},
 		{"derive", "", func(h remote.Host) error {
 			files := Files{{Path: "a.js", Type: TypeFile, Mode: 0o644, Size: 1, Data: strings.Repeat("b", 64)}}
@@ -166,13 +170,13 @@ func TestCommands(t *testing.T) {
 }
 
 // The receive command is its pieces, the functions before the main part;
-// clean and preflight are theirs after lease.sh.
+// clean and preflight are theirs after lease.sh (preflight after base.sh too).
 func TestReceiveScriptIsItsPieces(t *testing.T) {
 	if got, want := receiveScript, leaseFns+receiveUnpack+receiveAssemble+receiveVerify+receiveShared+receiveMain; got != want {
 		t.Error("receiveScript is not lease, unpack, assemble, verify, shared, then receive.sh")
 	}
-	if cleanScript != leaseFns+cleanMain || preflightScript != leaseFns+preflightMain {
-		t.Error("clean.sh or preflight.sh does not come after lease.sh")
+	if cleanScript != leaseFns+cleanMain || preflightScript != leaseFns+baseFns+preflightMain {
+		t.Error("clean.sh or preflight.sh does not come after lease.sh (and base.sh)")
 	}
 	for fn, piece := range map[string]string{"unpack": receiveUnpack, "assemble": receiveAssemble, "verify": receiveVerify, "lease_take": leaseFns,
 		"shared_paths": receiveShared, "link_shared": receiveShared} {
