@@ -160,7 +160,7 @@ func TestCommands(t *testing.T) {
 			continue
 		}
 		got := h.cmds[0]
-		if got.Script != prelude+tc.script {
+		if got.Script != compact(prelude+tc.script) {
 			t.Errorf("%s: script is not prelude.sh and its own file", tc.name)
 		}
 		if want := append(slices.Clone(names), tc.args...); !slices.Equal(got.Args, want) {
@@ -195,7 +195,7 @@ func TestLockCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := h.cmds[0]
-	if c.Script != prelude+lockAside+lockMain {
+	if c.Script != compact(prelude+lockAside+lockMain) {
 		t.Error("lock: script is not prelude.sh, lock-aside.sh and lock.sh")
 	}
 	args := c.Args[len(layoutNames)+1:]

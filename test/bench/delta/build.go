@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/org/next-deploy/test/bench/benchkit"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/org/next-deploy/test/bench/benchkit"
 
 	"github.com/org/next-deploy/pkg/build"
 	"github.com/org/next-deploy/pkg/static"

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/org/next-deploy/test/bench/benchkit"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/org/next-deploy/test/bench/benchkit"
 
 	"github.com/org/next-deploy/pkg/deliver"
 	"github.com/org/next-deploy/pkg/inventory"
