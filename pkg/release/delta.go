@@ -36,7 +36,7 @@ type baseLine struct{ line, derived string }
 // carries: it only has to tell a changed file from the same path's old
 // one. If two ever agree by chance, the assembled tree fails the host's
 // verification against full hashes and the host gets the whole artifact.
-const shortHash = 8
+const shortHash = 6
 
 // DeltaBase finds the release on h to assemble release id from (base.sh):
 // current when it has a file manifest, else the newest complete release

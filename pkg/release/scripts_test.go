@@ -119,12 +119,12 @@ func TestCommands(t *testing.T) {
 		{"preflight of a delta", "", func(h remote.Host) error {
 			_, err := l.PreflightDelta(ctx, h, "v2", "zst", time.Hour, nil)
 			return err
-		}, preflightScript, []string{"v2", "zstd", "3600", "8"}},
+		}, preflightScript, []string{"v2", "zstd", "3600", "6"}},
 		{"preflight with shared", "", func(h remote.Host) error {
 			_, err := l.Preflight(ctx, h, "v2", "gz", time.Hour, []string{".env.production", "public/uploads/"})
 			return err
 		}, preflightScript, []string{"v2", "gzip", "3600", "", ".env.production", "public/uploads/"}},
-		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "8"}},
+		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "6"}},
 		{"derive", "", func(h remote.Host) error {
 			files := Files{{Path: "a.js", Type: TypeFile, Mode: 0o644, Size: 1, Data: strings.Repeat("b", 64)}}
 			return l.Derive(ctx, h, b, "v2", files, &Delta{Send: map[string]bool{"a.js": true}})
