@@ -1,7 +1,6 @@
 package release
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -68,26 +67,54 @@ func parseBase(out []byte, host string) (*Base, error) {
 	if err != nil {
 		return bad(err)
 	}
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
-		if len(f) < 4 || len(f) > 5 {
-			return bad(fmt.Errorf("line %q", sc.Text()))
-		}
-		bl := baseLine{line: f[1] + "\t" + f[2] + "\t" + f[3]}
-		if len(f) == 5 {
-			bl.derived = f[4]
-		}
-		b.lines[f[0]] = bl
-	}
-	if err := sc.Err(); err != nil {
+	text, err := io.ReadAll(zr)
+	if err != nil {
 		return bad(err)
 	}
-	if _, err := io.Copy(io.Discard, zr); err != nil {
+	if b.lines, err = parseListing(string(text)); err != nil {
 		return bad(err)
 	}
 	return b, nil
+}
+
+// parseListing reads a base's listing (base.sh): the number of paths,
+// the paths front-coded, their types and modes, then the data of every
+// file and symlink.
+func parseListing(text string) (map[string]baseLine, error) {
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	n, err := strconv.Atoi(lines[0])
+	if err != nil || n < 0 || 1+2*n > len(lines) {
+		return nil, fmt.Errorf("bad count %q of %d lines", lines[0], len(lines))
+	}
+	paths, tms, data := lines[1:1+n], lines[1+n:1+2*n], lines[1+2*n:]
+	out := make(map[string]baseLine, n)
+	prev := ""
+	for i, pl := range paths {
+		k, suffix, ok := strings.Cut(pl, "\t")
+		shared, err := strconv.Atoi(k)
+		if !ok || err != nil || shared < 0 || shared > len(prev) || len(tms[i]) < 2 {
+			return nil, fmt.Errorf("bad line %q", pl)
+		}
+		p := prev[:shared] + suffix
+		prev = p
+		bl := baseLine{line: tms[i][:1] + "\t" + tms[i][1:] + "\t-"}
+		if t := tms[i][0]; t == TypeFile || t == TypeSymlink {
+			if len(data) == 0 {
+				return nil, fmt.Errorf("no data for %q", p)
+			}
+			d := data[0]
+			data = data[1:]
+			if t == TypeFile {
+				d, bl.derived, _ = strings.Cut(d, "\t")
+			}
+			bl.line = tms[i][:1] + "\t" + tms[i][1:] + "\t" + d
+		}
+		out[p] = bl
+	}
+	if len(data) > 0 {
+		return nil, fmt.Errorf("%d lines of data too many", len(data))
+	}
+	return out, nil
 }
 
 // short is e as a base listing has it (base.sh), less its path.

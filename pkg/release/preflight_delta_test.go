@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -46,5 +47,30 @@ func TestPreflightDeltaPlansInOneRoundTrip(t *testing.T) {
 	}
 	if r, err := l.PreflightDelta(ctx, c, "v1", "gz", time.Hour, nil); err != nil || r.Existing == nil || r.Base != nil {
 		t.Errorf("PreflightDelta of the release the host holds = %+v, %v; want it existing, no base", r, err)
+	}
+}
+
+func TestParseListing(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		want       map[string]baseLine
+		err        bool
+	}{
+		{"front-coded paths, derived hash, symlink", "4\n0\ta\n0\tb\n1\t/c\n3\td\nf644\nd755\nl777\nf600\nabcdef\t123456\n../a\n654321\n", map[string]baseLine{
+			"a":    {line: "f\t644\tabcdef", derived: "123456"},
+			"b":    {line: "d\t755\t-"},
+			"b/c":  {line: "l\t777\t../a"},
+			"b/cd": {line: "f\t600\t654321"},
+		}, false},
+		{"empty", "0\n", map[string]baseLine{}, false},
+		{"data missing", "1\n0\ta\nf644\n", nil, true},
+		{"data left over", "1\n0\ta\nd755\nabcdef\n", nil, true},
+		{"shares more than the path before", "2\n0\ta\n3\tb\nd755\nd755\n", nil, true},
+		{"bad count", "x\n", nil, true},
+	} {
+		got, err := parseListing(tc.text)
+		if (err != nil) != tc.err || !maps.Equal(got, tc.want) {
+			t.Errorf("%s: parseListing = %v, %v; want %v (error %v)", tc.name, got, err, tc.want, tc.err)
+		}
 	}
 }

@@ -2,15 +2,20 @@
 # own base) is assembled from: current when it has a file manifest, else
 # the newest complete release (by its manifest's time on disk) that has
 # one. It answers NONE, or BASE and its id, then its listing, gzip'd
-# (release.Base): "path\ttype\tmode\tdata" per path of its file manifest,
-# a file's sha256 cut to its first $2 hex digits, its size left out (the
-# tree is verified against full hashes and sizes anyway). A file outside
-# node_modules/ that holds the base's id gets a fifth field: the first $2
-# hex digits of the sha256 it has with $1 in place of the base's id (a
-# file of release $1 that has it is made on the host from the base's,
-# not sent). Every release has its id in its asset prefix and build id.
+# (release.Base), each path of its file manifest in three columns, for
+# gzip finds more in a column of like things than in mixed lines:
+#  - the number of paths, then each path front-coded: how many leading
+#    bytes it shares with the one before, a tab, the rest;
+#  - per path, its type and mode ("f644", "d755", "l777");
+#  - per file or symlink: a file's sha256 cut to its first $2 hex digits
+#    (its size left out: the tree is verified against full hashes and
+#    sizes anyway), a symlink's target. A file outside node_modules/
+#    that holds the base's id gets a tab and the first $2 hex digits of
+#    the sha256 it has with $1 in place of the base's id (a file of
+#    release $1 that has it is made on the host from the base's, not
+#    sent). Every release has its id in its asset prefix and build id.
 delta_base() {
-	: "${root:?}" "${releases:?}" "${current:?}" "${manifest:?}" "${files:?}" # from prelude.sh
+	: "${root:?}" "${releases:?}" "${current:?}" "${state:?}" "${manifest:?}" "${files:?}" # from prelude.sh
 	want=$1 short=$2
 	rel="$root/$releases"
 	base=
@@ -44,14 +49,27 @@ base_ok() { [ "$1" != "$want" ] && [ -f "$rel/$1/$manifest" ] && [ -f "$rel/$1/$
 base_listing() {
 	t=$(mktemp -d)
 	old=$(printf '%s' "$2" | sed 's/[.]/[.]/g')
-	awk -F'\t' '$2 == "f" && $1 !~ /(^|\/)node_modules\// { print $1 }' "$1/$files" |
-		(cd "$1" && xargs -d '\n' -r grep -lF -- "$2") > "$t/hit" 2>/dev/null
+	# Regular files only, none through a symlink: a shared entry is a
+	# link to the host's own files (secrets), never read here.
+	(cd "$1" && find . -path ./node_modules -prune -o -path '*/node_modules' -prune -o -path "./$state" -prune -o -type f -printf '%P\n' |
+		xargs -d '\n' -r grep -lF -- "$2") > "$t/hit" 2>/dev/null || true
 	mkdir "$t/d"
-	(cd "$1" && xargs -d '\n' -r cp --parents -t "$t/d" -- < "$t/hit") 2>/dev/null
-	(cd "$t/d" && xargs -d '\n' -r sed -i "s/$old/$3/g" -- < "$t/hit" && xargs -d '\n' -r sha256sum -- < "$t/hit") > "$t/sum" 2>/dev/null
-	awk -F'\t' -v OFS='\t' -v n="$4" '
+	(cd "$1" && xargs -d '\n' -r cp --parents -t "$t/d" -- < "$t/hit") 2>/dev/null || true
+	(cd "$t/d" && xargs -d '\n' -r sed -i "s/$old/$3/g" -- < "$t/hit" && xargs -d '\n' -r sha256sum -- < "$t/hit") > "$t/sum" 2>/dev/null || true
+	LC_ALL=C awk -F'\t' -v n="$4" '
 		FILENAME == ARGV[1] { d[substr($0, 67)] = substr($0, 1, n); next }
-		$2 == "f" { $5 = substr($5, 1, n); if ($1 in d) { print $1, $2, $3, $5, d[$1] } else { print $1, $2, $3, $5 }; next }
-		{ print $1, $2, $3, $5 }' "$t/sum" "$1/$files"
+		{
+			k = 0
+			while (k < length($1) && k < length(prev) && substr($1, k + 1, 1) == substr(prev, k + 1, 1)) k++
+			path[FNR] = k "\t" substr($1, k + 1); tm[FNR] = $2 $3; prev = $1
+			if ($2 == "f") data[FNR] = substr($5, 1, n) (($1 in d) ? "\t" d[$1] : "")
+			else if ($2 == "l") data[FNR] = $5
+		}
+		END {
+			print FNR
+			for (i = 1; i <= FNR; i++) print path[i]
+			for (i = 1; i <= FNR; i++) print tm[i]
+			for (i = 1; i <= FNR; i++) if (i in data) print data[i]
+		}' "$t/sum" "$1/$files"
 	rm -rf "$t"
 }
