@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -163,7 +164,9 @@ func (ws *wires) byPort(port int) *wire {
 // execs attributes the TCP bytes of each host's connection to what ran
 // on it: the connection's setup (SSH handshake and login), then every
 // script by name, with how much of it was the command line (the script's
-// text and arguments), stdin and stdout; the rest is SSH's own. The
+// text and arguments), stdin and stdout (the rest is SSH's own), and how
+// long it took, from the runner's side (for receive.sh: the upload and
+// all the host's work on it). The
 // delta flow runs one script at a time per host, so the proxy's count
 // between a Run's start and end is that Run's.
 type execs struct {
@@ -175,11 +178,12 @@ type execs struct {
 type execBytes struct {
 	calls                         int
 	up, down, line, stdin, stdout int64
+	seconds                       float64
 }
 
 func newExecs(ws *wires) *execs { return &execs{ws: ws, by: map[string]*execBytes{}} }
 
-func (e *execs) add(name string, up, down, line, stdin, stdout int64) {
+func (e *execs) add(name string, secs float64, up, down, line, stdin, stdout int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x := e.by[name]
@@ -188,6 +192,7 @@ func (e *execs) add(name string, up, down, line, stdin, stdout int64) {
 		e.by[name] = x
 	}
 	x.calls++
+	x.seconds += secs
 	x.up, x.down, x.line, x.stdin, x.stdout = x.up+up, x.down+down, x.line+line, x.stdin+stdin, x.stdout+stdout
 }
 
@@ -209,7 +214,7 @@ type countedConn struct {
 
 func (cc *countedConn) Get(ctx context.Context, t inventory.Target) (remote.Host, error) {
 	w := cc.e.ws.byPort(t.Port)
-	u, d := w.up.Load(), w.down.Load()
+	u, d, start := w.up.Load(), w.down.Load(), time.Now()
 	h, err := cc.c.Get(ctx, t)
 	if err != nil {
 		return nil, err
@@ -219,7 +224,7 @@ func (cc *countedConn) Get(ctx context.Context, t inventory.Target) (remote.Host
 	cc.seen[t.String()] = true
 	cc.mu.Unlock()
 	if first {
-		cc.e.add("(connection: SSH handshake, login)", w.up.Load()-u, w.down.Load()-d, 0, 0, 0)
+		cc.e.add("(connection: SSH handshake, login)", time.Since(start).Seconds(), w.up.Load()-u, w.down.Load()-d, 0, 0, 0)
 	}
 	return countedHost{Host: h, w: w, e: cc.e}, nil
 }
@@ -235,13 +240,13 @@ func (h countedHost) Run(ctx context.Context, c remote.Cmd) (*remote.Result, err
 	if c.Stdin != nil {
 		c.Stdin = io.TeeReader(c.Stdin, counting{io.Discard, &in})
 	}
-	u, d := h.w.up.Load(), h.w.down.Load()
+	u, d, start := h.w.up.Load(), h.w.down.Load(), time.Now()
 	res, err := h.Host.Run(ctx, c)
 	var out int64
 	if res != nil {
 		out = int64(len(res.Stdout))
 	}
-	h.e.add(scriptOf(c.Script), h.w.up.Load()-u, h.w.down.Load()-d, int64(len(remote.CommandLine(c))), in.Load(), out)
+	h.e.add(scriptOf(c.Script), time.Since(start).Seconds(), h.w.up.Load()-u, h.w.down.Load()-d, int64(len(remote.CommandLine(c))), in.Load(), out)
 	return res, err
 }
 
@@ -270,17 +275,17 @@ func (e *execs) print(per int, artifact int64) {
 		return cmp.Compare(e.by[b].up+e.by[b].down, e.by[a].up+e.by[a].down)
 	})
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "what (per host)\tcalls\tTCP up\tTCP down\tTCP both\t% of artifact\tcommand line\tstdin\tstdout\tSSH's own\t")
+	fmt.Fprintln(tw, "what (per host)\tcalls\tseconds\tTCP up\tTCP down\tTCP both\t% of artifact\tcommand line\tstdin\tstdout\tSSH's own\t")
 	var sum execBytes
 	for _, n := range names {
 		x := e.by[n]
 		f := func(v int64) int64 { return v / int64(per) }
 		own := f(x.up+x.down) - f(x.line+x.stdin+x.stdout)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.3f%%\t%d\t%d\t%d\t%d\t\n", n, x.calls/per, f(x.up), f(x.down), f(x.up+x.down),
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%d\t%d\t%d\t%.3f%%\t%d\t%d\t%d\t%d\t\n", n, x.calls/per, x.seconds/float64(per), f(x.up), f(x.down), f(x.up+x.down),
 			100*float64(f(x.up+x.down))/float64(artifact), f(x.line), f(x.stdin), f(x.stdout), own)
 		sum.up, sum.down, sum.line, sum.stdin, sum.stdout = sum.up+f(x.up), sum.down+f(x.down), sum.line+f(x.line), sum.stdin+f(x.stdin), sum.stdout+f(x.stdout)
 	}
-	fmt.Fprintf(tw, "%s\t\t%d\t%d\t%d\t%.3f%%\t%d\t%d\t%d\t%d\t\n", "total", sum.up, sum.down, sum.up+sum.down,
+	fmt.Fprintf(tw, "%s\t\t\t%d\t%d\t%d\t%.3f%%\t%d\t%d\t%d\t%d\t\n", "total", sum.up, sum.down, sum.up+sum.down,
 		100*float64(sum.up+sum.down)/float64(artifact), sum.line, sum.stdin, sum.stdout, sum.up+sum.down-sum.line-sum.stdin-sum.stdout)
 	tw.Flush()
 }
