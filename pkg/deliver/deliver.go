@@ -86,7 +86,7 @@ type Result struct {
 	SentFiles int   `json:"sent_files"`
 	Linked    int   `json:"linked"`
 	// Derived are files the host made from the base's by putting the
-	// new release id in place of the base's (release.Layout.Derive).
+	// new release id in place of the base's (release.Delta.Derive).
 	Derived  int           `json:"derived"`
 	Copied   int           `json:"copied"`
 	Duration time.Duration `json:"-"`

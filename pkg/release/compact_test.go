@@ -24,7 +24,7 @@ func TestCompact(t *testing.T) {
 // here first.
 func TestCompactScriptsParse(t *testing.T) {
 	for name, s := range map[string]string{"preflight": preflightScript, "base": baseScript, "receive": receiveScript,
-		"clean": cleanScript, "lock": lockScript, "unlock": unlockScript, "derive": deriveScript, "state": stateScript} {
+		"clean": cleanScript, "lock": lockScript, "unlock": unlockScript, "state": stateScript} {
 		c := compact(prelude + s)
 		if len(c) >= len(prelude+s) {
 			t.Errorf("%s: compact is not smaller", name)

@@ -133,16 +133,19 @@ type Delta struct {
 	// Send are the files to send (the rest come from the base).
 	Send map[string]bool
 	// Derive lists ("mode\tpath" lines) the files the host makes from
-	// the base's by replacing the base's id (Layout.Derive); Derived
-	// counts them; DeriveSent and DeriveReceived are the bytes it took.
-	Derive                     []byte
-	Derived                    int
-	DeriveSent, DeriveReceived int64
+	// the base's by replacing the base's id with the release's: every
+	// release is built with its id in its asset prefix and build id
+	// (/<release>/_next/...), so many files of a new release are a file
+	// of the base with the id replaced. They are not sent; the host's
+	// verification against full hashes covers them like any other file.
+	// Derived counts them.
+	Derive  []byte
+	Derived int
 }
 
 // Plan compares a release's file manifest with the base. A changed file
 // whose new hash is the base's file's with the new id in place of the
-// base's (the listing's fifth field) is made on the host (Delta.Derive),
+// base's (the listing says it) is made on the host (Delta.Derive),
 // not sent.
 func (b *Base) Plan(files Files) *Delta {
 	d := &Delta{Send: map[string]bool{}}
@@ -177,53 +180,4 @@ func (b *Base) Plan(files Files) *Delta {
 	}
 	d.Edit, d.Derive = edit.Bytes(), derive.Bytes()
 	return d
-}
-
-// Derive asks the host which files of d.Send it can make from the
-// base by replacing the base's id with id (derive.sh), and moves them from
-// d.Send to d.Derive. Every release is built with its id in its asset
-// prefix and build id (/<release>/_next/...), so many files of a new
-// release are a file of the base with the base's id replaced by the new
-// one. Those are not sent: the host makes them again while it assembles
-// the release, and the verification against full hashes covers them like
-// any other file.
-func (l Layout) Derive(ctx context.Context, h remote.Host, b *Base, id string, files Files, d *Delta) error {
-	if err := ValidID(id); err != nil {
-		return err
-	}
-	var in bytes.Buffer
-	var asked []FileEntry
-	for _, e := range files {
-		if d.Send[e.Path] && b.lines[e.Path].line != "" {
-			in.WriteString(e.Data + "  " + e.Path + "\n")
-			asked = append(asked, e)
-		}
-	}
-	if in.Len() == 0 {
-		return nil
-	}
-	c := l.cmd(deriveScript, b.ID, id)
-	c.Stdin = &in
-	d.DeriveSent = int64(in.Len())
-	res, err := h.Run(ctx, c)
-	if err != nil {
-		return fmt.Errorf("derive files from %s on %s: %w", b.ID, h.Name(), err)
-	}
-	d.DeriveReceived = int64(len(res.Stdout))
-	var matched []FileEntry
-	for n := range strings.FieldsSeq(string(res.Stdout)) {
-		i, err := strconv.Atoi(n)
-		if err != nil || i < 1 || i > len(asked) {
-			return fmt.Errorf("derive files from %s on %s: unexpected answer %q", b.ID, h.Name(), n)
-		}
-		matched = append(matched, asked[i-1])
-	}
-	list := bytes.NewBuffer(d.Derive)
-	for _, e := range matched {
-		delete(d.Send, e.Path)
-		d.Derived++
-		fmt.Fprintf(list, "%o\t%s\n", e.Mode.Perm(), e.Path)
-	}
-	d.Derive = list.Bytes()
-	return nil
 }

@@ -47,8 +47,6 @@ var (
 	cleanScript     = leaseFns + cleanMain
 	preflightScript = leaseFns + baseFns + preflightMain
 	baseScript      = baseFns + "delta_base \"$1\" \"$2\"\n"
-	//go:embed scripts/derive.sh
-	deriveScript string
 
 	//go:embed scripts/receive-unpack.sh
 	receiveUnpack string

@@ -32,8 +32,7 @@ var scripts = map[string]string{
 	"lease.sh":            leaseFns,
 	"clean.sh":            cleanMain,
 	"preflight.sh":        preflightMain,
-	"base.sh":             baseScript,
-	"derive.sh":           deriveScript,
+	"base.sh":             baseFns,
 	"receive-unpack.sh":   receiveUnpack,
 	"receive-assemble.sh": receiveAssemble,
 	"receive-verify.sh":   receiveVerify,
@@ -101,7 +100,6 @@ func TestCommands(t *testing.T) {
 	l := Layout{Root: "/app"}
 	names := []string{"/app", "releases", "current", ".next-deploy", ".next-deploy/release.json", ".next-deploy/files.tsv", "history.jsonl", "lock", ".incoming-", ".removing-", "lease", "heartbeat", "shared"}
 	ctx := context.Background()
-	b := &Base{ID: "v1", lines: map[string]baseLine{"a.js": {line: "x"}}}
 	for _, tc := range []struct {
 		name   string
 		answer string
@@ -125,10 +123,6 @@ func TestCommands(t *testing.T) {
 			return err
 		}, preflightScript, []string{"v2", "gzip", "3600", "", ".env.production", "public/uploads/"}},
 		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "6"}},
-		{"derive", "", func(h remote.Host) error {
-			files := Files{{Path: "a.js", Type: TypeFile, Mode: 0o644, Size: 1, Data: strings.Repeat("b", 64)}}
-			return l.Derive(ctx, h, b, "v2", files, &Delta{Send: map[string]bool{"a.js": true}})
-		}, deriveScript, []string{"v1", "v2"}},
 		{"receive", "DELIVERED\t0\t0\n", func(h remote.Host) error {
 			u := Upload{Manifest: Manifest{ID: "v2", AppDir: "web"}, Format: "gz", Payload: strings.NewReader(""), PayloadSHA256: "s"}
 			_, err := l.Receive(ctx, h, u)
