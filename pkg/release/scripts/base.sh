@@ -48,14 +48,20 @@ base_ok() { [ "$1" != "$want" ] && [ -f "$rel/$1/$manifest" ] && [ -f "$rel/$1/$
 # host.
 base_listing() {
 	t=$(mktemp -d)
-	old=$(printf '%s' "$2" | sed 's/[.]/[.]/g')
+	case $2 in
+	*.*) old=$(printf '%s' "$2" | sed 's/[.]/[.]/g') ;;
+	*) old=$2 ;;
+	esac
 	# Regular files only, none through a symlink: a shared entry is a
 	# link to the host's own files (secrets), never read here.
 	(cd "$1" && find . -path ./node_modules -prune -o -path '*/node_modules' -prune -o -path "./$state" -prune -o -type f -printf '%P\n' |
 		xargs -d '\n' -r grep -lF -- "$2") > "$t/hit" 2>/dev/null || true
-	mkdir "$t/d"
-	(cd "$1" && xargs -d '\n' -r cp --parents -t "$t/d" -- < "$t/hit") 2>/dev/null || true
-	(cd "$t/d" && xargs -d '\n' -r sed -i "s/$old/$3/g" -- < "$t/hit" && xargs -d '\n' -r sha256sum -- < "$t/hit") > "$t/sum" 2>/dev/null || true
+	: > "$t/sum"
+	if [ -s "$t/hit" ]; then
+		mkdir "$t/d"
+		(cd "$1" && xargs -d '\n' cp --parents -t "$t/d" -- < "$t/hit") 2>/dev/null || true
+		(cd "$t/d" && xargs -d '\n' sed -i "s/$old/$3/g" -- < "$t/hit" && xargs -d '\n' sha256sum -- < "$t/hit") > "$t/sum" 2>/dev/null || true
+	fi
 	LC_ALL=C awk -F'\t' -v n="$4" '
 		FILENAME == ARGV[1] { d[substr($0, 67)] = substr($0, 1, n); next }
 		{
