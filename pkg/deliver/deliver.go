@@ -125,10 +125,14 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 	defer d.deltas.close()
 	pre := fleet.Each(ctx, targets, d.o.Parallel, func(ctx context.Context, i int, t inventory.Target) (*release.Readiness, error) {
 		r, err := d.preflight(ctx, t)
-		if err == nil && r.Base != nil {
+		switch {
+		case err != nil:
+		case r.Base != nil:
 			// The plan is known: make the payload while the other hosts'
 			// preflights run (deltaCache makes each one once).
 			d.plans[i] = d.deltas.start(ctx, r.Base, a.FileList)
+		case r.BaseErr != nil:
+			d.plans[i] = &plan{err: r.BaseErr}
 		}
 		return r, err
 	})

@@ -31,15 +31,19 @@ type plan struct {
 	base  *release.Base
 	delta *release.Delta
 	p     *deltaPayload
+	err   error // why the host's base could not be read
 }
 
 // tryDelta delivers the release to one host as the delta p. It reports
 // whether it did; when not, err (or r.Fallback, when no delta was
 // possible) says why, and the caller sends the whole artifact.
 func (d *delivery) tryDelta(ctx context.Context, t inventory.Target, r *Result, p *plan) (bool, error) {
-	if p == nil {
+	switch {
+	case p == nil:
 		r.Fallback = "no base: the host holds no release with a file manifest"
 		return false, nil
+	case p.err != nil:
+		return false, p.err
 	}
 	h, err := d.conn.Get(ctx, t)
 	if err != nil {

@@ -74,3 +74,33 @@ func TestParseListing(t *testing.T) {
 		}
 	}
 }
+
+// answers is a fake host that answers every command with out.
+type answers struct {
+	remote.Local
+	out string
+}
+
+func (a *answers) Run(context.Context, remote.Cmd) (*remote.Result, error) {
+	return &remote.Result{Stdout: []byte(a.out)}, nil
+}
+
+// A base the host cannot list is no reason to fail the preflight: the
+// host gets the whole artifact (deliver reads BaseErr as its fallback).
+func TestPreflightDeltaWithAnUnreadableBase(t *testing.T) {
+	l := Layout{Root: "/app"}
+	for _, tc := range []struct {
+		name, out string
+		base      bool
+		baseErr   bool
+	}{
+		{"no base", "CLEANED\t0\nFREE\t100\nNONE\n", false, false},
+		{"listing cut short", "CLEANED\t0\nFREE\t100\nBASE\tv1\nnot gzip", false, true},
+		{"bad base id", "CLEANED\t0\nFREE\t100\nBASE\t../x\n", false, true},
+	} {
+		r, err := l.PreflightDelta(context.Background(), &answers{out: tc.out}, "v2", "gz", time.Hour, nil)
+		if err != nil || r.FreeBytes != 100*1024 || (r.Base != nil) != tc.base || (r.BaseErr != nil) != tc.baseErr {
+			t.Errorf("%s: PreflightDelta = %+v, %v; want base %v, base error %v", tc.name, r, err, tc.base, tc.baseErr)
+		}
+	}
+}

@@ -26,8 +26,11 @@ type Readiness struct {
 	// holds it complete.
 	Existing *Manifest
 	// Base is what a delta would be assembled from (PreflightDelta); nil
-	// when the host holds none, or the release itself.
-	Base *Base
+	// when the host holds none, or the release itself, or BaseErr says
+	// why it could not be read (a delta is an optimisation: the host
+	// then gets the whole artifact, the preflight does not fail).
+	Base    *Base
+	BaseErr error
 }
 
 // SharedError is shared entries a host lacks (or has of the other kind):
@@ -117,7 +120,7 @@ func (l Layout) preflight(ctx context.Context, h remote.Host, id string, format 
 			lacks.Paths = append(lacks.Paths, l.SharedPath(entry))
 			lacks.Problems = append(lacks.Problems, why)
 		case "NONE", "BASE": // delta_base's answer (base.sh), last
-			r.Base, err = parseBase(out, h.Name())
+			r.Base, r.BaseErr = parseBase(out, h.Name())
 			rest = nil
 		}
 		if err != nil {

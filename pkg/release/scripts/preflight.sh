@@ -53,5 +53,7 @@ if [ -e "$root/$releases/$id" ]; then
 		fail "$root/$releases/$id exists but has no manifest: it was not made by next-deploy; move it away"
 	fi
 elif [ -n "$short" ]; then
-	delta_base "$id" "$short"
+	# A base that cannot be listed is no reason to stop: the answer is
+	# then cut short, and the host gets the whole artifact.
+	delta_base "$id" "$short" || true
 fi
