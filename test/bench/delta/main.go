@@ -126,7 +126,7 @@ func bench(ctx context.Context, t *testing.T, o opts) error {
 	methods := []method{
 		{name: "full (deliver, whole artifact)", send: f.counted(f.ours(v2, false))},
 		{name: "delta (deliver --delta auto)", send: f.counted(f.ours(v2, true))},
-		{name: "rsync -a -c --link-dest=../v1", send: f.counted(f.rsync(v2))},
+		{name: "rsync -a -c --no-times --link-dest", send: f.counted(f.rsync(v2))},
 	}
 	if err := breakdown(ctx, v2, describe(v1, v2)); err != nil {
 		return err
