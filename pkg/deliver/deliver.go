@@ -87,7 +87,7 @@ type Result struct {
 	SentFiles int   `json:"sent_files"`
 	Linked    int   `json:"linked"`
 	// Derived are files the host made from the base's by putting the
-	// new release id in place of the base's (release.Layout.Derive).
+	// new release id in place of the base's (release.Delta.Derive).
 	Derived  int           `json:"derived"`
 	Copied   int           `json:"copied"`
 	Duration time.Duration `json:"-"`
@@ -122,10 +122,21 @@ const freeMargin = 64 << 20
 // only problem is hosts holding another artifact under the release id,
 // the error is a finding (its Finding method says so), not a failure.
 func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout release.Layout, a Artifact, o Options) ([]Result, error) {
-	d := &delivery{conn: conn, layout: layout, a: a, o: o.withDefaults()}
+	d := &delivery{conn: conn, layout: layout, a: a, o: o.withDefaults(), deltas: newDeltaCache(a), plans: make([]*plan, len(targets))}
 	d.filesGz = sync.OnceValue(func() []byte { return release.GzipFiles(a.FileList) })
-	pre := fleet.Each(ctx, targets, d.o.Parallel, func(ctx context.Context, _ int, t inventory.Target) (*release.Readiness, error) {
-		return d.preflight(ctx, t)
+	defer d.deltas.close()
+	pre := fleet.Each(ctx, targets, d.o.Parallel, func(ctx context.Context, i int, t inventory.Target) (*release.Readiness, error) {
+		r, err := d.preflight(ctx, t)
+		switch {
+		case err != nil:
+		case r.Base != nil:
+			// The plan is known: make the payload while the other hosts'
+			// preflights run (deltaCache makes each one once).
+			d.plans[i] = d.deltas.start(ctx, r.Base, a.FileList)
+		case r.BaseErr != nil:
+			d.plans[i] = &plan{err: r.BaseErr}
+		}
+		return r, err
 	})
 	results := make([]Result, len(targets))
 	failed := 0
@@ -145,13 +156,11 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 	if failed > 0 {
 		return finish(results), findingIfConflicts(results, fmt.Errorf("%w (%d of %d hosts failed)", ErrPreflight, failed, len(targets)))
 	}
-	d.deltas = newDeltaCache(a)
-	defer d.deltas.close()
 	ups := fleet.Each(ctx, targets, d.o.Parallel, func(ctx context.Context, i int, t inventory.Target) (Result, error) {
 		if results[i].State == AlreadyDelivered {
 			return results[i], nil
 		}
-		return d.upload(ctx, t, results[i])
+		return d.upload(ctx, t, results[i], d.plans[i])
 	})
 	for i, u := range ups {
 		if u.Value.Host != "" { // else fleet.Each never started it (cancelled): keep its name
@@ -179,6 +188,9 @@ type delivery struct {
 	// filesGz is the file manifest gzip'd, made once for every full
 	// upload (the runner's CPU per host stays flat).
 	filesGz func() []byte
+	// plans are each host's delta, from the base its preflight found
+	// (nil: no base, or no delta asked).
+	plans []*plan
 }
 
 func (d *delivery) preflight(ctx context.Context, t inventory.Target) (*release.Readiness, error) {
@@ -187,7 +199,11 @@ func (d *delivery) preflight(ctx context.Context, t inventory.Target) (*release.
 		return nil, err
 	}
 	a := d.a
-	r, err := d.layout.Preflight(ctx, h, d.o.Release, a.Format, d.o.StaleAfter, d.o.Shared)
+	preflight := d.layout.Preflight
+	if d.o.Delta {
+		preflight = d.layout.PreflightDelta
+	}
+	r, err := preflight(ctx, h, d.o.Release, a.Format, d.o.StaleAfter, d.o.Shared)
 	if err != nil {
 		return nil, err
 	}
@@ -209,10 +225,10 @@ func (d *delivery) preflight(ctx context.Context, t inventory.Target) (*release.
 // base for it, else (or when the delta fails there) the whole artifact,
 // started again from scratch after a transient failure: a new incoming
 // folder, the whole artifact.
-func (d *delivery) upload(ctx context.Context, t inventory.Target, r Result) (Result, error) {
+func (d *delivery) upload(ctx context.Context, t inventory.Target, r Result, p *plan) (Result, error) {
 	r.Mode = "full"
 	if d.o.Delta {
-		switch done, err := d.tryDelta(ctx, t, &r); {
+		switch done, err := d.tryDelta(ctx, t, &r, p); {
 		case done:
 			return r, nil
 		case err != nil && (ctx.Err() != nil || release.IsConflict(err)):

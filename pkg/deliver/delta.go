@@ -24,51 +24,56 @@ import (
 // base or a verification that fails, makes that host get the whole
 // artifact instead; the result says why.
 
-// tryDelta delivers the release to one host as a delta. It reports
+// plan is one host's delta: its base (from the preflight), what differs,
+// and the payload, made in the background from the moment the plan is
+// known.
+type plan struct {
+	base  *release.Base
+	delta *release.Delta
+	p     *deltaPayload
+	err   error // why the host's base could not be read
+}
+
+// tryDelta delivers the release to one host as the delta p. It reports
 // whether it did; when not, err (or r.Fallback, when no delta was
 // possible) says why, and the caller sends the whole artifact.
-func (d *delivery) tryDelta(ctx context.Context, t inventory.Target, r *Result) (bool, error) {
+func (d *delivery) tryDelta(ctx context.Context, t inventory.Target, r *Result, p *plan) (bool, error) {
+	switch {
+	case p == nil:
+		r.Fallback = "no base: the host holds no release with a file manifest"
+		return false, nil
+	case p.err != nil:
+		return false, p.err
+	}
 	h, err := d.conn.Get(ctx, t)
 	if err != nil {
 		return false, err
 	}
-	a, layout, id := d.a, d.layout, d.o.Release
-	b, err := layout.DeltaBase(ctx, h, id)
-	if err != nil {
-		return false, err
+	a, b, plan := d.a, p.base, p.delta
+	r.Received = b.Bytes
+	pl := p.p.wait(ctx)
+	if pl.err != nil {
+		return false, fmt.Errorf("delta from %s: %w", b.ID, pl.err)
 	}
-	if b == nil {
-		r.Fallback = "no base: the host holds no release with a file manifest"
+	if pl.bytes+int64(len(plan.Edit)) >= a.Bytes*9/10 {
+		r.Fallback = fmt.Sprintf("a delta from %s would be %d%% of the artifact", b.ID, 100*(pl.bytes+int64(len(plan.Edit)))/max(a.Bytes, 1))
 		return false, nil
 	}
-	plan := b.Plan(a.FileList)
-	if err := layout.Derive(ctx, h, b, id, a.FileList, plan); err != nil {
-		return false, err
-	}
-	r.Received = b.Bytes + plan.DeriveReceived
-	p := d.deltas.payload(ctx, b.ID, plan)
-	if p.err != nil {
-		return false, fmt.Errorf("delta from %s: %w", b.ID, p.err)
-	}
-	if p.bytes+int64(len(plan.Edit)) >= a.Bytes*9/10 {
-		r.Fallback = fmt.Sprintf("a delta from %s would be %d%% of the artifact", b.ID, 100*(p.bytes+int64(len(plan.Edit)))/max(a.Bytes, 1))
-		return false, nil
-	}
-	f, err := os.Open(p.path)
+	f, err := os.Open(pl.path)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
 	r.Base, r.Attempts = b.ID, 1
-	got, err := layout.Receive(ctx, h, release.Upload{
+	got, err := d.layout.Receive(ctx, h, release.Upload{
 		Manifest: d.manifest(), Format: a.Format, Files: a.FileList,
-		Payload: d.progress(f, h.Name(), p.bytes), PayloadBytes: p.bytes, PayloadSHA256: p.sha256,
+		Payload: d.progress(f, h.Name(), pl.bytes), PayloadBytes: pl.bytes, PayloadSHA256: pl.sha256,
 		Base: b.ID, Edit: plan.Edit, Derive: plan.Derive,
 	})
 	if err != nil {
 		return false, fmt.Errorf("delta from %s: %w", b.ID, err)
 	}
-	r.Mode, r.State, r.Bytes, r.SentFiles = "delta", Delivered, got.Sent+plan.DeriveSent, p.files
+	r.Mode, r.State, r.Bytes, r.SentFiles = "delta", Delivered, got.Sent, pl.files
 	r.Linked, r.Copied, r.Derived = got.Linked, got.Copied, plan.Derived
 	if !got.Made {
 		r.State = AlreadyDelivered
@@ -80,6 +85,7 @@ func (d *delivery) tryDelta(ctx context.Context, t inventory.Target, r *Result) 
 // base, in a temporary directory removed by close.
 type deltaCache struct {
 	a    Artifact
+	wg   sync.WaitGroup // payloads being made
 	mu   sync.Mutex
 	dir  string
 	made map[string]*deltaPayload
@@ -87,6 +93,8 @@ type deltaCache struct {
 
 type deltaPayload struct {
 	once   sync.Once
+	done   chan struct{} // closed when made
+	key    string
 	path   string
 	sha256 string
 	bytes  int64
@@ -98,26 +106,50 @@ func newDeltaCache(a Artifact) *deltaCache {
 	return &deltaCache{a: a, made: map[string]*deltaPayload{}}
 }
 
-// payload returns the delta against base for plan d.
+// start plans the delta of the release from base b and starts making
+// its payload in the background.
+func (c *deltaCache) start(ctx context.Context, b *release.Base, files release.Files) *plan {
+	d := b.Plan(files)
+	p := &plan{base: b, delta: d, p: c.payload(ctx, b.ID, d)}
+	c.wg.Go(func() { p.p.make(ctx, c, d) })
+	return p
+}
+
+// wait waits until p is made (or ctx ends).
+func (p *deltaPayload) wait(ctx context.Context) *deltaPayload {
+	select {
+	case <-p.done:
+		return p
+	case <-ctx.Done():
+		return &deltaPayload{err: context.Cause(ctx)}
+	}
+}
+
+// payload returns the entry of the delta against base for plan d; make
+// makes it (once).
 func (c *deltaCache) payload(ctx context.Context, base string, d *release.Delta) *deltaPayload {
 	sum := sha256.Sum256([]byte(base + "\x00" + string(d.Edit) + "\x00" + string(d.Derive)))
 	key := hex.EncodeToString(sum[:8])
 	c.mu.Lock()
 	p, ok := c.made[key]
 	if !ok {
-		p = &deltaPayload{}
+		p = &deltaPayload{key: key, done: make(chan struct{})}
 		c.made[key] = p
 	}
 	c.mu.Unlock()
+	return p
+}
+
+func (p *deltaPayload) make(ctx context.Context, c *deltaCache, d *release.Delta) {
 	p.once.Do(func() {
+		defer close(p.done)
 		dir, err := c.tempDir()
 		if err != nil {
 			p.err = err
 			return
 		}
-		p.err = p.write(ctx, c.a, filepath.Join(dir, "delta-"+key+c.a.Format.Ext()), d.Send)
+		p.err = p.write(ctx, c.a, filepath.Join(dir, "delta-"+p.key+c.a.Format.Ext()), d.Send)
 	})
-	return p
 }
 
 func (c *deltaCache) tempDir() (string, error) {
@@ -158,6 +190,7 @@ func (p *deltaPayload) write(ctx context.Context, a Artifact, path string, send 
 }
 
 func (c *deltaCache) close() {
+	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dir != "" {

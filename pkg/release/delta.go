@@ -1,7 +1,6 @@
 package release
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -15,56 +14,116 @@ import (
 )
 
 // Base is a release on a host that a delta can be assembled from, as the
-// host described it: every path of its file manifest with the first 8
-// hex digits of each file's sha256 (enough to tell what changed; the
-// host verifies the assembled tree against full hashes).
+// host described it (base.sh): every path of its file manifest with its
+// type, mode and the first shortHash hex digits of each file's sha256
+// (enough to tell what changed; the host verifies the assembled tree
+// against full hashes and sizes), and for a file that holds the base's
+// id, the same digits of the sha256 it has with the new id in its place.
 type Base struct {
 	ID string
 	// Bytes is what the host sent to describe it.
 	Bytes int64
-	lines map[string]string
+	lines map[string]baseLine
 }
+
+// baseLine is one path of a base: "type\tmode\tdata", and the short
+// hash of the file with the new id in place of the base's ("" when it
+// does not hold the base's id).
+type baseLine struct{ line, derived string }
 
 // shortHash is how many hex digits of a file's sha256 a base listing
 // carries: it only has to tell a changed file from the same path's old
 // one. If two ever agree by chance, the assembled tree fails the host's
 // verification against full hashes and the host gets the whole artifact.
-const shortHash = 8
+const shortHash = 6
 
 // DeltaBase finds the release on h to assemble release id from (base.sh):
 // current when it has a file manifest, else the newest complete release
-// that has one; nil when the host has none.
+// that has one; nil when the host has none. PreflightDelta answers it
+// in the preflight's round trip.
 func (l Layout) DeltaBase(ctx context.Context, h remote.Host, id string) (*Base, error) {
 	out, err := l.run(ctx, h, "find a delta base", baseScript, id, strconv.Itoa(shortHash))
 	if err != nil {
 		return nil, err
 	}
+	return parseBase(out, h.Name())
+}
+
+// parseBase reads delta_base's answer (base.sh).
+func parseBase(out []byte, host string) (*Base, error) {
 	head, rest, _ := bytes.Cut(out, []byte("\n"))
 	if string(head) == "NONE" {
 		return nil, nil
 	}
 	bid, ok := strings.CutPrefix(string(head), "BASE\t")
 	if !ok || ValidID(bid) != nil {
-		return nil, fmt.Errorf("find a delta base on %s: unexpected answer %q", h.Name(), head)
+		return nil, fmt.Errorf("find a delta base on %s: unexpected answer %q", host, head)
 	}
-	b := &Base{ID: bid, Bytes: int64(len(out)), lines: map[string]string{}}
+	b := &Base{ID: bid, Bytes: int64(len(out)), lines: map[string]baseLine{}}
+	bad := func(err error) (*Base, error) {
+		return nil, fmt.Errorf("find a delta base on %s: listing of %s: %w", host, bid, err)
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(rest))
 	if err != nil {
-		return nil, fmt.Errorf("find a delta base on %s: file manifest of %s: %w", h.Name(), bid, err)
+		return bad(err)
 	}
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		p, _, _ := strings.Cut(sc.Text(), "\t")
-		b.lines[p] = sc.Text()
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		return bad(err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("find a delta base on %s: file manifest of %s: %w", h.Name(), bid, err)
-	}
-	if _, err := io.Copy(io.Discard, zr); err != nil {
-		return nil, err
+	if b.lines, err = parseListing(string(text)); err != nil {
+		return bad(err)
 	}
 	return b, nil
+}
+
+// parseListing reads a base's listing (base.sh): the number of paths,
+// the paths front-coded, their types and modes, then the data of every
+// file and symlink.
+func parseListing(text string) (map[string]baseLine, error) {
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	n, err := strconv.Atoi(lines[0])
+	if err != nil || n < 0 || 1+2*n > len(lines) {
+		return nil, fmt.Errorf("bad count %q of %d lines", lines[0], len(lines))
+	}
+	paths, tms, data := lines[1:1+n], lines[1+n:1+2*n], lines[1+2*n:]
+	out := make(map[string]baseLine, n)
+	prev := ""
+	for i, pl := range paths {
+		k, suffix, ok := strings.Cut(pl, "\t")
+		shared, err := strconv.Atoi(k)
+		if !ok || err != nil || shared < 0 || shared > len(prev) || len(tms[i]) < 2 {
+			return nil, fmt.Errorf("bad line %q", pl)
+		}
+		p := prev[:shared] + suffix
+		prev = p
+		bl := baseLine{line: tms[i][:1] + "\t" + tms[i][1:] + "\t-"}
+		if t := tms[i][0]; t == TypeFile || t == TypeSymlink {
+			if len(data) == 0 {
+				return nil, fmt.Errorf("no data for %q", p)
+			}
+			d := data[0]
+			data = data[1:]
+			if t == TypeFile {
+				d, bl.derived, _ = strings.Cut(d, "\t")
+			}
+			bl.line = tms[i][:1] + "\t" + tms[i][1:] + "\t" + d
+		}
+		out[p] = bl
+	}
+	if len(data) > 0 {
+		return nil, fmt.Errorf("%d lines of data too many", len(data))
+	}
+	return out, nil
+}
+
+// short is e as a base listing has it (base.sh), less its path.
+func short(e FileEntry) string {
+	data := e.Data
+	if e.Type == TypeFile {
+		data = data[:min(shortHash, len(data))]
+	}
+	return string(e.Type) + "\t" + strconv.FormatUint(uint64(e.Mode.Perm()), 8) + "\t" + data
 }
 
 // Delta is what a host needs beyond its base to assemble a release.
@@ -74,30 +133,38 @@ type Delta struct {
 	// Send are the files to send (the rest come from the base).
 	Send map[string]bool
 	// Derive lists ("mode\tpath" lines) the files the host makes from
-	// the base's by replacing the base's id (Layout.Derive); Derived
-	// counts them; DeriveSent and DeriveReceived are the bytes it took.
-	Derive                     []byte
-	Derived                    int
-	DeriveSent, DeriveReceived int64
+	// the base's by replacing the base's id with the release's: every
+	// release is built with its id in its asset prefix and build id
+	// (/<release>/_next/...), so many files of a new release are a file
+	// of the base with the id replaced. They are not sent; the host's
+	// verification against full hashes covers them like any other file.
+	// Derived counts them.
+	Derive  []byte
+	Derived int
 }
 
-// Plan compares a release's file manifest with the base.
+// Plan compares a release's file manifest with the base. A changed file
+// whose new hash is the base's file's with the new id in place of the
+// base's (the listing says it) is made on the host (Delta.Derive),
+// not sent.
 func (b *Base) Plan(files Files) *Delta {
 	d := &Delta{Send: map[string]bool{}}
-	var edit bytes.Buffer
+	var edit, derive bytes.Buffer
 	seen := make(map[string]bool, len(files))
 	for _, e := range files {
 		seen[e.Path] = true
-		short := e
-		if e.Type == TypeFile {
-			short.Data = e.Data[:shortHash]
-		}
-		if b.lines[e.Path] == short.Line() {
+		old, had := b.lines[e.Path]
+		if had && old.line == short(e) {
 			continue
 		}
 		edit.WriteString(e.Line())
 		edit.WriteByte('\n')
-		if e.Type == TypeFile {
+		switch {
+		case e.Type != TypeFile:
+		case had && old.derived != "" && strings.HasPrefix(e.Data, old.derived):
+			d.Derived++
+			fmt.Fprintf(&derive, "%o\t%s\n", e.Mode.Perm(), e.Path)
+		default:
 			d.Send[e.Path] = true
 		}
 	}
@@ -111,55 +178,6 @@ func (b *Base) Plan(files Files) *Delta {
 	for _, p := range gone {
 		edit.WriteString(p + "\t-\n")
 	}
-	d.Edit = edit.Bytes()
+	d.Edit, d.Derive = edit.Bytes(), derive.Bytes()
 	return d
-}
-
-// Derive asks the host which changed files of d it can make from the
-// base by replacing the base's id with id (derive.sh), and moves them from
-// d.Send to d.Derive. Every release is built with its id in its asset
-// prefix and build id (/<release>/_next/...), so many files of a new
-// release are a file of the base with the base's id replaced by the new
-// one. Those are not sent: the host makes them again while it assembles
-// the release, and the verification against full hashes covers them like
-// any other file.
-func (l Layout) Derive(ctx context.Context, h remote.Host, b *Base, id string, files Files, d *Delta) error {
-	if err := ValidID(id); err != nil {
-		return err
-	}
-	var in bytes.Buffer
-	var asked []FileEntry
-	for _, e := range files {
-		if d.Send[e.Path] && b.lines[e.Path] != "" {
-			in.WriteString(e.Data + "  " + e.Path + "\n")
-			asked = append(asked, e)
-		}
-	}
-	if in.Len() == 0 {
-		return nil
-	}
-	c := l.cmd(deriveScript, b.ID, id)
-	c.Stdin = &in
-	d.DeriveSent = int64(in.Len())
-	res, err := h.Run(ctx, c)
-	if err != nil {
-		return fmt.Errorf("derive files from %s on %s: %w", b.ID, h.Name(), err)
-	}
-	d.DeriveReceived = int64(len(res.Stdout))
-	var matched []FileEntry
-	for n := range strings.FieldsSeq(string(res.Stdout)) {
-		i, err := strconv.Atoi(n)
-		if err != nil || i < 1 || i > len(asked) {
-			return fmt.Errorf("derive files from %s on %s: unexpected answer %q", b.ID, h.Name(), n)
-		}
-		matched = append(matched, asked[i-1])
-	}
-	var list bytes.Buffer
-	for _, e := range matched {
-		delete(d.Send, e.Path)
-		d.Derived++
-		fmt.Fprintf(&list, "%o\t%s\n", e.Mode.Perm(), e.Path)
-	}
-	d.Derive = list.Bytes()
-	return nil
 }

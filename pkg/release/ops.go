@@ -9,10 +9,11 @@ import (
 
 // cmd builds the remote command of one operation: the prelude, then the
 // operation's fixed script; the prelude takes the deploy root and the
-// layout's names, the operation's arguments follow.
+// layout's names, the operation's arguments follow. The script goes
+// compact (no comments).
 func (l Layout) cmd(script string, args ...string) remote.Cmd {
 	a := append(append([]string{l.Root}, layoutNames...), args...)
-	return remote.Cmd{Script: prelude + script, Args: a}
+	return remote.Cmd{Script: compact(prelude + script), Args: a}
 }
 
 // run runs one operation and returns its stdout.

@@ -2,7 +2,6 @@ package release
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -26,6 +25,12 @@ type Readiness struct {
 	// Existing is the manifest of the release when the host already
 	// holds it complete.
 	Existing *Manifest
+	// Base is what a delta would be assembled from (PreflightDelta); nil
+	// when the host holds none, or the release itself, or BaseErr says
+	// why it could not be read (a delta is an optimisation: the host
+	// then gets the whole artifact, the preflight does not fail).
+	Base    *Base
+	BaseErr error
 }
 
 // SharedError is shared entries a host lacks (or has of the other kind):
@@ -74,23 +79,33 @@ func (e *ConflictError) ErrorHost() string { return e.Host }
 // shared folder entry; a shared file that is not there is a
 // *SharedError.
 func (l Layout) Preflight(ctx context.Context, h remote.Host, id string, format Format, staleAfter time.Duration, shared []string) (*Readiness, error) {
+	return l.preflight(ctx, h, id, format, staleAfter, shared, "")
+}
+
+// PreflightDelta is Preflight that also finds, in the same round trip,
+// the base a delta of the release would be assembled from and its
+// listing (Readiness.Base, as DeltaBase does alone).
+func (l Layout) PreflightDelta(ctx context.Context, h remote.Host, id string, format Format, staleAfter time.Duration, shared []string) (*Readiness, error) {
+	return l.preflight(ctx, h, id, format, staleAfter, shared, strconv.Itoa(shortHash))
+}
+
+func (l Layout) preflight(ctx context.Context, h remote.Host, id string, format Format, staleAfter time.Duration, shared []string, short string) (*Readiness, error) {
 	if err := format.Valid(); err != nil {
 		return nil, err
 	}
 	if err := CheckSharedList(shared); err != nil {
 		return nil, err
 	}
-	args := append([]string{id, format.Tool(), seconds(staleAfter)}, shared...)
+	args := append([]string{id, format.Tool(), seconds(staleAfter), short}, shared...)
 	out, err := l.run(ctx, h, "preflight", preflightScript, args...)
 	if err != nil {
 		return nil, err
 	}
 	r := &Readiness{}
 	lacks := &SharedError{Host: h.Name()}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "\t")
+	for len(out) > 0 {
+		line, rest, _ := bytes.Cut(out, []byte("\n"))
+		k, v, _ := strings.Cut(string(line), "\t")
 		switch k {
 		case "CLEANED":
 			r.Cleaned, err = strconv.Atoi(v)
@@ -104,10 +119,14 @@ func (l Layout) Preflight(ctx context.Context, h remote.Host, id string, format 
 			entry, why, _ := strings.Cut(v, "\t")
 			lacks.Paths = append(lacks.Paths, l.SharedPath(entry))
 			lacks.Problems = append(lacks.Problems, why)
+		case "NONE", "BASE": // delta_base's answer (base.sh), last
+			r.Base, r.BaseErr = parseBase(out, h.Name())
+			rest = nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("preflight on %s: bad answer %q: %w", h.Name(), sc.Text(), err)
+			return nil, fmt.Errorf("preflight on %s: bad answer %q: %w", h.Name(), line, err)
 		}
+		out = rest
 	}
 	if len(lacks.Paths) > 0 {
 		return nil, lacks

@@ -39,14 +39,14 @@ var (
 	cleanMain string
 	//go:embed scripts/preflight.sh
 	preflightMain string
-	// cleanScript and preflightScript are theirs after lease.sh, whose
-	// clean_incoming both call.
-	cleanScript     = leaseFns + cleanMain
-	preflightScript = leaseFns + preflightMain
 	//go:embed scripts/base.sh
-	baseScript string
-	//go:embed scripts/derive.sh
-	deriveScript string
+	baseFns string
+	// cleanScript and preflightScript are theirs after lease.sh, whose
+	// clean_incoming both call; preflight answers with a delta's base too
+	// (base.sh), as baseScript does alone.
+	cleanScript     = leaseFns + cleanMain
+	preflightScript = leaseFns + baseFns + preflightMain
+	baseScript      = baseFns + "delta_base \"$1\" \"$2\"\n"
 
 	//go:embed scripts/receive-unpack.sh
 	receiveUnpack string

@@ -32,8 +32,7 @@ var scripts = map[string]string{
 	"lease.sh":            leaseFns,
 	"clean.sh":            cleanMain,
 	"preflight.sh":        preflightMain,
-	"base.sh":             baseScript,
-	"derive.sh":           deriveScript,
+	"base.sh":             baseFns,
 	"receive-unpack.sh":   receiveUnpack,
 	"receive-assemble.sh": receiveAssemble,
 	"receive-verify.sh":   receiveVerify,
@@ -101,7 +100,6 @@ func TestCommands(t *testing.T) {
 	l := Layout{Root: "/app"}
 	names := []string{"/app", "releases", "current", ".next-deploy", ".next-deploy/release.json", ".next-deploy/files.tsv", "history.jsonl", "lock", ".incoming-", ".removing-", "lease", "heartbeat", "shared"}
 	ctx := context.Background()
-	b := &Base{ID: "v1", lines: map[string]string{"a.js": "x"}}
 	for _, tc := range []struct {
 		name   string
 		answer string
@@ -115,16 +113,16 @@ func TestCommands(t *testing.T) {
 		{"in use", "", func(h remote.Host) error { _, err := l.InUse(ctx, h); return err }, inUseScript, nil},
 		{"remove", "", func(h remote.Host) error { return l.Remove(ctx, h, []string{"v0", "v1"}) }, removeScript, []string{"v0", "v1"}},
 		{"clean", "0\n", func(h remote.Host) error { _, err := l.CleanStale(ctx, h, 90*time.Minute); return err }, cleanScript, []string{"5400"}},
-		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", time.Hour, nil); return err }, preflightScript, []string{"v2", "zstd", "3600"}},
+		{"preflight", "", func(h remote.Host) error { _, err := l.Preflight(ctx, h, "v2", "zst", time.Hour, nil); return err }, preflightScript, []string{"v2", "zstd", "3600", ""}},
+		{"preflight of a delta", "", func(h remote.Host) error {
+			_, err := l.PreflightDelta(ctx, h, "v2", "zst", time.Hour, nil)
+			return err
+		}, preflightScript, []string{"v2", "zstd", "3600", "6"}},
 		{"preflight with shared", "", func(h remote.Host) error {
 			_, err := l.Preflight(ctx, h, "v2", "gz", time.Hour, []string{".env.production", "public/uploads/"})
 			return err
-		}, preflightScript, []string{"v2", "gzip", "3600", ".env.production", "public/uploads/"}},
-		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "8"}},
-		{"derive", "", func(h remote.Host) error {
-			files := Files{{Path: "a.js", Type: TypeFile, Mode: 0o644, Size: 1, Data: strings.Repeat("b", 64)}}
-			return l.Derive(ctx, h, b, "v2", files, &Delta{Send: map[string]bool{"a.js": true}})
-		}, deriveScript, []string{"v1", "v2"}},
+		}, preflightScript, []string{"v2", "gzip", "3600", "", ".env.production", "public/uploads/"}},
+		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "6"}},
 		{"receive", "DELIVERED\t0\t0\n", func(h remote.Host) error {
 			u := Upload{Manifest: Manifest{ID: "v2", AppDir: "web"}, Format: "gz", Payload: strings.NewReader(""), PayloadSHA256: "s"}
 			_, err := l.Receive(ctx, h, u)
@@ -156,7 +154,7 @@ func TestCommands(t *testing.T) {
 			continue
 		}
 		got := h.cmds[0]
-		if got.Script != prelude+tc.script {
+		if got.Script != compact(prelude+tc.script) {
 			t.Errorf("%s: script is not prelude.sh and its own file", tc.name)
 		}
 		if want := append(slices.Clone(names), tc.args...); !slices.Equal(got.Args, want) {
@@ -166,13 +164,13 @@ func TestCommands(t *testing.T) {
 }
 
 // The receive command is its pieces, the functions before the main part;
-// clean and preflight are theirs after lease.sh.
+// clean and preflight are theirs after lease.sh (preflight after base.sh too).
 func TestReceiveScriptIsItsPieces(t *testing.T) {
 	if got, want := receiveScript, leaseFns+receiveUnpack+receiveAssemble+receiveVerify+receiveShared+receiveMain; got != want {
 		t.Error("receiveScript is not lease, unpack, assemble, verify, shared, then receive.sh")
 	}
-	if cleanScript != leaseFns+cleanMain || preflightScript != leaseFns+preflightMain {
-		t.Error("clean.sh or preflight.sh does not come after lease.sh")
+	if cleanScript != leaseFns+cleanMain || preflightScript != leaseFns+baseFns+preflightMain {
+		t.Error("clean.sh or preflight.sh does not come after lease.sh (and base.sh)")
 	}
 	for fn, piece := range map[string]string{"unpack": receiveUnpack, "assemble": receiveAssemble, "verify": receiveVerify, "lease_take": leaseFns,
 		"shared_paths": receiveShared, "link_shared": receiveShared} {
@@ -191,7 +189,7 @@ func TestLockCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := h.cmds[0]
-	if c.Script != prelude+lockAside+lockMain {
+	if c.Script != compact(prelude+lockAside+lockMain) {
 		t.Error("lock: script is not prelude.sh, lock-aside.sh and lock.sh")
 	}
 	args := c.Args[len(layoutNames)+1:]

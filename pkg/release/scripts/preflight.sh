@@ -2,15 +2,17 @@
 # layout can be made and written, the tools are there. It removes uploads
 # abandoned for more than $3 seconds (clean_incoming, lease.sh) and
 # answers CLEANED (how many), FREE (KiB free under releases/) and, when
-# release $1 is there, HAVE with its manifest (base64). $2 is the
-# decompressor the artifact needs. $4... are the shared entries (a
+# release $1 is there, HAVE with its manifest (base64); else, when $4
+# is not empty, the base a delta of release $1 would be assembled from
+# and its listing (delta_base, base.sh), last: one round trip for both.
+# $2 is the decompressor the artifact needs. $5... are the shared entries (a
 # trailing / for a folder, shared.go): the shared folder is made when
 # missing, and so is an entry's folder (it starts empty, as uploads/
 # does); a file must be there, readable, and each entry of its kind,
 # else SHARED answers the entry and what is wrong with it.
 : "${root:?}" "${releases:?}" "${state:?}" "${manifest:?}" "${shared:?}" # from prelude.sh
-id=$1 tool=$2 stale=$3
-shift 3
+id=$1 tool=$2 stale=$3 short=$4
+shift 4
 mkdir -p "$root/$releases" "$root/$state" 2>/dev/null || fail "cannot create $root/$releases as $(id -un): create the deploy path and give it to this login"
 [ -w "$root/$releases" ] || fail "$root/$releases is not writable by $(id -un)"
 command -v tar >/dev/null 2>&1 || fail "tar is not installed: install it (apt-get install tar)"
@@ -50,4 +52,8 @@ if [ -e "$root/$releases/$id" ]; then
 	else
 		fail "$root/$releases/$id exists but has no manifest: it was not made by next-deploy; move it away"
 	fi
+elif [ -n "$short" ]; then
+	# A base that cannot be listed is no reason to stop: the answer is
+	# then cut short, and the host gets the whole artifact.
+	delta_base "$id" "$short" || true
 fi

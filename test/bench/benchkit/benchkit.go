@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -77,3 +78,39 @@ func RepoRoot() (string, error) {
 
 // MiB is n bytes in MiB.
 func MiB(n int64) float64 { return float64(n) / (1 << 20) }
+
+// Goal is one target of an issue's "must show", as a benchmark measured
+// it: what, our number, the alternative's, their ratio and the target.
+// test/bench/report.sh gathers every command's goals into the table of
+// docs/benchmarks.md, so the table is what the commands printed.
+type Goal struct {
+	What        string
+	Ours        string
+	Alternative string
+	// Ratio is ours over the alternative; Max the highest that meets
+	// the target (or, when Min is set, the lowest).
+	Ratio float64
+	Max   float64
+	Min   bool
+}
+
+// Met says whether the ratio meets the target.
+func (g Goal) Met() bool {
+	if g.Min {
+		return g.Ratio >= g.Max
+	}
+	return g.Ratio <= g.Max
+}
+
+// PrintGoal prints g as one line that report.sh picks up:
+// "GOAL<TAB>what<TAB>ours<TAB>alternative<TAB>ratio<TAB>target<TAB>met".
+func PrintGoal(w io.Writer, g Goal) {
+	op, met := "<=", "yes"
+	if g.Min {
+		op = ">="
+	}
+	if !g.Met() {
+		met = "NO"
+	}
+	fmt.Fprintf(w, "GOAL\t%s\t%s\t%s\t%.2fx\t%s %.2gx\t%s\n", g.What, g.Ours, g.Alternative, g.Ratio, op, g.Max, met)
+}

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/org/next-deploy/test/bench/benchkit"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/org/next-deploy/test/bench/benchkit"
 
 	"github.com/org/next-deploy/pkg/build"
 	"github.com/org/next-deploy/pkg/static"
@@ -68,4 +69,27 @@ func changeLine(page string) error {
 		return fmt.Errorf("%s: no line %q to change", page, pageLine)
 	}
 	return os.WriteFile(page, []byte(changed), 0o644)
+}
+
+// withModules copies both trees into work with the node_modules folder
+// mods merged into each one's node_modules (the trees' own files win),
+// the same in both: a larger tree of many package files that the change
+// from v1 to v2 does not touch.
+func withModules(ctx context.Context, work, mods, tree1, tree2 string) (string, string, error) {
+	var out []string
+	for i, tree := range []string{tree1, tree2} {
+		dst := filepath.Join(work, fmt.Sprintf("modules-v%d", i+1))
+		fmt.Fprintf(os.Stderr, "copying %s with %s merged into its node_modules...\n", tree, mods)
+		if _, err := benchkit.Command(ctx, "cp", "-a", tree, dst); err != nil {
+			return "", "", err
+		}
+		if err := os.MkdirAll(filepath.Join(dst, "node_modules"), 0o755); err != nil {
+			return "", "", err
+		}
+		if _, err := benchkit.Command(ctx, "cp", "-a", "-n", mods+"/.", filepath.Join(dst, "node_modules")); err != nil {
+			return "", "", err
+		}
+		out = append(out, dst)
+	}
+	return out[0], out[1], nil
 }

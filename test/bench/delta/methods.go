@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/org/next-deploy/test/bench/benchkit"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/org/next-deploy/test/bench/benchkit"
 
 	"github.com/org/next-deploy/pkg/deliver"
 	"github.com/org/next-deploy/pkg/inventory"
@@ -26,7 +27,8 @@ type method struct {
 // sample is one run of a method; the counts are means over the hosts.
 type sample struct {
 	seconds float64
-	bytes   float64 // on the wire, both ways
+	bytes   float64 // on the wire, both ways, at the TCP level (SSH included)
+	app     float64 // what the tool itself counted: ours Result.Bytes+Received, rsync --stats
 	files   float64 // files sent
 	linked  float64 // files a delta hard-linked from the base
 	copied  float64 // files a delta copied from the base
@@ -40,8 +42,21 @@ type sample struct {
 type fleet struct {
 	b       *bed.Bed
 	d       *remote.Dialer
-	targets []inventory.Target
+	targets []inventory.Target // through the wires
 	layout  release.Layout
+	wires   *wires
+	execs   *execs // the delta's bytes by what ran
+}
+
+// counted runs send and sets the sample's bytes to what crossed the
+// wires meanwhile, per host.
+func (f *fleet) counted(send func(ctx context.Context) (sample, error)) func(ctx context.Context) (sample, error) {
+	return func(ctx context.Context) (sample, error) {
+		before := f.wires.total()
+		s, err := send(ctx)
+		s.bytes = float64(f.wires.total()-before) / float64(len(f.wires.byHost))
+		return s, err
+	}
 }
 
 // ours delivers v with deliver.Inspect and deliver.Run, as the CLI does,
@@ -54,7 +69,11 @@ func (f *fleet) ours(v version, delta bool) func(ctx context.Context) (sample, e
 			return sample{}, err
 		}
 		s := sample{inspect: time.Since(start).Seconds()}
-		rs, err := f.run(ctx, a, id, delta)
+		var ex *execs
+		if delta {
+			ex = f.execs
+		}
+		rs, err := f.run(ctx, a, id, delta, ex)
 		if err != nil {
 			return sample{}, err
 		}
@@ -62,7 +81,7 @@ func (f *fleet) ours(v version, delta bool) func(ctx context.Context) (sample, e
 			if delta && r.Mode != "delta" {
 				return sample{}, fmt.Errorf("%s: no delta (%s): %s", r.Host, r.Mode, r.Fallback)
 			}
-			s.bytes += float64(r.Bytes + r.Received)
+			s.app += float64(r.Bytes + r.Received)
 			s.sent += float64(r.Bytes)
 			s.files += float64(r.SentFiles)
 			s.linked += float64(r.Linked)
@@ -70,15 +89,21 @@ func (f *fleet) ours(v version, delta bool) func(ctx context.Context) (sample, e
 			s.derived += float64(r.Derived)
 		}
 		n := float64(len(rs))
-		s.bytes, s.sent, s.files, s.linked, s.copied, s.derived = s.bytes/n, s.sent/n, s.files/n, s.linked/n, s.copied/n, s.derived/n
+		s.app, s.sent, s.files, s.linked, s.copied, s.derived = s.app/n, s.sent/n, s.files/n, s.linked/n, s.copied/n, s.derived/n
 		return s, nil
 	}
 }
 
-func (f *fleet) run(ctx context.Context, a deliver.Artifact, id string, delta bool) ([]deliver.Result, error) {
+// run delivers over fresh connections; with ex, it counts what each
+// script run took on the wire.
+func (f *fleet) run(ctx context.Context, a deliver.Artifact, id string, delta bool, ex *execs) ([]deliver.Result, error) {
 	pool := remote.NewPool(f.d)
 	defer pool.Close()
-	rs, err := deliver.Run(ctx, pool, f.targets, f.layout, a, deliver.Options{Release: id, Delta: delta})
+	var conn deliver.Connector = pool
+	if ex != nil {
+		conn = ex.connector(pool)
+	}
+	rs, err := deliver.Run(ctx, conn, f.targets, f.layout, a, deliver.Options{Release: id, Delta: delta})
 	if err != nil {
 		return rs, fmt.Errorf("deliver %s: %w", id, err)
 	}
@@ -101,7 +126,7 @@ var (
 // by checksum, times not kept (a new build gives every file a new time).
 func (f *fleet) rsync(v version) func(ctx context.Context) (sample, error) {
 	return func(ctx context.Context) (sample, error) {
-		args := []string{"-a", "--no-times", "-c", "--stats", "--link-dest=../v1", "-e", "ssh -F " + f.b.SSHConfigFile}
+		args := []string{"-a", "--no-times", "-c", "--stats", "--link-dest=../v1", "-e", "ssh -F " + f.wires.sshConfig}
 		for _, x := range v.excluded {
 			args = append(args, "--exclude=/"+x+"/")
 		}
@@ -119,11 +144,11 @@ func (f *fleet) rsync(v version) func(ctx context.Context) (sample, error) {
 				v, _ := strconv.ParseInt(strings.ReplaceAll(m[1], ",", ""), 10, 64)
 				n[i] = float64(v)
 			}
-			return sample{bytes: n[0] + n[1], files: n[2]}, nil
+			return sample{app: n[0] + n[1], files: n[2]}, nil
 		})
 		var s sample
 		for _, x := range ss {
-			s.bytes += x.bytes / float64(len(ss))
+			s.app += x.app / float64(len(ss))
 			s.files += x.files / float64(len(ss))
 		}
 		return s, err
@@ -138,7 +163,7 @@ func (f *fleet) reset(ctx context.Context, v1 version) error {
 			return fmt.Errorf("%s: %w: %s", h.Name(), err, e)
 		}
 	}
-	if _, err := f.run(ctx, v1.art, v1.id, false); err != nil {
+	if _, err := f.run(ctx, v1.art, v1.id, false, nil); err != nil {
 		return err
 	}
 	for _, h := range f.b.Hosts {
