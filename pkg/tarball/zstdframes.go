@@ -103,7 +103,7 @@ func binaryFile(name string, size int64) bool {
 func (z zstdFrames) OpenWriter(w io.Writer) (io.WriteCloser, error) {
 	workers := runtime.GOMAXPROCS(0)
 	f := &framesWriter{w: w, size: z.frameSize, bestSize: z.bestSize, workers: workers, text: z.level, after: z.after, binary: z.binary,
-		budget: z.budget, level: z.level, encs: map[zstd.EncoderLevel]*zstd.Encoder{}}
+		budget: z.budget, level: z.level, encs: map[zstd.EncoderLevel]*zstd.Encoder{}, free: make(chan []byte, workers+1)}
 	for _, l := range []zstd.EncoderLevel{z.level, z.after, z.binary} {
 		if f.encs[l] != nil {
 			continue
@@ -144,6 +144,7 @@ type framesWriter struct {
 	size, bestSize      int               // frame sizes, see limit
 	workers             int
 	buf                 []byte
+	free                chan []byte   // buffers of frames compressed, for the next ones
 	pending             []chan []byte // frames being compressed, in stream order
 	err                 error
 }
@@ -151,12 +152,15 @@ type framesWriter struct {
 func (f *framesWriter) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 && f.err == nil {
-		if f.buf == nil {
-			// A delta's payload may be a few kilobytes: grow to a
-			// frame as the input comes.
-			f.buf = make([]byte, 0, min(f.size, 1<<20))
-		}
 		limit := f.limit()
+		if f.buf == nil {
+			select {
+			case b := <-f.free:
+				f.buf = b[:0]
+			default:
+				f.buf = make([]byte, 0, f.size)
+			}
+		}
 		k := min(len(p), limit-len(f.buf))
 		f.buf = append(f.buf, p[:k]...)
 		p, n = p[k:], n+k
@@ -187,7 +191,13 @@ func (f *framesWriter) dispatch() {
 			f.text, f.level = f.after, f.after // from the next frame on
 		}
 	}
-	go func() { out <- enc.EncodeAll(in, nil) }()
+	go func() {
+		out <- enc.EncodeAll(in, nil)
+		select {
+		case f.free <- in:
+		default:
+		}
+	}()
 	f.pending = append(f.pending, out)
 	for len(f.pending) > f.workers && f.err == nil {
 		f.flushOldest()
