@@ -8,7 +8,7 @@ require (
 	github.com/goccy/go-yaml v1.19.2
 	github.com/google/go-github/v62 v62.0.0
 	github.com/hashicorp/go-retryablehttp v0.7.8
-	github.com/klauspost/compress v1.17.11
+	github.com/klauspost/compress v1.20.4
 	github.com/mholt/archiver/v4 v4.0.0-alpha.9
 	github.com/sethvargo/go-githubactions v1.3.2
 	github.com/ulikunitz/xz v0.5.12

@@ -18,13 +18,13 @@ func Levels(f release.Format) (lo, hi, def int) {
 	case release.Zstd:
 		// The levels map onto klauspost's four: 1, 2-5 (like zstd -3),
 		// 6-9 ("better", like zstd -7), 10+ ("best"); native libraries
-		// and compressed media stay at "default" below 19 (binaryLevel).
-		// On the fixture's standalone tree (38 MB, 18.7 MB of it
-		// sharp's libvips), against tar -czf: 10 gives 0.93x the bytes
-		// in 0.57-0.69x the time, 7 0.95x in 0.31-0.58x (4 MiB frames
-		// all at "better" were 0.95x in 0.36-0.74x), 19 0.88x in
-		// 1.4-2.3x. Without the native libraries, 10 is 0.69x the bytes
-		// of tar -czf but about 1.9x its time, 7 0.75x in 1.0x.
+		// and compressed media stay at "default" below 19 (binaryLevel);
+		// from 10 to 18, text past the first 32 MiB steps down to
+		// "better" (bestBudget). Against tar -czf, on the fixture's
+		// standalone tree (38 MB, 18.7 MB of it sharp's libvips) 10
+		// gives 0.93x the bytes, 7 0.94x, 19 0.87x; on next@15.5.4's
+		// package tree (138 MB of JavaScript, maps and types) 10 gives
+		// 0.50x, 7 0.52x, 3 0.61x. test/bench/pack prints the times.
 		return 1, 22, 10
 	case release.Gzip:
 		return 1, 9, 6
@@ -58,7 +58,8 @@ func compressor(f release.Format, level int) (archiver.Compressor, error) {
 	}
 	switch f {
 	case release.Zstd:
-		return zstdFrames{level: zstd.EncoderLevelFromZstd(level), binary: binaryLevel(level), frameSize: ZstdFrameSize}, nil
+		return zstdFrames{level: zstd.EncoderLevelFromZstd(level), after: textLevel(level), binary: binaryLevel(level),
+			frameSize: ZstdFrameSize, bestSize: bestFrameSize, budget: bestBudget}, nil
 	case release.Gzip:
 		return archiver.Gz{CompressionLevel: level}, nil
 	case release.Xz:

@@ -9,29 +9,54 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// zstdFrames writes zstd as a series of independent frames of at most
-// ZstdFrameSize input bytes each, compressed on every core at once. One zstd
-// stream compresses on one core; a runner has several, and pack's time is
-// on every deploy's critical path. The bytes depend only on the input, the
-// levels and ZstdFrameSize, never on the number of cores: a frame ends every
-// ZstdFrameSize bytes, or where the level changes (see binaryLevel), however
-// many are in flight, so the artifact stays reproducible across runners.
-// zstd, GNU tar and every decoder read concatenated frames as one stream
-// (the zstd command's -T does the same).
+// zstdFrames writes zstd as a series of independent frames, compressed
+// on every core at once. One zstd stream compresses on one core; a runner
+// has several, and pack's time is on every deploy's critical path. The
+// bytes depend only on the input and the settings, never on the number of
+// cores: a frame ends after ZstdFrameSize bytes (bestFrameSize while text
+// is at the level's own, see bestBudget), where the budget is spent, or
+// where the level changes (see binaryLevel), however many are in flight,
+// so the artifact stays reproducible across runners. zstd, GNU tar and
+// every decoder read concatenated frames as one stream (the zstd
+// command's -T does the same).
 type zstdFrames struct {
 	level zstd.EncoderLevel
+	// after is the text level once budget bytes of text are written.
+	after zstd.EncoderLevel
 	// binary is the level of the files binaryFile picks.
-	binary    zstd.EncoderLevel
-	frameSize int
+	binary zstd.EncoderLevel
+	// frameSize is the frame size (and window), bestSize the frame size
+	// of text at level.
+	frameSize, bestSize int
+	budget              int64
 }
 
-// ZstdFrameSize is the input bytes of one zstd frame (see zstdFrames):
-// large enough that each frame's window finds most of what a window of
-// the whole stream would, small enough to give two cores work on a 40 MB
-// tree. On the fixture's 20 MB of JavaScript and JSON at "best", 4 MiB
-// frames give 2.67 MB, 8 MiB 2.58 MB, one 20 MB frame 2.53 MB. Changing
-// it changes every artifact's bytes (pack's golden test).
-const ZstdFrameSize = 8 << 20
+// ZstdFrameSize is the input bytes of one zstd frame (see zstdFrames), and
+// its window: large enough that a frame finds what a package tree repeats
+// across files (a published package such as next holds the CommonJS and
+// the ESM build of the same sources, and one server runtime per router and
+// flavour, megabytes apart), small enough to give two cores work. On
+// next@15.5.4's 138 MB at "better": 8 MiB frames give 21.5 MB, 16 MiB
+// 18.2 MB, 32 MiB 16.6 MB, 64 MiB 15.8 MB (two frames in flight instead
+// of five). The window stays far below the 128 MiB (window log 27) that
+// the zstd command decodes without --memory or --long. Changing it
+// changes the bytes of trees larger than a frame (pack's golden test).
+const ZstdFrameSize = 32 << 20
+
+// bestBudget is how many bytes of text compress at the level's own
+// before the text steps down to textLevel ("better" for the default, 10).
+// "best" makes JavaScript about 9% smaller than "better" at about three
+// times the CPU: worth it on the 20 MB of text of the fixture's
+// standalone tree, but on next@15.5.4's 138 MB "best" throughout costs
+// as much CPU as gzip -6. A standalone tree of an app of usual size stays
+// within the budget and is packed as before this budget (8 MiB frames
+// at "best"); a package tree gets its first 32 MiB so, and the rest in
+// frames of ZstdFrameSize at "better", whose windows find what the tree
+// repeats. Changing either changes artifacts' bytes (pack's golden test).
+const (
+	bestBudget    = 32 << 20
+	bestFrameSize = 8 << 20
+)
 
 // binaryLevel is the level for native libraries and already compressed
 // files. Their bytes barely shrink with effort, and in a Next standalone
@@ -77,8 +102,9 @@ func binaryFile(name string, size int64) bool {
 
 func (z zstdFrames) OpenWriter(w io.Writer) (io.WriteCloser, error) {
 	workers := runtime.GOMAXPROCS(0)
-	f := &framesWriter{w: w, size: z.frameSize, workers: workers, level: z.level, text: z.level, binary: z.binary, encs: map[zstd.EncoderLevel]*zstd.Encoder{}}
-	for _, l := range []zstd.EncoderLevel{z.level, z.binary} {
+	f := &framesWriter{w: w, size: z.frameSize, bestSize: z.bestSize, workers: workers, text: z.level, after: z.after, binary: z.binary,
+		budget: z.budget, level: z.level, encs: map[zstd.EncoderLevel]*zstd.Encoder{}, free: make(chan []byte, workers+1)}
+	for _, l := range []zstd.EncoderLevel{z.level, z.after, z.binary} {
 		if f.encs[l] != nil {
 			continue
 		}
@@ -107,32 +133,52 @@ func windowFor(size int) int {
 }
 
 type framesWriter struct {
-	w       io.Writer
-	encs    map[zstd.EncoderLevel]*zstd.Encoder
-	text    zstd.EncoderLevel
-	binary  zstd.EncoderLevel
-	level   zstd.EncoderLevel // of the frame being buffered
-	size    int
-	workers int
-	buf     []byte
-	pending []chan []byte // frames being compressed, in stream order
-	err     error
+	w    io.Writer
+	encs map[zstd.EncoderLevel]*zstd.Encoder
+	// text is the text level: the level's own until budget bytes of
+	// text are dispatched (textIn), after from then on.
+	text, after, binary zstd.EncoderLevel
+	budget, textIn      int64
+	level               zstd.EncoderLevel // of the frame being buffered
+	inBinary            bool              // the buffered frame holds binary files
+	size, bestSize      int               // frame sizes, see limit
+	workers             int
+	buf                 []byte
+	free                chan []byte   // buffers of frames compressed, for the next ones
+	pending             []chan []byte // frames being compressed, in stream order
+	err                 error
 }
 
 func (f *framesWriter) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 && f.err == nil {
+		limit := f.limit()
 		if f.buf == nil {
-			f.buf = make([]byte, 0, f.size)
+			select {
+			case b := <-f.free:
+				f.buf = b[:0]
+			default:
+				f.buf = make([]byte, 0, f.size)
+			}
 		}
-		k := min(len(p), f.size-len(f.buf))
+		k := min(len(p), limit-len(f.buf))
 		f.buf = append(f.buf, p[:k]...)
 		p, n = p[k:], n+k
-		if len(f.buf) == f.size {
+		if len(f.buf) == limit {
 			f.dispatch()
 		}
 	}
 	return n, f.err
+}
+
+// limit is the size of the buffered frame: text at the level's own ends
+// at bestSize and where the budget is spent, so that the slow level
+// spreads over the cores and stops at the budget.
+func (f *framesWriter) limit() int {
+	if f.inBinary || f.text == f.after {
+		return f.size
+	}
+	return int(min(int64(f.bestSize), f.budget-f.textIn))
 }
 
 // dispatch starts compressing the buffered frame and, when as many frames
@@ -140,7 +186,18 @@ func (f *framesWriter) Write(p []byte) (int, error) {
 func (f *framesWriter) dispatch() {
 	in, out, enc := f.buf, make(chan []byte, 1), f.encs[f.level]
 	f.buf = nil
-	go func() { out <- enc.EncodeAll(in, nil) }()
+	if !f.inBinary {
+		if f.textIn += int64(len(in)); f.textIn >= f.budget {
+			f.text, f.level = f.after, f.after // from the next frame on
+		}
+	}
+	go func() {
+		out <- enc.EncodeAll(in, nil)
+		select {
+		case f.free <- in:
+		default:
+		}
+	}()
 	f.pending = append(f.pending, out)
 	for len(f.pending) > f.workers && f.err == nil {
 		f.flushOldest()
@@ -170,6 +227,16 @@ func (f *framesWriter) Close() error {
 	return f.err
 }
 
+// textLevel is the level text steps down to once bestBudget bytes of it
+// are written: "better" for levels 10 to 18, the level's own otherwise
+// (19 and more ask for the smallest artifact whatever it costs).
+func textLevel(level int) zstd.EncoderLevel {
+	if level >= 10 && level < 19 {
+		return zstd.SpeedBetterCompression
+	}
+	return zstd.EncoderLevelFromZstd(level)
+}
+
 // binarySetter is a compressing writer that can take binary files at
 // another level (framesWriter): Writer tells it before each entry.
 type binarySetter interface {
@@ -179,15 +246,18 @@ type binarySetter interface {
 // setBinary ends the buffered frame if the level changes, and compresses
 // what follows at the binary level or at the text level.
 func (f *framesWriter) setBinary(binary bool) {
-	l := f.text
-	if binary {
-		l = f.binary
-	}
-	if l == f.level {
-		return
-	}
-	if len(f.buf) > 0 && f.err == nil {
+	if f.levelFor(binary) != f.level && len(f.buf) > 0 && f.err == nil {
 		f.dispatch()
 	}
-	f.level = l
+	f.level = f.levelFor(binary) // dispatch may have stepped the text down
+	if len(f.buf) == 0 {
+		f.inBinary = binary
+	}
+}
+
+func (f *framesWriter) levelFor(binary bool) zstd.EncoderLevel {
+	if binary {
+		return f.binary
+	}
+	return f.text
 }
