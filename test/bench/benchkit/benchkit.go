@@ -112,5 +112,5 @@ func PrintGoal(w io.Writer, g Goal) {
 	if !g.Met() {
 		met = "NO"
 	}
-	fmt.Fprintf(w, "GOAL\t%s\t%s\t%s\t%.2fx\t%s %.2gx\t%s\n", g.What, g.Ours, g.Alternative, g.Ratio, op, g.Max, met)
+	fmt.Fprintf(w, "GOAL\t%s\t%s\t%s\t%.3gx\t%s %.2gx\t%s\n", g.What, g.Ours, g.Alternative, g.Ratio, op, g.Max, met)
 }

@@ -155,7 +155,11 @@ func bench(ctx context.Context, t *testing.T, o opts) error {
 			samples[i] = append(samples[i], s)
 		}
 	}
-	report(methods, samples, v2.art.Bytes)
+	label := "the fixture"
+	if o.modules != "" {
+		label = "the fixture + node_modules"
+	}
+	report(methods, samples, v2.art.Bytes, label)
 	fmt.Printf("\nthe delta's TCP bytes by what ran, per host (mean of %d runs):\n\n", runs)
 	f.execs.print(runs*len(b.Hosts), v2.art.Bytes)
 	return f.hashTime(v1.id)

@@ -36,6 +36,7 @@ import (
 
 	"github.com/org/next-deploy/pkg/archive"
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/test/bench/benchkit"
 )
 
 func main() {
@@ -92,7 +93,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nthe published package %s (target, issue 15: bytes <= 0.60x, time <= 0.50x of tar -czf):\n", *npm)
 	// xz takes a minute a run on this tree and is no contender for speed.
-	return compare(ctx, stdout, src, work, *runs, contenders()[:6])
+	rs, err := compare(ctx, stdout, src, work, *runs, contenders()[:6])
+	if err != nil {
+		return err
+	}
+	printGoals(stdout, "pack of "+*npm, rs, 0.6, 0.5)
+	return nil
+}
+
+// printGoals prints the goals of the default format (results[1])
+// against tar -czf (results[0]).
+func printGoals(w io.Writer, tree string, rs []measure, bytes, time float64) {
+	tar, ours := rs[0], rs[1]
+	benchkit.PrintGoal(w, benchkit.Goal{What: tree + ": bytes", Ours: fmt.Sprintf("%.2f MB", float64(ours.bytes)/1e6),
+		Alternative: fmt.Sprintf("tar -czf %.2f MB", float64(tar.bytes)/1e6), Ratio: float64(ours.bytes) / float64(tar.bytes), Max: bytes})
+	benchkit.PrintGoal(w, benchkit.Goal{What: tree + ": time", Ours: fmt.Sprintf("%.2f s", ours.seconds),
+		Alternative: fmt.Sprintf("tar -czf %.2f s", tar.seconds), Ratio: ours.seconds / tar.seconds, Max: time})
 }
 
 // fixtureTrees compares on the fixture's standalone tree (built, or
@@ -106,9 +122,11 @@ func fixtureTrees(ctx context.Context, stdout, stderr io.Writer, source, work st
 		}
 	}
 	fmt.Fprintln(stdout, "the fixture's standalone tree (target, issue 3: bytes <= 0.85x, time <= 0.75x of tar -czf; issue 15: no worse):")
-	if err := compare(ctx, stdout, src, work, runs, contenders()); err != nil {
+	rs, err := compare(ctx, stdout, src, work, runs, contenders())
+	if err != nil {
 		return err
 	}
+	printGoals(stdout, "pack of the fixture", rs, 0.85, 0.75)
 	// Native libraries (sharp's libvips alone is about half of a Next 16
 	// standalone tree) compress alike with every compressor; the same
 	// tree without them shows what the compressors do with the app's
@@ -118,19 +136,20 @@ func fixtureTrees(ctx context.Context, stdout, stderr io.Writer, source, work st
 		return err
 	}
 	fmt.Fprintln(stdout, "\nthe same tree without native libraries (*.so*, *.node):")
-	return compare(ctx, stdout, js, work, runs, contenders())
+	_, err = compare(ctx, stdout, js, work, runs, contenders())
+	return err
 }
 
-func compare(ctx context.Context, stdout io.Writer, src, work string, runs int, cs []contender) error {
+func compare(ctx context.Context, stdout io.Writer, src, work string, runs int, cs []contender) ([]measure, error) {
 	var results []measure
 	for _, c := range cs {
 		m, err := timeIt(ctx, c, src, work, runs)
 		if err != nil {
-			return fmt.Errorf("%s: %w", c.name, err)
+			return nil, fmt.Errorf("%s: %w", c.name, err)
 		}
 		results = append(results, m)
 	}
-	return report(stdout, src, results)
+	return results, report(stdout, src, results)
 }
 
 func contenders() []contender {

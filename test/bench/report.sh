@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# report.sh runs every benchmark of docs/benchmarks.md with the arguments
+# of issue 15's "must show", one after another, and writes what they
+# printed into docs/benchmarks.md between the report markers: the machine
+# it ran on, a table of every goal (the GOAL lines the commands print,
+# benchkit.PrintGoal) and each command's whole output. Nothing in the
+# table is typed in. Run it as root on an idle machine (the load average
+# is printed with the numbers):
+#
+#	sudo bash test/bench/report.sh            # everything (about 40 minutes on 2 cores)
+#	sudo bash test/bench/report.sh pack delta # some of them, by name
+#
+# The trees it needs from outside the repository (a published package, a
+# node_modules tree) are made by the commands themselves or by
+# test/bench/trees.sh; see each command's doc comment.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+doc=docs/benchmarks.md
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# name | command line (run by bash -c, from the repository's root)
+benches=(
+	"pack|go run ./test/bench/pack -runs 3"
+	"pack-package|go run ./test/bench/pack -runs 3 -package next@15.5.4"
+	"deliver-16|go run ./test/bench/deliver -hosts 16 -runs 3"
+	"deliver-tree-2|go run ./test/bench/deliver -hosts 2 -runs 3 -tree node_modules"
+	"deliver-tree-3|go run ./test/bench/deliver -hosts 3 -runs 3 -tree node_modules"
+	"delta|go run ./test/bench/delta -runs 3"
+	"delta-tree|go run ./test/bench/delta -runs 3 -tree node_modules"
+	"activate-16|go run ./test/bench/activate -hosts 16 -batch 25% -runs 3"
+	"activate-10|go run ./test/bench/activate -hosts 2 -runs 10 -methods ours"
+)
+
+want=" $* "
+machine() {
+	echo "- when: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (with local changes)')"
+	echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores; memory $(free -g | awk '/^Mem:/ { print $2 }') GiB; $(uname -sr)"
+	echo "- $(go version | cut -d' ' -f3), node $(node --version), $(ssh -V 2>&1 | cut -d, -f1), $(nginx -v 2>&1 | cut -d' ' -f3), pm2 $(pm2 --version 2>/dev/null | tail -n 1)"
+	echo "- load average before the first command: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+machine > "$out/machine"
+ran=()
+for b in "${benches[@]}"; do
+	name=${b%%|*} cmd=${b#*|}
+	if [ "$want" != "  " ] && [[ $want != *" $name "* ]]; then
+		continue
+	fi
+	echo "== $name: $cmd" >&2
+	start=$(date +%s)
+	{
+		echo "\$ $cmd"
+		bash -c "$cmd" 2>"$out/$name.err" || echo "(exit status $?: $(tail -n 3 "$out/$name.err" | tr '\n' ' '))"
+	} | tee "$out/$name.out" >&2
+	echo "($(($(date +%s) - start)) s, load average after: $(cut -d' ' -f1-3 /proc/loadavg))" >> "$out/$name.out"
+	ran+=("$name")
+done
+
+{
+	echo "<!-- report:begin (written by test/bench/report.sh; do not edit by hand) -->"
+	echo
+	echo "Ran on:"
+	echo
+	cat "$out/machine"
+	echo
+	echo "| goal | ours | alternative | ratio | target | met |"
+	echo "| --- | --- | --- | --- | --- | --- |"
+	for name in "${ran[@]}"; do
+		awk -F'\t' '$1 == "GOAL" { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$out/$name.out"
+	done
+	for name in "${ran[@]}"; do
+		echo
+		echo "<details><summary>$name</summary>"
+		echo
+		echo '```'
+		grep -v '^GOAL' "$out/$name.out"
+		echo '```'
+		echo
+		echo "</details>"
+	done
+	echo
+	echo "<!-- report:end -->"
+} > "$out/report"
+
+# Replace what is between the markers (or append the report).
+if grep -q '^<!-- report:begin' "$doc"; then
+	awk -v f="$out/report" '
+		/^<!-- report:begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
+		/^<!-- report:end/ { skip = 0; next }
+		!skip' "$doc" > "$out/doc"
+else
+	cat "$doc" "$out/report" > "$out/doc"
+fi
+cp "$out/doc" "$doc"
+echo "wrote $doc" >&2
