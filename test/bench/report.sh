@@ -10,25 +10,38 @@
 #	sudo bash test/bench/report.sh            # everything (about 40 minutes on 2 cores)
 #	sudo bash test/bench/report.sh pack delta # some of them, by name
 #
-# The trees it needs from outside the repository (a published package, a
-# node_modules tree) are made by the commands themselves or by
-# test/bench/trees.sh; see each command's doc comment.
+# The trees from outside the repository (a published package, node_modules
+# trees) come from the npm registry; see each command's doc comment.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 doc=docs/benchmarks.md
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# name | command line (run by bash -c, from the repository's root)
+# The fixture's two builds (v1, and v2 with a one-line change: test/bench/delta
+# makes them, -save keeps them) and a node_modules of thousands of files
+# are made once, under $work, and shared by the commands.
+work=${ND_BENCH_WORK:-/tmp/nd-bench}
+mkdir -p "$work"
+fixture="-save $work/fixture"
+if [ -f "$work/fixture/tree-v2/server.js" ]; then
+	fixture="-v1 $work/fixture/tree-v1 -v2 $work/fixture/tree-v2"
+fi
+if [ ! -d "$work/nm/node_modules/rxjs" ]; then
+	mkdir -p "$work/nm"
+	npm install --prefix "$work/nm" --no-save --no-audit --no-fund lodash@4.17.21 rxjs@7.8.1 >&2
+fi
+
+# name | command line (run by bash -c, from the repository's root); in
+# this order: delta builds the fixture the others use.
 benches=(
-	"pack|go run ./test/bench/pack -runs 3"
-	"pack-package|go run ./test/bench/pack -runs 3 -package next@15.5.4"
-	"deliver-16|go run ./test/bench/deliver -hosts 16 -runs 3"
-	"deliver-tree-2|go run ./test/bench/deliver -hosts 2 -runs 3 -tree node_modules"
-	"deliver-tree-3|go run ./test/bench/deliver -hosts 3 -runs 3 -tree node_modules"
-	"delta|go run ./test/bench/delta -runs 3"
-	"delta-tree|go run ./test/bench/delta -runs 3 -tree node_modules"
+	"delta|go run ./test/bench/delta -runs 5 $fixture"
+	"delta-node-modules|go run ./test/bench/delta -runs 5 -v1 $work/fixture/tree-v1 -v2 $work/fixture/tree-v2 -node-modules $work/nm/node_modules"
+	"deliver-16|go run ./test/bench/deliver -hosts 2,16 -runs 3 -rsync=false -tree $work/fixture/tree-v2"
+	"deliver-node-modules|go run ./test/bench/deliver -hosts 2,3 -runs 3 -npm default"
+	"pack|go run ./test/bench/pack -runs 3 -source $work/fixture/tree-v2"
 	"activate-16|go run ./test/bench/activate -hosts 16 -batch 25% -runs 3"
+	"delta-16|go run ./test/bench/delta -runs 3 -hosts 16 -v1 $work/fixture/tree-v1 -v2 $work/fixture/tree-v2"
 	"activate-10|go run ./test/bench/activate -hosts 2 -runs 10 -methods ours"
 )
 

@@ -2,7 +2,7 @@
 // app (test/fixtures/next-app) built as release v1, then with one line of a
 // page changed as release v2 (the release id is the build id and the asset
 // prefix, so the change reaches many files, as in real life). v1 is on
-// both hosts of the real test bed (test/bed) as current; v2 goes to both
+// the hosts of the real test bed (test/bed, -hosts, default 2) as current; v2 goes to all
 // hosts in parallel by three methods:
 //
 //   - full: deliver.Run without delta, the whole artifact;
@@ -61,6 +61,7 @@ func main() {
 	v1 := flag.String("v1", "", "standalone tree of release v1 (static copied in); with -v2, instead of building the fixture")
 	v2 := flag.String("v2", "", "standalone tree of release v2")
 	save := flag.String("save", "", "build the fixture in this directory and keep it: its tree-v1 and tree-v2 serve -v1 and -v2 next time")
+	hosts := flag.Int("hosts", 2, "hosts of the bed (1 to 64), all delivered to at once")
 	modules := flag.String("node-modules", "", "a node_modules folder added to both trees (where they lack a path): a larger tree of many package files")
 	benchkit.Main("BenchDelta", func(ctx context.Context, t *testing.T) error {
 		if *runs < 1 {
@@ -69,7 +70,10 @@ func main() {
 		if (*v1 == "") != (*v2 == "") {
 			return errors.New("-v1 and -v2 go together")
 		}
-		return bench(ctx, t, opts{runs: *runs, v1: *v1, v2: *v2, save: *save, modules: *modules})
+		if *hosts < 1 || *hosts > 64 {
+			return fmt.Errorf("-hosts %d: want 1 to 64", *hosts)
+		}
+		return bench(ctx, t, opts{hosts: *hosts, runs: *runs, v1: *v1, v2: *v2, save: *save, modules: *modules})
 	})
 }
 
@@ -82,7 +86,7 @@ type version struct {
 
 // opts are the command's flags.
 type opts struct {
-	runs                  int
+	runs, hosts           int
 	v1, v2, save, modules string
 }
 
@@ -112,7 +116,7 @@ func bench(ctx context.Context, t *testing.T, o opts) error {
 	if err != nil {
 		return err
 	}
-	b := bed.Start(t, bed.Options{Hosts: 2})
+	b := bed.Start(t, bed.Options{Hosts: o.hosts})
 	ws, err := startWires(b)
 	if err != nil {
 		return fmt.Errorf("start the counting proxies: %w", err)
@@ -131,7 +135,7 @@ func bench(ctx context.Context, t *testing.T, o opts) error {
 	if err := breakdown(ctx, v2, describe(v1, v2)); err != nil {
 		return err
 	}
-	fmt.Printf("\nv2 to 2 hosts in parallel, v1 current on both; median of %d runs, methods interleaved\n\n", runs)
+	fmt.Printf("\nv2 to %d hosts in parallel, v1 current on each; median of %d runs, methods interleaved\n\n", o.hosts, runs)
 	samples := make([][]sample, len(methods))
 	for r := range runs {
 		if err := f.reset(ctx, v1); err != nil {
@@ -159,7 +163,7 @@ func bench(ctx context.Context, t *testing.T, o opts) error {
 	if o.modules != "" {
 		label = "the fixture + node_modules"
 	}
-	report(methods, samples, v2.art.Bytes, label)
+	report(methods, samples, v2.art.Bytes, fmt.Sprintf("%d hosts, %s", o.hosts, label))
 	fmt.Printf("\nthe delta's TCP bytes by what ran, per host (mean of %d runs):\n\n", runs)
 	f.execs.print(runs*len(b.Hosts), v2.art.Bytes)
 	return f.hashTime(v1.id)

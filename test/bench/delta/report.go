@@ -91,9 +91,11 @@ func report(methods []method, samples [][]sample, artifact int64, label string) 
 	fmt.Printf("ours' wall time includes deliver.Inspect (read, hash and list the artifact): median %.2fs (full), %.2fs (delta)\n", full.inspect, delta.inspect)
 	fmt.Println("every delivered v2 tree (each method, each host, each run) equals the v2 artifact's file manifest.")
 	pct := 100 * delta.bytes / float64(artifact)
-	benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: "delta redeploy to 2 hosts, " + label + ": TCP bytes per host, both ways, of the artifact",
+	benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: "delta redeploy to " + label + ": TCP bytes per host, both ways, of the artifact",
 		Ours: fmt.Sprintf("%.0f B (%.2f%%)", delta.bytes, pct), Alternative: fmt.Sprintf("artifact %d B; rsync %.0f B", artifact, rsync.bytes), Ratio: pct / 100, Max: 0.01})
-	benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: "delta redeploy to 2 hosts, " + label + ": wall",
+	benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: "delta redeploy to " + label + ": wall, against our full delivery",
+		Ours: fmt.Sprintf("%.2f s", delta.seconds), Alternative: fmt.Sprintf("full %.2f s", full.seconds), Ratio: delta.seconds / full.seconds, Max: 1.0})
+	benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: "delta redeploy to " + label + ": wall",
 		Ours: fmt.Sprintf("%.2f s", delta.seconds), Alternative: fmt.Sprintf("rsync -a -c --link-dest %.2f s", rsync.seconds), Ratio: delta.seconds / rsync.seconds, Max: 0.8})
 }
 
