@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,8 @@ type rig struct {
 	hosts  []activate.Host
 	layout release.Layout
 	batch  int
+	// runs counts the commands run on the hosts (timedHost).
+	runs atomic.Int64
 }
 
 // method is one way of deploying: its ecosystem file (written to each
@@ -59,7 +62,7 @@ func bench(ctx context.Context, t *testing.T, c config) error {
 				return activate.Host{}, err
 			}
 		}
-		return activate.Host{Host: host, Target: inventory.Target{User: h.User, Host: h.Addr, Port: h.Port}}, nil
+		return activate.Host{Host: timedHost{Host: host, runs: &f.runs}, Target: inventory.Target{User: h.User, Host: h.Addr, Port: h.Port}}, nil
 	})
 	for _, h := range hosts {
 		if h.Host != nil {
@@ -147,11 +150,13 @@ func (f *rig) gate(ctx context.Context, h activate.Host, id string) error {
 	return err
 }
 
-// real is activate's Ops; its Ecosystem stays empty (invalid): the bench
-// writes each host's ecosystem itself.
+// real is activate's Ops, with the config of the ecosystem the bench
+// writes to each host (oursEco): activate finds it as it wrote it.
 func (f *rig) real() *activate.Real {
+	eco := pm2.Defaults
+	eco.Root, eco.Hostname = root, health.HostPlaceholder
 	return &activate.Real{
-		Layout: f.layout, PM2: pm2.Runner{Root: root, Ecosystem: pm2.DefaultEcosystem, Env: "production"},
+		Layout: f.layout, PM2: pm2.Runner{Root: root, Ecosystem: pm2.DefaultEcosystem, Env: "production"}, Ecosystem: eco,
 		FixPinned: true, HealthURL: "http://{host}:3000/", HealthTimeout: time.Minute, Who: "bench", PID: os.Getpid(),
 	}
 }
