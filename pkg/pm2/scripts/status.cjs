@@ -1,22 +1,72 @@
-// status.cjs reads pm2 jlist on stdin and prints the fields we use (not
-// the environment: it may hold secrets) plus /proc/<pid>/cwd. With a
-// memory report directory argv[1] ("" for none), each worker's report
+// status.cjs prints the fields we use of pm2's process list (not the
+// environment: it may hold secrets) plus /proc/<pid>/cwd. With a memory
+// report directory argv[1] ("" for none), each worker's report
 // (<dir>/<pid>.json, written by the drain preload) comes along and the
 // reports of dead processes are removed. Run with node -e.
+//
+// With argv[2] = "rpc:<pm2's install dir>" it asks pm2's daemon itself,
+// over its RPC socket with pm2's own client modules (what pm2 jlist does
+// after loading the whole CLI): one small node process instead of pm2's
+// CLI and this one, which is most of what a look at the workers costs
+// (issue 15 item 3). When that cannot be done (the modules are not
+// where pm2 keeps them, no daemon answers) it exits 3 having printed
+// nothing, and the caller pipes pm2 jlist in instead (argv[2] absent).
 const fs = require('fs');
+const path = require('path');
 const memDir = process.argv[1] || '';
 const withMem = memDir !== '';
-let s = '';
-process.stdin.on('data', (d) => { s += d; }).on('end', () => {
-  let list = null;
-  for (const line of s.split('\n').reverse()) {
-    if (!line.startsWith('[')) continue;
-    try { list = JSON.parse(line); break; } catch (e) { /* a banner line */ }
-  }
-  if (!list) {
-    console.error('pm2 jlist gave no process list: ' + s.slice(0, 300));
-    process.exit(1);
-  }
+const via = process.argv[2];
+if (via !== undefined) {
+  fromDaemon(via.replace(/^rpc:/, ''));
+} else {
+  let s = '';
+  process.stdin.on('data', (d) => { s += d; }).on('end', () => {
+    let list = null;
+    for (const line of s.split('\n').reverse()) {
+      if (!line.startsWith('[')) continue;
+      try { list = JSON.parse(line); break; } catch (e) { /* a banner line */ }
+    }
+    if (!list) {
+      console.error('pm2 jlist gave no process list: ' + s.slice(0, 300));
+      process.exit(1);
+    }
+    print(list);
+  });
+}
+
+// fromDaemon asks pm2's daemon for its process list (getMonitorData, as
+// pm2 jlist does), or exits 3 having printed nothing.
+function fromDaemon(dir) {
+  const load = (name) => {
+    for (const d of ['modules', 'node_modules']) {
+      try {
+        return require(path.join(dir, d, name));
+      } catch (e) { /* not there */ }
+    }
+    return null;
+  };
+  const axon = dir ? load('pm2-axon') : null;
+  const rpc = dir ? load('pm2-axon-rpc') : null;
+  const home = process.env.PM2_HOME || path.join(require('os').homedir(), '.pm2');
+  const sock = path.join(home, 'rpc.sock');
+  if (!axon || !rpc || !fs.existsSync(sock)) process.exit(3);
+  const req = axon.socket('req');
+  const giveUp = () => process.exit(3);
+  req.on('socket error', giveUp);
+  req.on('error', giveUp);
+  setTimeout(giveUp, 20000).unref();
+  new rpc.Client(req).call('getMonitorData', {}, (err, list) => {
+    if (err || !Array.isArray(list)) giveUp();
+    req.removeAllListeners('socket error');
+    req.removeAllListeners('error');
+    req.on('error', () => {});
+    print(list);
+    req.close();
+  });
+  req.connect(sock);
+}
+
+function print(list) {
   process.stdout.write(JSON.stringify(list.map((p) => {
     const e = p.pm2_env || {};
     let real = '';
@@ -44,4 +94,4 @@ process.stdin.on('data', (d) => { s += d; }).on('end', () => {
       }
     } catch (err) { /* no reports */ }
   }
-});
+}
