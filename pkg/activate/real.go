@@ -49,7 +49,10 @@ type Real struct {
 	BreakLockAfter time.Duration
 }
 
-var _ Ops[*App] = (*Real)(nil)
+var (
+	_ Ops[*App]     = (*Real)(nil)
+	_ Settler[*App] = (*Real)(nil)
+)
 
 // App is what Real.Inspect learned about one host's app side, and what
 // Prepare did to it.
@@ -65,6 +68,8 @@ type App struct {
 	// stale are apps to delete once the old release serves again (a
 	// rename undone by Restore).
 	stale []string
+	// saving waits for the pm2 save Reload started (Settle).
+	saving func() (struct{}, error)
 }
 
 // EcosystemFor is cfg for one host: {host} in the hostname stands for
@@ -94,7 +99,11 @@ func (r *Real) Lock(ctx context.Context, h Host) (Unlocker, error) {
 // flags given (ecosystem.go), and no app of it runs from elsewhere; a
 // pinned app is noted for Prepare, or refused.
 func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string) (*App, error) {
+	// The process list is read while the ecosystem is: two sessions on
+	// the host's one connection, one wait instead of two.
+	list := async(func() ([]pm2.Proc, error) { return r.PM2.Status(ctx, h) })
 	site, err := r.PM2.Inspect(ctx, h)
+	ps, psErr := list()
 	if err != nil {
 		return nil, err
 	}
@@ -108,18 +117,36 @@ func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string
 	if err := site.CheckApps(); err != nil {
 		return nil, fmt.Errorf("ecosystem %s/%s: %w", site.Root, r.PM2.Ecosystem, err)
 	}
-	if a.pinned, err = r.pinned(ctx, h, a.eco.site(site)); err != nil {
+	if psErr != nil {
+		return nil, psErr
+	}
+	if a.pinned, err = r.pinned(a.eco.site(site), ps); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// pinned lists the apps to replace, refusing them without FixPinned.
-func (r *Real) pinned(ctx context.Context, h Host, site *pm2.Site) ([]string, error) {
-	ps, err := r.PM2.Status(ctx, h)
-	if err != nil {
-		return nil, err
+// async runs fn in the background; the function it returns waits for
+// fn's answer.
+func async[T any](fn func() (T, error)) func() (T, error) {
+	type answer struct {
+		v   T
+		err error
 	}
+	ch := make(chan answer, 1)
+	go func() {
+		v, err := fn()
+		ch <- answer{v, err}
+	}()
+	return func() (T, error) {
+		a := <-ch
+		return a.v, a.err
+	}
+}
+
+// pinned lists the apps of site that ps runs pinned to a release, to
+// replace, refusing them without FixPinned.
+func (r *Real) pinned(site *pm2.Site, ps []pm2.Proc) ([]string, error) {
 	names, err := site.Pinned(ps)
 	if err != nil {
 		return nil, err
@@ -147,7 +174,11 @@ func (r *Real) Prepare(ctx context.Context, h Host, a *App) error {
 			return fmt.Errorf("the ecosystem written to %s: %w", r.PM2.Ecosystem, err)
 		}
 		// An app of that name may run already, started by hand.
-		if a.pinned, err = r.pinned(ctx, h, a.site); err != nil {
+		ps, err := r.PM2.Status(ctx, h)
+		if err != nil {
+			return err
+		}
+		if a.pinned, err = r.pinned(a.site, ps); err != nil {
 			return err
 		}
 	}
@@ -172,8 +203,11 @@ func (r *Real) Switch(ctx context.Context, h Host, id string) error {
 
 // Reload implements Ops: the watched pm2 reload (current switched back to
 // from when to crash-loops), then proof from the kernel that every worker
-// runs release to, then pm2 save.
+// runs release to; then pm2 save starts, and the rollout goes on while it
+// runs (Settle waits for it).
 func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) error {
+	// A host going back may still be saving what its first reload left.
+	_ = r.Settle(ctx, h, a) // superseded by the save of this reload
 	w := pm2.Watch{Poll: r.Poll}
 	if from != "" && from != to {
 		w.Rescue = func(ctx context.Context) error { return r.Layout.Switch(ctx, h, from) }
@@ -182,6 +216,32 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 	if err != nil {
 		return err
 	}
+	if err := r.verify(ctx, h, a, to, from, rescued); err != nil {
+		return err
+	}
+	if len(a.stale) > 0 {
+		if err := r.deleteApps(ctx, h, a.site, a.stale); err != nil {
+			return fmt.Errorf("delete the app of the name put back: %w", err)
+		}
+		a.stale = nil
+	}
+	a.saving = async(func() (struct{}, error) { return struct{}{}, r.PM2.Save(ctx, h) })
+	return nil
+}
+
+// Settle implements Settler: it waits for the pm2 save the last Reload
+// started.
+func (r *Real) Settle(_ context.Context, _ Host, a *App) error {
+	if a == nil || a.saving == nil {
+		return nil
+	}
+	_, err := a.saving()
+	a.saving = nil
+	return err
+}
+
+// verify is the proof from the kernel that every worker runs release to.
+func (r *Real) verify(ctx context.Context, h Host, a *App, to, from string, rescued bool) error {
 	ps, err := r.PM2.Status(ctx, h)
 	if err != nil {
 		return err
@@ -192,13 +252,7 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 		}
 		return fmt.Errorf("the workers do not run %s after the reload: %w", to, err)
 	}
-	if len(a.stale) > 0 {
-		if err := r.deleteApps(ctx, h, a.site, a.stale); err != nil {
-			return fmt.Errorf("delete the app of the name put back: %w", err)
-		}
-		a.stale = nil
-	}
-	return r.PM2.Save(ctx, h)
+	return nil
 }
 
 // Check implements Ops: --health-url, or where the host's ecosystem has

@@ -76,6 +76,7 @@ func Run[A any](ctx context.Context, ops Ops[A], hosts []Host, choose Choose, o 
 		plans[i] = &plan[A]{h: h, res: &rep.Hosts[i]}
 	}
 	defer unlockAll(ctx, plans, rep)
+	defer settle(ctx, ops, plans, rep) // before the locks go (deferred last)
 	if err := preflight(ctx, ops, plans, choose, o); err != nil {
 		rep.Err = err
 		return rep
