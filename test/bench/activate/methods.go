@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,6 +34,7 @@ type rig struct {
 // method is one way of deploying: its ecosystem file (written to each
 // host, started on r1) and its rolling deploy to a release.
 type method struct {
+	key    string // for -methods
 	name   string
 	file   string
 	eco    func(h *bed.Host) string
@@ -74,20 +76,26 @@ func bench(ctx context.Context, t *testing.T, c config) error {
 	}
 	f.hosts = hosts
 	// ours first and bare second: the report's ratios are to them.
-	methods := []method{
-		{"ours: activate (cluster x2, drain, gate)", pm2.DefaultEcosystem, oursEco, ours},
-		{"bare: pm2 reload in the same batches", pm2.DefaultEcosystem, oursEco, byHand("reload", pm2.DefaultEcosystem, false)},
-		{"naive: pm2 restart, 1 instance", "naive.config.js", naiveEco, byHand("restart", "naive.config.js", true)},
-		{"pm2 reload, cluster x2, no drain", "nodrain.config.js", noDrainEco, byHand("reload", "nodrain.config.js", true)},
+	all := []method{
+		{"ours", "ours: activate (cluster x2, drain, gate)", pm2.DefaultEcosystem, oursEco, ours},
+		{"bare", "bare: pm2 reload in the same batches", pm2.DefaultEcosystem, oursEco, byHand("reload", pm2.DefaultEcosystem, false)},
+		{"naive", "naive: pm2 restart, 1 instance", "naive.config.js", naiveEco, byHand("restart", "naive.config.js", true)},
+		{"nodrain", "pm2 reload, cluster x2, no drain", "nodrain.config.js", noDrainEco, byHand("reload", "nodrain.config.js", true)},
 	}
-	var results []result
-	var rollback, reload []time.Duration
+	var methods []method
+	for _, m := range all {
+		if slices.Contains(c.methods, m.key) {
+			methods = append(methods, m)
+		}
+	}
+	rep := &outcome{}
 	for _, m := range methods {
 		fmt.Fprintf(os.Stderr, "== %s\n", m.name)
 		if err := f.setup(ctx, m); err != nil {
 			return fmt.Errorf("%s: set up: %w", m.name, err)
 		}
 		res := result{name: m.name}
+		before := f.runs.Load()
 		for r := range runs {
 			id := []string{"r2", "r1"}[r%2]
 			s, err := f.underLoad(func() error { return m.deploy(ctx, f, id) })
@@ -97,15 +105,16 @@ func bench(ctx context.Context, t *testing.T, c config) error {
 			fmt.Fprintf(os.Stderr, "   deploy %s: %s in %.1fs\n", id, s.stats, s.elapsed.Seconds())
 			res.samples = append(res.samples, s)
 		}
-		results = append(results, res)
-		if len(results) == 1 {
+		rep.results = append(rep.results, res)
+		if m.key == "ours" {
+			rep.commands = float64(f.runs.Load()-before) / float64(runs*len(f.hosts))
 			var err error
-			if rollback, reload, err = f.timeRollback(ctx, runs); err != nil {
+			if rep.rollback, rep.reload, err = f.timeRollback(ctx, min(runs, c.rollbacks)); err != nil {
 				return err
 			}
 		}
 	}
-	report(c, results, rollback, reload)
+	report(c, rep)
 	return nil
 }
 
@@ -202,19 +211,33 @@ func byHand(action, file string, gate bool) func(ctx context.Context, f *rig, id
 	}
 }
 
-// timeRollback times rollbacks of the fleet (to the previous release)
-// and single pm2 reload rounds of one host, with ours set up.
-func (f *rig) timeRollback(ctx context.Context, runs int) (rollback, reload []time.Duration, err error) {
+// timeRollback times n rollbacks of the fleet (to the previous release)
+// under load, each after an activation to the other release when it is
+// not the first, and single pm2 reload rounds of one host, with ours set
+// up.
+func (f *rig) timeRollback(ctx context.Context, n int) (rollback []sample, reload []time.Duration, err error) {
 	run := pm2.Runner{Root: root, Ecosystem: pm2.DefaultEcosystem, Env: "production"}
-	for range runs {
-		start := time.Now()
-		rep := activate.Run(ctx, f.real(), f.hosts, func(st *release.State) (string, error) { return st.Previous, nil },
-			activate.Options{Action: activate.ActionRollback, Batch: f.batch, Who: "bench"})
-		if rep.Err != nil {
-			return nil, nil, fmt.Errorf("rollback: %w", rep.Err)
+	for i := range n {
+		if i > 0 {
+			st, err := f.layout.State(ctx, f.hosts[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := ours(ctx, f, map[string]string{"r1": "r2", "r2": "r1"}[st.Current]); err != nil {
+				return nil, nil, fmt.Errorf("activate before rollback %d: %w", i+1, err)
+			}
 		}
-		rollback = append(rollback, time.Since(start))
-		start = time.Now()
+		s, err := f.underLoad(func() error {
+			rep := activate.Run(ctx, f.real(), f.hosts, func(st *release.State) (string, error) { return st.Previous, nil },
+				activate.Options{Action: activate.ActionRollback, Batch: f.batch, Who: "bench", Progress: progress})
+			return rep.Err
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("rollback: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "   rollback: %s in %.1fs\n", s.stats, s.elapsed.Seconds())
+		rollback = append(rollback, s)
+		start := time.Now()
 		if err := run.ReloadOnce(ctx, f.hosts[0]); err != nil {
 			return nil, nil, err
 		}
