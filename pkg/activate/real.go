@@ -68,6 +68,8 @@ type App struct {
 	// stale are apps to delete once the old release serves again (a
 	// rename undone by Restore).
 	stale []string
+	// before is the process list Prepare took, Reload's baseline.
+	before []pm2.Proc
 	// saving waits for the pm2 save Reload started (Settle).
 	saving func() (struct{}, error)
 }
@@ -161,11 +163,21 @@ func (r *Real) pinned(site *pm2.Site, ps []pm2.Proc) ([]string, error) {
 // ecosystem Inspect decided on), then pinned apps replaced on the
 // release they run, before anything is switched.
 func (r *Real) Prepare(ctx context.Context, h Host, a *App) error {
+	// The workers before the reload (its baseline) are listed while the
+	// files are written; they stand unless pm2 is changed here.
+	before := async(func() ([]pm2.Proc, error) { return r.PM2.Status(ctx, h) })
+	a.before = nil
 	wrote, err := r.write(ctx, h, a)
 	if err != nil {
 		return err
 	}
 	a.wrote = wrote
+	if !wrote && len(a.pinned) == 0 {
+		if ps, err := before(); err == nil {
+			a.before = ps
+		}
+		return nil
+	}
 	if wrote {
 		if a.site, err = r.PM2.Inspect(ctx, h); err != nil {
 			return err
@@ -208,7 +220,8 @@ func (r *Real) Switch(ctx context.Context, h Host, id string) error {
 func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) error {
 	// A host going back may still be saving what its first reload left.
 	_ = r.Settle(ctx, h, a) // superseded by the save of this reload
-	w := pm2.Watch{Poll: r.Poll}
+	w := pm2.Watch{Poll: r.Poll, Before: a.before}
+	a.before = nil // once: a host going back lists them again
 	if from != "" && from != to {
 		w.Rescue = func(ctx context.Context) error { return r.Layout.Switch(ctx, h, from) }
 	}

@@ -179,6 +179,10 @@ type Watch struct {
 	// one does). An unready worker is killed after the Rescue, to be
 	// restarted so.
 	Rescue func(ctx context.Context) error
+	// Before, when set, is the process list the caller took just before
+	// the reload, with nothing done to pm2 since: Reload then does not
+	// list the processes again before it starts.
+	Before []Proc
 }
 
 // Reload runs the proven reload (ReloadOnce) of the ecosystem's apps while
@@ -186,9 +190,11 @@ type Watch struct {
 // reports whether Rescue was called. A reload rescued from workers that
 // never got ready ends with an error that says so, once pm2 is done.
 func (r Runner) Reload(ctx context.Context, h remote.Host, s *Site, w Watch) (rescued bool, err error) {
-	ps, err := r.Status(ctx, h)
-	if err != nil {
-		return false, err
+	ps := w.Before
+	if ps == nil {
+		if ps, err = r.Status(ctx, h); err != nil {
+			return false, err
+		}
 	}
 	ours := s.Ours(ps)
 	if len(ours) == 0 {
