@@ -102,7 +102,10 @@ func TestCommands(t *testing.T) {
 			[]cmd{{actionScript, []string{"start", "ecosystem.config.js"}}}},
 		{"reload", func(h remote.Host) error { return r.ReloadOnce(ctx, h) },
 			[]cmd{{actionScript, []string{"reload", "ecosystem.config.js"}}}},
-		{"watched reload", func(h remote.Host) error { _, err := r.Reload(ctx, h, &Site{Apps: []App{{Name: "web"}}}, Watch{}); return err },
+		{"watched reload", func(h remote.Host) error {
+			_, err := r.Reload(ctx, h, &Site{Apps: []App{{Name: "web"}}}, Watch{})
+			return err
+		},
 			[]cmd{{statusScript, []string{statusJS, ""}}, {actionScript, []string{"reload", "ecosystem.config.js"}}}},
 		// Issue 15 item 3: the caller's list (activate takes it while it
 		// writes the files) spares a look before the reload.
