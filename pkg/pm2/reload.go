@@ -245,7 +245,7 @@ func newReloadWatch(r Runner, h remote.Host, s *Site, w Watch, ours []Proc) *rel
 	x := &reloadWatch{r: r, h: h, s: s, w: w, poll: w.Poll,
 		restarts: map[string]int{}, pids: map[string]int{}, seen: map[int]time.Time{}, killed: map[int]bool{}}
 	if x.poll <= 0 {
-		x.poll = time.Second
+		x.poll = pollFor(ours)
 	}
 	for _, p := range ours {
 		x.restarts[p.Key()] = p.Restarts
@@ -294,6 +294,21 @@ func (x *reloadWatch) look(ctx, wctx context.Context) error {
 			p.Key(), p.Name, p.PID, limit.Round(time.Second), orDefault(p.ListenTimeout))
 	}
 	return x.kill(ctx, give)
+}
+
+// pollFor is the pause between two looks when the caller sets none: an
+// eighth of the shortest listen_timeout of the workers (pm2's default
+// when they have none), from half a second to two. Each look is a
+// program started on the host, on the cores the new workers start on;
+// the app's listen_timeout is what a rescue must beat (unreadyAfter).
+func pollFor(ps []Proc) time.Duration {
+	listen := time.Duration(0)
+	for _, p := range ps {
+		if l := orDefault(p.ListenTimeout); listen == 0 || l < listen {
+			listen = l
+		}
+	}
+	return min(max(listen/8, 500*time.Millisecond), 2*time.Second)
 }
 
 // rescue calls Rescue once.
