@@ -215,8 +215,8 @@ func (r *Real) Switch(ctx context.Context, h Host, id string) error {
 
 // Reload implements Ops: the watched pm2 reload (current switched back to
 // from when to crash-loops), then proof from the kernel that every worker
-// runs release to; then pm2 save starts, and the rollout goes on while it
-// runs (Settle waits for it).
+// runs release to; pm2 save starts once the reload is done, and the
+// rollout goes on while it runs (Settle waits for it).
 func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) error {
 	// A host going back may still be saving what its first reload left.
 	_ = r.Settle(ctx, h, a) // superseded by the save of this reload
@@ -229,16 +229,24 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 	if err != nil {
 		return err
 	}
+	save := func() { a.saving = async(func() (struct{}, error) { return struct{}{}, r.PM2.Save(ctx, h) }) }
+	if len(a.stale) == 0 {
+		// Saved while the workers are checked: what pm2 saves is the
+		// apps, whatever release they run; a host that fails the check
+		// goes back, and is reloaded and saved again.
+		save()
+	}
 	if err := r.verify(ctx, h, a, to, from, rescued); err != nil {
 		return err
 	}
 	if len(a.stale) > 0 {
+		// The app of the name put back goes first: it is not saved.
 		if err := r.deleteApps(ctx, h, a.site, a.stale); err != nil {
 			return fmt.Errorf("delete the app of the name put back: %w", err)
 		}
 		a.stale = nil
+		save()
 	}
-	a.saving = async(func() (struct{}, error) { return struct{}{}, r.PM2.Save(ctx, h) })
 	return nil
 }
 

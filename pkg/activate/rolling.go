@@ -75,8 +75,7 @@ func Run[A any](ctx context.Context, ops Ops[A], hosts []Host, choose Choose, o 
 		rep.Hosts[i] = HostResult{Host: h.Name(), Outcome: NotStarted}
 		plans[i] = &plan[A]{h: h, res: &rep.Hosts[i]}
 	}
-	defer unlockAll(ctx, plans, rep)
-	defer settle(ctx, ops, plans, rep) // before the locks go (deferred last)
+	defer finish(ctx, ops, plans, rep)
 	if err := preflight(ctx, ops, plans, choose, o); err != nil {
 		rep.Err = err
 		return rep
@@ -204,23 +203,6 @@ func failures[A any](batch []*plan[A]) []*plan[A] {
 		}
 	}
 	return out
-}
-
-// unlockAll releases every lock taken, even when ctx is cancelled
-// (Unlock runs on a context of its own).
-func unlockAll[A any](ctx context.Context, plans []*plan[A], rep *Report) {
-	var errs []error
-	for _, p := range plans {
-		if p.lock == nil {
-			continue
-		}
-		if err := p.lock.Unlock(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w; its deploy lock stays until a later run breaks it (--break-lock-after, once the host is back)", p.h.Name(), err))
-		}
-	}
-	if len(errs) > 0 {
-		rep.Err = errors.Join(rep.Err, fmt.Errorf("release the deploy lock: %w", errors.Join(errs...)))
-	}
 }
 
 // summary names hosts by outcome for messages.

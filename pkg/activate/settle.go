@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Settler is implemented by Ops that leave work running behind a host's
@@ -18,28 +19,44 @@ type Settler[A any] interface {
 	Settle(ctx context.Context, h Host, app A) error
 }
 
-// settle settles every host of plans when ops is a Settler. The work is
-// already running, so waiting for one host after another takes as long
-// as the slowest. A failure marks the host's result and the report: the
-// host serves, but what pm2 restores at boot may be the release before.
-func settle[A any](ctx context.Context, ops Ops[A], plans []*plan[A], rep *Report) {
-	s, ok := any(ops).(Settler[A])
-	if !ok {
-		return
-	}
-	var errs []error
-	for _, p := range plans {
+// finish settles every host reached (when ops is a Settler) and
+// releases its deploy lock, the hosts at once: each lock goes as soon as
+// what the host's reload left running is done. It runs even when ctx is
+// cancelled (Unlock runs on a context of its own). A failed Settle marks
+// the host's result and the report: the host serves, but what pm2
+// starts at boot may be the release before.
+func finish[A any](ctx context.Context, ops Ops[A], plans []*plan[A], rep *Report) {
+	s, _ := any(ops).(Settler[A])
+	settled, unlocked := make([]error, len(plans)), make([]error, len(plans))
+	var wg sync.WaitGroup
+	for i, p := range plans {
 		if p.lock == nil {
-			continue // not reached: nothing ran
+			continue // not reached: nothing ran, nothing to release
 		}
-		if err := s.Settle(ctx, p.h, p.app); err != nil {
+		wg.Go(func() {
+			if s != nil {
+				settled[i] = s.Settle(ctx, p.h, p.app)
+			}
+			unlocked[i] = p.lock.Unlock(ctx)
+		})
+	}
+	wg.Wait()
+	var failed, stays []error
+	for i, p := range plans {
+		if err := settled[i]; err != nil {
 			err = fmt.Errorf("%s on %s, after the switch: %w; the host serves, but pm2 may start an older process list at boot: run pm2 save there", rep.Action, p.h.Name(), err)
 			p.res.Err = errors.Join(p.res.Err, err)
 			p.res.Error = p.res.Err.Error()
-			errs = append(errs, err)
+			failed = append(failed, err)
+		}
+		if err := unlocked[i]; err != nil {
+			stays = append(stays, fmt.Errorf("%s: %w; its deploy lock stays until a later run breaks it (--break-lock-after, once the host is back)", p.h.Name(), err))
 		}
 	}
-	if len(errs) > 0 {
-		rep.Err = errors.Join(rep.Err, errors.Join(errs...))
+	if len(failed) > 0 {
+		rep.Err = errors.Join(rep.Err, errors.Join(failed...))
+	}
+	if len(stays) > 0 {
+		rep.Err = errors.Join(rep.Err, fmt.Errorf("release the deploy lock: %w", errors.Join(stays...)))
 	}
 }
