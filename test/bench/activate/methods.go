@@ -89,25 +89,52 @@ func bench(ctx context.Context, t *testing.T, c config) error {
 		}
 	}
 	rep := &outcome{}
+	// ours and bare run from the same ecosystem: with both asked for,
+	// each deploy of ours is followed by one of bare, so that the two
+	// share whatever else the machine does at the time.
+	var bare *method
+	if slices.Contains(c.methods, "ours") && slices.Contains(c.methods, "bare") {
+		bare = &all[1]
+	}
 	for _, m := range methods {
+		if m.key == "bare" && bare != nil {
+			continue // ran with ours
+		}
 		fmt.Fprintf(os.Stderr, "== %s\n", m.name)
 		if err := f.setup(ctx, m); err != nil {
 			return fmt.Errorf("%s: set up: %w", m.name, err)
 		}
-		res := result{name: m.name}
-		before := f.runs.Load()
+		res, bareRes := result{name: m.name}, result{}
+		var commands int64
 		for r := range runs {
 			id := []string{"r2", "r1"}[r%2]
+			if m.key == "ours" && bare != nil {
+				id = "r2" // bare goes back to r1
+			}
+			before := f.runs.Load()
 			s, err := f.underLoad(func() error { return m.deploy(ctx, f, id) })
 			if err != nil {
 				return fmt.Errorf("%s: deploy %s: %w", m.name, id, err)
 			}
+			commands += f.runs.Load() - before
 			fmt.Fprintf(os.Stderr, "   deploy %s: %s in %.1fs\n", id, s.stats, s.elapsed.Seconds())
 			res.samples = append(res.samples, s)
+			if m.key == "ours" && bare != nil {
+				s, err := f.underLoad(func() error { return bare.deploy(ctx, f, "r1") })
+				if err != nil {
+					return fmt.Errorf("%s: deploy r1: %w", bare.name, err)
+				}
+				fmt.Fprintf(os.Stderr, "   bare, deploy r1: %s in %.1fs\n", s.stats, s.elapsed.Seconds())
+				bareRes.name = bare.name
+				bareRes.samples = append(bareRes.samples, s)
+			}
 		}
 		rep.results = append(rep.results, res)
+		if bareRes.name != "" {
+			rep.results = append(rep.results, bareRes)
+		}
 		if m.key == "ours" {
-			rep.commands = float64(f.runs.Load()-before) / float64(runs*len(f.hosts))
+			rep.commands = float64(commands) / float64(runs*len(f.hosts))
 			var err error
 			if rep.rollback, rep.reload, err = f.timeRollback(ctx, min(runs, c.rollbacks)); err != nil {
 				return err
@@ -212,20 +239,19 @@ func byHand(action, file string, gate bool) func(ctx context.Context, f *rig, id
 }
 
 // timeRollback times n rollbacks of the fleet (to the previous release)
-// under load, each after an activation to the other release when it is
-// not the first, and single pm2 reload rounds of one host, with ours set
-// up.
+// under load, each after an activation to the other release, and single
+// pm2 reload rounds of one host, with ours set up.
 func (f *rig) timeRollback(ctx context.Context, n int) (rollback []sample, reload []time.Duration, err error) {
 	run := pm2.Runner{Root: root, Ecosystem: pm2.DefaultEcosystem, Env: "production"}
-	for i := range n {
-		if i > 0 {
-			st, err := f.layout.State(ctx, f.hosts[0])
-			if err != nil {
-				return nil, nil, err
-			}
-			if err := ours(ctx, f, map[string]string{"r1": "r2", "r2": "r1"}[st.Current]); err != nil {
-				return nil, nil, fmt.Errorf("activate before rollback %d: %w", i+1, err)
-			}
+	for range n {
+		// The history knows only ours's switches (bare's are not
+		// recorded): an activation first gives the rollback its previous.
+		st, err := f.layout.State(ctx, f.hosts[0])
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := ours(ctx, f, map[string]string{"r1": "r2", "r2": "r1"}[st.Current]); err != nil {
+			return nil, nil, fmt.Errorf("activate before a rollback: %w", err)
 		}
 		s, err := f.underLoad(func() error {
 			rep := activate.Run(ctx, f.real(), f.hosts, func(st *release.State) (string, error) { return st.Previous, nil },
