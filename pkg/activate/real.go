@@ -68,10 +68,25 @@ type App struct {
 	// stale are apps to delete once the old release serves again (a
 	// rename undone by Restore).
 	stale []string
-	// before is the process list Prepare took, Reload's baseline.
-	before []pm2.Proc
+	// before waits for the process list Prepare took, Reload's
+	// baseline; looker is the watch's and the proof's way to look.
+	before func() ([]pm2.Proc, error)
+	looker *pm2.Looker
 	// saving waits for the pm2 save Reload started (Settle).
 	saving func() (struct{}, error)
+}
+
+// closeLooker ends the looker Prepare started, once its looks are
+// taken.
+func (a *App) closeLooker() {
+	if a.looker != nil {
+		if a.before != nil {
+			_, _ = a.before() // one look at a time
+			a.before = nil
+		}
+		a.looker.Close()
+		a.looker = nil
+	}
 }
 
 // EcosystemFor is cfg for one host: {host} in the hostname stands for
@@ -164,8 +179,11 @@ func (r *Real) pinned(site *pm2.Site, ps []pm2.Proc) ([]string, error) {
 // release they run, before anything is switched.
 func (r *Real) Prepare(ctx context.Context, h Host, a *App) error {
 	// The workers before the reload (its baseline) are listed while the
-	// files are written; they stand unless pm2 is changed here.
-	before := async(func() ([]pm2.Proc, error) { return r.PM2.Status(ctx, h) })
+	// files are written, by the looker the reload's watch and proof use;
+	// the list stands unless pm2 is changed here.
+	a.closeLooker()
+	a.looker = r.PM2.Looker(ctx, h)
+	before := async(func() ([]pm2.Proc, error) { return a.looker.Look(ctx) })
 	a.before = nil
 	wrote, err := r.write(ctx, h, a)
 	if err != nil {
@@ -173,11 +191,10 @@ func (r *Real) Prepare(ctx context.Context, h Host, a *App) error {
 	}
 	a.wrote = wrote
 	if !wrote && len(a.pinned) == 0 {
-		if ps, err := before(); err == nil {
-			a.before = ps
-		}
+		a.before = before
 		return nil
 	}
+	_, _ = before() // one look at a time
 	if wrote {
 		if a.site, err = r.PM2.Inspect(ctx, h); err != nil {
 			return err
@@ -219,9 +236,18 @@ func (r *Real) Switch(ctx context.Context, h Host, id string) error {
 // rollout goes on while it runs (Settle waits for it).
 func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) error {
 	// A host going back may still be saving what its first reload left.
-	_ = r.Settle(ctx, h, a) // superseded by the save of this reload
-	w := pm2.Watch{Poll: r.Poll, Before: a.before}
-	a.before = nil // once: a host going back lists them again
+	_ = a.saved() // superseded by the save of this reload
+	w := pm2.Watch{Poll: r.Poll}
+	if a.before != nil {
+		if ps, err := a.before(); err == nil {
+			w.Before = ps
+		}
+		a.before = nil // once: a host going back lists them again
+	}
+	if a.looker != nil {
+		w.Look = a.looker.Look
+		defer a.closeLooker() // once: the proof below is its last look
+	}
 	if from != "" && from != to {
 		w.Rescue = func(ctx context.Context) error { return r.Layout.Switch(ctx, h, from) }
 	}
@@ -251,9 +277,18 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 }
 
 // Settle implements Settler: it waits for the pm2 save the last Reload
-// started.
+// started (and ends a looker left by a host that never reloaded).
 func (r *Real) Settle(_ context.Context, _ Host, a *App) error {
-	if a == nil || a.saving == nil {
+	if a == nil {
+		return nil
+	}
+	a.closeLooker()
+	return a.saved()
+}
+
+// saved waits for the pm2 save the last Reload started, if any.
+func (a *App) saved() error {
+	if a.saving == nil {
 		return nil
 	}
 	_, err := a.saving()
@@ -263,7 +298,11 @@ func (r *Real) Settle(_ context.Context, _ Host, a *App) error {
 
 // verify is the proof from the kernel that every worker runs release to.
 func (r *Real) verify(ctx context.Context, h Host, a *App, to, from string, rescued bool) error {
-	ps, err := r.PM2.Status(ctx, h)
+	look := func(ctx context.Context) ([]pm2.Proc, error) { return r.PM2.Status(ctx, h) }
+	if a.looker != nil {
+		look = a.looker.Look
+	}
+	ps, err := look(ctx)
 	if err != nil {
 		return err
 	}

@@ -225,6 +225,11 @@ func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc
 	if err != nil {
 		return nil, err
 	}
+	return parseStatus(h, out)
+}
+
+// parseStatus reads status.cjs's answer.
+func parseStatus(h remote.Host, out []byte) ([]Proc, error) {
 	var ps []Proc
 	if err := json.Unmarshal(bytes.TrimSpace(out), &ps); err != nil {
 		return nil, fmt.Errorf("pm2 list processes on %s: bad answer: %w", h.Name(), err)

@@ -183,6 +183,9 @@ type Watch struct {
 	// the reload, with nothing done to pm2 since: Reload then does not
 	// list the processes again before it starts.
 	Before []Proc
+	// Look, when set, is how the watch looks at the workers (a
+	// Looker's); StatusMemory when nil.
+	Look func(ctx context.Context) ([]Proc, error)
 }
 
 // Reload runs the proven reload (ReloadOnce) of the ecosystem's apps while
@@ -260,7 +263,11 @@ func (x *reloadWatch) look(ctx, wctx context.Context) error {
 	if x.w.Rescue == nil {
 		return nil
 	}
-	now, err := x.r.StatusMemory(wctx, x.h)
+	look := x.w.Look
+	if look == nil {
+		look = func(ctx context.Context) ([]Proc, error) { return x.r.StatusMemory(ctx, x.h) }
+	}
+	now, err := look(wctx)
 	if err != nil {
 		return nil // the next look may do better; pm2 goes on meanwhile
 	}

@@ -16,7 +16,9 @@ const path = require('path');
 const memDir = process.argv[1] || '';
 const withMem = memDir !== '';
 const via = process.argv[2];
-if (via !== undefined) {
+if (process.argv[3] === 'looks') {
+  looks(via.replace(/^rpc:/, ''));
+} else if (via !== undefined) {
   fromDaemon(via.replace(/^rpc:/, ''));
 } else {
   let s = '';
@@ -37,6 +39,50 @@ if (via !== undefined) {
 // fromDaemon asks pm2's daemon for its process list (getMonitorData, as
 // pm2 jlist does), or exits 3 having printed nothing.
 function fromDaemon(dir) {
+  const req = connect(dir, () => process.exit(3));
+  call(req, () => process.exit(3), () => req.close());
+}
+
+// looks (argv[3] = "looks") keeps one connection to the daemon and prints
+// a list at once, then one more for each line read on stdin, until stdin
+// ends: a watcher's many looks cost one program start. "NO" instead of a
+// list: it cannot ask the daemon (any more), and exits 3.
+function looks(dir) {
+  const no = () => {
+    process.stdout.write('NO\n', () => process.exit(3));
+  };
+  const req = connect(dir, no);
+  let busy = false;
+  let asked = 0;
+  let ended = false;
+  const next = () => {
+    if (!busy && asked === 0 && ended) process.exit(0);
+    if (busy || asked === 0) return;
+    busy = true;
+    asked--;
+    call(req, no, () => {
+      busy = false;
+      next();
+    });
+  };
+  asked++;
+  next();
+  let buf = '';
+  process.stdin.on('data', (d) => {
+    buf += d;
+    const lines = buf.split('\n');
+    buf = lines.pop();
+    asked += lines.length;
+    next();
+  }).on('end', () => {
+    ended = true;
+    next();
+  });
+}
+
+// connect opens a req socket to pm2's daemon with the client modules of
+// the pm2 installed in dir; fail is called when it cannot.
+function connect(dir, fail) {
   const load = (name) => {
     for (const d of ['modules', 'node_modules']) {
       try {
@@ -49,21 +95,33 @@ function fromDaemon(dir) {
   const rpc = dir ? load('pm2-axon-rpc') : null;
   const home = process.env.PM2_HOME || path.join(require('os').homedir(), '.pm2');
   const sock = path.join(home, 'rpc.sock');
-  if (!axon || !rpc || !fs.existsSync(sock)) process.exit(3);
+  if (!axon || !rpc || !fs.existsSync(sock)) {
+    fail();
+    return null;
+  }
   const req = axon.socket('req');
-  const giveUp = () => process.exit(3);
-  req.on('socket error', giveUp);
-  req.on('error', giveUp);
-  setTimeout(giveUp, 20000).unref();
-  new rpc.Client(req).call('getMonitorData', {}, (err, list) => {
-    if (err || !Array.isArray(list)) giveUp();
-    req.removeAllListeners('socket error');
-    req.removeAllListeners('error');
-    req.on('error', () => {});
-    print(list);
-    req.close();
-  });
+  req.on('socket error', fail);
+  req.on('error', fail);
+  req.nextDeployClient = new rpc.Client(req);
   req.connect(sock);
+  return req;
+}
+
+// call asks for the process list once and prints it, then calls done;
+// fail when the daemon does not answer (within 20 s) or answers an error.
+function call(req, fail, done) {
+  if (!req) return;
+  const timer = setTimeout(fail, 20000);
+  timer.unref();
+  req.nextDeployClient.call('getMonitorData', {}, (err, list) => {
+    clearTimeout(timer);
+    if (err || !Array.isArray(list)) {
+      fail();
+      return;
+    }
+    print(list);
+    done();
+  });
 }
 
 function print(list) {
