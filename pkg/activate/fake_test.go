@@ -53,6 +53,9 @@ type fakeOps struct {
 	reads []string
 	// block, when set, is called in Reload (to cancel mid-rollout).
 	block func(host string)
+	// onRead, when set, is called with each read before it is made
+	// (outside the lock: it may wait for another host).
+	onRead func(read string)
 }
 
 func newFleet(n int, current string, has ...string) (*fakeOps, []Host) {
@@ -73,6 +76,12 @@ func newFleet(n int, current string, has ...string) (*fakeOps, []Host) {
 	return f, hosts
 }
 
+func (f *fakeOps) read(r string) {
+	if f.onRead != nil {
+		f.onRead(r)
+	}
+}
+
 func (f *fakeOps) s(h Host) *server { return f.servers[h.Name()] }
 
 func (f *fakeOps) logf(format string, a ...any) {
@@ -80,6 +89,7 @@ func (f *fakeOps) logf(format string, a ...any) {
 }
 
 func (f *fakeOps) State(_ context.Context, h Host) (*release.State, error) {
+	f.read(h.Name() + " state")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := f.s(h)
@@ -106,6 +116,7 @@ func (l fakeLock) Unlock(ctx context.Context) error {
 }
 
 func (f *fakeOps) Lock(_ context.Context, h Host) (Unlocker, error) {
+	f.read(h.Name() + " lock")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := f.s(h)

@@ -49,7 +49,10 @@ type Real struct {
 	BreakLockAfter time.Duration
 }
 
-var _ Ops[*App] = (*Real)(nil)
+var (
+	_ Ops[*App]     = (*Real)(nil)
+	_ Settler[*App] = (*Real)(nil)
+)
 
 // App is what Real.Inspect learned about one host's app side, and what
 // Prepare did to it.
@@ -65,6 +68,25 @@ type App struct {
 	// stale are apps to delete once the old release serves again (a
 	// rename undone by Restore).
 	stale []string
+	// before waits for the process list Prepare took, Reload's
+	// baseline; looker is the watch's and the proof's way to look.
+	before func() ([]pm2.Proc, error)
+	looker *pm2.Looker
+	// saving waits for the pm2 save Reload started (Settle).
+	saving func() (struct{}, error)
+}
+
+// closeLooker ends the looker Prepare started, once its looks are
+// taken.
+func (a *App) closeLooker() {
+	if a.looker != nil {
+		if a.before != nil {
+			_, _ = a.before() // one look at a time
+			a.before = nil
+		}
+		a.looker.Close()
+		a.looker = nil
+	}
 }
 
 // EcosystemFor is cfg for one host: {host} in the hostname stands for
@@ -94,7 +116,11 @@ func (r *Real) Lock(ctx context.Context, h Host) (Unlocker, error) {
 // flags given (ecosystem.go), and no app of it runs from elsewhere; a
 // pinned app is noted for Prepare, or refused.
 func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string) (*App, error) {
+	// The process list is read while the ecosystem is: two sessions on
+	// the host's one connection, one wait instead of two.
+	list := async(func() ([]pm2.Proc, error) { return r.PM2.Status(ctx, h) })
 	site, err := r.PM2.Inspect(ctx, h)
+	ps, psErr := list()
 	if err != nil {
 		return nil, err
 	}
@@ -108,18 +134,36 @@ func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string
 	if err := site.CheckApps(); err != nil {
 		return nil, fmt.Errorf("ecosystem %s/%s: %w", site.Root, r.PM2.Ecosystem, err)
 	}
-	if a.pinned, err = r.pinned(ctx, h, a.eco.site(site)); err != nil {
+	if psErr != nil {
+		return nil, psErr
+	}
+	if a.pinned, err = r.pinned(a.eco.site(site), ps); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// pinned lists the apps to replace, refusing them without FixPinned.
-func (r *Real) pinned(ctx context.Context, h Host, site *pm2.Site) ([]string, error) {
-	ps, err := r.PM2.Status(ctx, h)
-	if err != nil {
-		return nil, err
+// async runs fn in the background; the function it returns waits for
+// fn's answer.
+func async[T any](fn func() (T, error)) func() (T, error) {
+	type answer struct {
+		v   T
+		err error
 	}
+	ch := make(chan answer, 1)
+	go func() {
+		v, err := fn()
+		ch <- answer{v, err}
+	}()
+	return func() (T, error) {
+		a := <-ch
+		return a.v, a.err
+	}
+}
+
+// pinned lists the apps of site that ps runs pinned to a release, to
+// replace, refusing them without FixPinned.
+func (r *Real) pinned(site *pm2.Site, ps []pm2.Proc) ([]string, error) {
 	names, err := site.Pinned(ps)
 	if err != nil {
 		return nil, err
@@ -134,11 +178,23 @@ func (r *Real) pinned(ctx context.Context, h Host, site *pm2.Site) ([]string, er
 // ecosystem Inspect decided on), then pinned apps replaced on the
 // release they run, before anything is switched.
 func (r *Real) Prepare(ctx context.Context, h Host, a *App) error {
+	// The workers before the reload (its baseline) are listed while the
+	// files are written, by the looker the reload's watch and proof use;
+	// the list stands unless pm2 is changed here.
+	a.closeLooker()
+	a.looker = r.PM2.Looker(ctx, h)
+	before := async(func() ([]pm2.Proc, error) { return a.looker.Look(ctx) })
+	a.before = nil
 	wrote, err := r.write(ctx, h, a)
 	if err != nil {
 		return err
 	}
 	a.wrote = wrote
+	if !wrote && len(a.pinned) == 0 {
+		a.before = before
+		return nil
+	}
+	_, _ = before() // one look at a time
 	if wrote {
 		if a.site, err = r.PM2.Inspect(ctx, h); err != nil {
 			return err
@@ -147,7 +203,11 @@ func (r *Real) Prepare(ctx context.Context, h Host, a *App) error {
 			return fmt.Errorf("the ecosystem written to %s: %w", r.PM2.Ecosystem, err)
 		}
 		// An app of that name may run already, started by hand.
-		if a.pinned, err = r.pinned(ctx, h, a.site); err != nil {
+		ps, err := r.PM2.Status(ctx, h)
+		if err != nil {
+			return err
+		}
+		if a.pinned, err = r.pinned(a.site, ps); err != nil {
 			return err
 		}
 	}
@@ -172,9 +232,22 @@ func (r *Real) Switch(ctx context.Context, h Host, id string) error {
 
 // Reload implements Ops: the watched pm2 reload (current switched back to
 // from when to crash-loops), then proof from the kernel that every worker
-// runs release to, then pm2 save.
+// runs release to; pm2 save starts once the reload is done, and the
+// rollout goes on while it runs (Settle waits for it).
 func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) error {
+	// A host going back may still be saving what its first reload left.
+	_ = a.saved() // superseded by the save of this reload
 	w := pm2.Watch{Poll: r.Poll}
+	if a.before != nil {
+		if ps, err := a.before(); err == nil {
+			w.Before = ps
+		}
+		a.before = nil // once: a host going back lists them again
+	}
+	if a.looker != nil {
+		w.Look = a.looker.Look
+		defer a.closeLooker() // once: the proof below is its last look
+	}
 	if from != "" && from != to {
 		w.Rescue = func(ctx context.Context) error { return r.Layout.Switch(ctx, h, from) }
 	}
@@ -182,7 +255,54 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 	if err != nil {
 		return err
 	}
-	ps, err := r.PM2.Status(ctx, h)
+	save := func() { a.saving = async(func() (struct{}, error) { return struct{}{}, r.PM2.Save(ctx, h) }) }
+	if len(a.stale) == 0 {
+		// Saved while the workers are checked: what pm2 saves is the
+		// apps, whatever release they run; a host that fails the check
+		// goes back, and is reloaded and saved again.
+		save()
+	}
+	if err := r.verify(ctx, h, a, to, from, rescued); err != nil {
+		return err
+	}
+	if len(a.stale) > 0 {
+		// The app of the name put back goes first: it is not saved.
+		if err := r.deleteApps(ctx, h, a.site, a.stale); err != nil {
+			return fmt.Errorf("delete the app of the name put back: %w", err)
+		}
+		a.stale = nil
+		save()
+	}
+	return nil
+}
+
+// Settle implements Settler: it waits for the pm2 save the last Reload
+// started (and ends a looker left by a host that never reloaded).
+func (r *Real) Settle(_ context.Context, _ Host, a *App) error {
+	if a == nil {
+		return nil
+	}
+	a.closeLooker()
+	return a.saved()
+}
+
+// saved waits for the pm2 save the last Reload started, if any.
+func (a *App) saved() error {
+	if a.saving == nil {
+		return nil
+	}
+	_, err := a.saving()
+	a.saving = nil
+	return err
+}
+
+// verify is the proof from the kernel that every worker runs release to.
+func (r *Real) verify(ctx context.Context, h Host, a *App, to, from string, rescued bool) error {
+	look := func(ctx context.Context) ([]pm2.Proc, error) { return r.PM2.Status(ctx, h) }
+	if a.looker != nil {
+		look = a.looker.Look
+	}
+	ps, err := look(ctx)
 	if err != nil {
 		return err
 	}
@@ -192,13 +312,7 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 		}
 		return fmt.Errorf("the workers do not run %s after the reload: %w", to, err)
 	}
-	if len(a.stale) > 0 {
-		if err := r.deleteApps(ctx, h, a.site, a.stale); err != nil {
-			return fmt.Errorf("delete the app of the name put back: %w", err)
-		}
-		a.stale = nil
-	}
-	return r.PM2.Save(ctx, h)
+	return nil
 }
 
 // Check implements Ops: --health-url, or where the host's ecosystem has

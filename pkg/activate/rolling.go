@@ -75,7 +75,7 @@ func Run[A any](ctx context.Context, ops Ops[A], hosts []Host, choose Choose, o 
 		rep.Hosts[i] = HostResult{Host: h.Name(), Outcome: NotStarted}
 		plans[i] = &plan[A]{h: h, res: &rep.Hosts[i]}
 	}
-	defer unlockAll(ctx, plans, rep)
+	defer finish(ctx, ops, plans, rep)
 	if err := preflight(ctx, ops, plans, choose, o); err != nil {
 		rep.Err = err
 		return rep
@@ -118,23 +118,29 @@ func Run[A any](ctx context.Context, ops Ops[A], hosts []Host, choose Choose, o 
 // o.Parallel hosts at a time. Any problem refuses the whole rollout,
 // touching nothing.
 func preflight[A any](ctx context.Context, ops Ops[A], plans []*plan[A], choose Choose, o Options) error {
-	// The first host goes alone, before any other: two runs started
-	// together meet at its lock, and one of them gets the whole fleet.
+	// The first host's lock is taken alone, before any other: two runs
+	// started together meet at it, and one of them gets the whole fleet.
 	// Taken all at once, each run tended to win some hosts and both were
-	// refused (found by test/e2e TestFaultTwoDeploysRace).
+	// refused (found by test/e2e TestFaultTwoDeploysRace). The rest of
+	// its preflight runs with the other hosts'.
 	var first error
 	if len(plans) > 0 {
-		first = plans[0].preflight(ctx, ops, choose)
+		first = plans[0].takeLock(ctx, ops)
 	}
 	var locked *release.LockedError
 	results := fleet.Each(ctx, targetsOf(plans), o.Parallel, func(ctx context.Context, i int, _ inventory.Target) (struct{}, error) {
 		switch {
-		case i == 0:
+		case i == 0 && first != nil:
 			return struct{}{}, first
+		case i == 0:
+			return struct{}{}, plans[0].check(ctx, ops, choose)
 		case errors.As(first, &locked):
 			return struct{}{}, fmt.Errorf("%s not checked: %s is locked by another run", plans[i].h.Name(), plans[0].h.Name())
 		}
-		return struct{}{}, plans[i].preflight(ctx, ops, choose)
+		if err := plans[i].takeLock(ctx, ops); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, plans[i].check(ctx, ops, choose)
 	})
 	var errs []error
 	for i, r := range results {
@@ -150,15 +156,21 @@ func preflight[A any](ctx context.Context, ops Ops[A], plans []*plan[A], choose 
 	return fmt.Errorf("%s refused, no host was changed: %w", o.Action, errors.Join(errs...))
 }
 
-// preflight of one host takes its lock first, then reads its state under
-// it: current and the history (a rollback's target) cannot change between
-// the read and the switch.
-func (p *plan[A]) preflight(ctx context.Context, ops Ops[A], choose Choose) error {
+// takeLock takes the host's deploy lock: its preflight (check) reads the
+// state under it, so current and the history (a rollback's target)
+// cannot change between the read and the switch.
+func (p *plan[A]) takeLock(ctx context.Context, ops Ops[A]) error {
 	lock, err := ops.Lock(ctx, p.h)
 	if err != nil {
 		return err
 	}
 	p.lock = lock
+	return nil
+}
+
+// check is the preflight of one host, under its lock: its state, the
+// release it goes to, complete, and its app side.
+func (p *plan[A]) check(ctx context.Context, ops Ops[A], choose Choose) error {
 	st, err := ops.State(ctx, p.h)
 	if err != nil {
 		return err
@@ -191,23 +203,6 @@ func failures[A any](batch []*plan[A]) []*plan[A] {
 		}
 	}
 	return out
-}
-
-// unlockAll releases every lock taken, even when ctx is cancelled
-// (Unlock runs on a context of its own).
-func unlockAll[A any](ctx context.Context, plans []*plan[A], rep *Report) {
-	var errs []error
-	for _, p := range plans {
-		if p.lock == nil {
-			continue
-		}
-		if err := p.lock.Unlock(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w; its deploy lock stays until a later run breaks it (--break-lock-after, once the host is back)", p.h.Name(), err))
-		}
-	}
-	if len(errs) > 0 {
-		rep.Err = errors.Join(rep.Err, fmt.Errorf("release the deploy lock: %w", errors.Join(errs...)))
-	}
 }
 
 // summary names hosts by outcome for messages.

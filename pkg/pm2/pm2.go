@@ -177,8 +177,16 @@ type Proc struct {
 func (p Proc) Key() string { return fmt.Sprint(p.ID) }
 
 // statusScript runs status.cjs ($1) on pm2's process list; "--" ends
-// node's options, so its argument ($2) is the program's, never node's.
+// node's options, so its arguments ($2...) are the program's, never
+// node's. It asks pm2's daemon directly with the client modules of the
+// pm2 on PATH (found through its symlink; status.cjs); when status.cjs
+// cannot (exit 3), pm2 jlist, which also starts a daemon that is not
+// running.
 const statusScript = `
+pm2dir=$(readlink -f "$(command -v pm2)" 2>/dev/null || true)
+rc=0
+node -e "$1" -- "$2" "rpc:${pm2dir%/bin/*}" </dev/null || rc=$?
+[ "$rc" -eq 3 ] || exit "$rc"
 pm2 jlist 2>/dev/null | node -e "$1" -- "$2"
 `
 
@@ -217,6 +225,11 @@ func (r Runner) status(ctx context.Context, h remote.Host, withMem bool) ([]Proc
 	if err != nil {
 		return nil, err
 	}
+	return parseStatus(h, out)
+}
+
+// parseStatus reads status.cjs's answer.
+func parseStatus(h remote.Host, out []byte) ([]Proc, error) {
 	var ps []Proc
 	if err := json.Unmarshal(bytes.TrimSpace(out), &ps); err != nil {
 		return nil, fmt.Errorf("pm2 list processes on %s: bad answer: %w", h.Name(), err)

@@ -179,6 +179,13 @@ type Watch struct {
 	// one does). An unready worker is killed after the Rescue, to be
 	// restarted so.
 	Rescue func(ctx context.Context) error
+	// Before, when set, is the process list the caller took just before
+	// the reload, with nothing done to pm2 since: Reload then does not
+	// list the processes again before it starts.
+	Before []Proc
+	// Look, when set, is how the watch looks at the workers (a
+	// Looker's); StatusMemory when nil.
+	Look func(ctx context.Context) ([]Proc, error)
 }
 
 // Reload runs the proven reload (ReloadOnce) of the ecosystem's apps while
@@ -186,9 +193,11 @@ type Watch struct {
 // reports whether Rescue was called. A reload rescued from workers that
 // never got ready ends with an error that says so, once pm2 is done.
 func (r Runner) Reload(ctx context.Context, h remote.Host, s *Site, w Watch) (rescued bool, err error) {
-	ps, err := r.Status(ctx, h)
-	if err != nil {
-		return false, err
+	ps := w.Before
+	if ps == nil {
+		if ps, err = r.Status(ctx, h); err != nil {
+			return false, err
+		}
 	}
 	ours := s.Ours(ps)
 	if len(ours) == 0 {
@@ -239,7 +248,7 @@ func newReloadWatch(r Runner, h remote.Host, s *Site, w Watch, ours []Proc) *rel
 	x := &reloadWatch{r: r, h: h, s: s, w: w, poll: w.Poll,
 		restarts: map[string]int{}, pids: map[string]int{}, seen: map[int]time.Time{}, killed: map[int]bool{}}
 	if x.poll <= 0 {
-		x.poll = time.Second
+		x.poll = pollFor(ours)
 	}
 	for _, p := range ours {
 		x.restarts[p.Key()] = p.Restarts
@@ -254,7 +263,11 @@ func (x *reloadWatch) look(ctx, wctx context.Context) error {
 	if x.w.Rescue == nil {
 		return nil
 	}
-	now, err := x.r.StatusMemory(wctx, x.h)
+	look := x.w.Look
+	if look == nil {
+		look = func(ctx context.Context) ([]Proc, error) { return x.r.StatusMemory(ctx, x.h) }
+	}
+	now, err := look(wctx)
 	if err != nil {
 		return nil // the next look may do better; pm2 goes on meanwhile
 	}
@@ -288,6 +301,21 @@ func (x *reloadWatch) look(ctx, wctx context.Context) error {
 			p.Key(), p.Name, p.PID, limit.Round(time.Second), orDefault(p.ListenTimeout))
 	}
 	return x.kill(ctx, give)
+}
+
+// pollFor is the pause between two looks when the caller sets none: an
+// eighth of the shortest listen_timeout of the workers (pm2's default
+// when they have none), from half a second to two. Each look is a
+// program started on the host, on the cores the new workers start on;
+// the app's listen_timeout is what a rescue must beat (unreadyAfter).
+func pollFor(ps []Proc) time.Duration {
+	listen := time.Duration(0)
+	for _, p := range ps {
+		if l := orDefault(p.ListenTimeout); listen == 0 || l < listen {
+			listen = l
+		}
+	}
+	return min(max(listen/8, 500*time.Millisecond), 2*time.Second)
 }
 
 // rescue calls Rescue once.

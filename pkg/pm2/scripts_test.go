@@ -102,6 +102,17 @@ func TestCommands(t *testing.T) {
 			[]cmd{{actionScript, []string{"start", "ecosystem.config.js"}}}},
 		{"reload", func(h remote.Host) error { return r.ReloadOnce(ctx, h) },
 			[]cmd{{actionScript, []string{"reload", "ecosystem.config.js"}}}},
+		{"watched reload", func(h remote.Host) error {
+			_, err := r.Reload(ctx, h, &Site{Apps: []App{{Name: "web"}}}, Watch{})
+			return err
+		},
+			[]cmd{{statusScript, []string{statusJS, ""}}, {actionScript, []string{"reload", "ecosystem.config.js"}}}},
+		// Issue 15 item 3: the caller's list (activate takes it while it
+		// writes the files) spares a look before the reload.
+		{"watched reload, the list before given", func(h remote.Host) error {
+			_, err := r.Reload(ctx, h, &Site{Apps: []App{{Name: "web"}}}, Watch{Before: []Proc{{ID: 0, Name: "web", PID: 1, Status: "online"}}})
+			return err
+		}, []cmd{{actionScript, []string{"reload", "ecosystem.config.js"}}}},
 		{"delete", func(h remote.Host) error { return r.Delete(ctx, h, "web") },
 			[]cmd{{deleteScript, []string{"web"}}}},
 		{"save", func(h remote.Host) error { return r.Save(ctx, h) },

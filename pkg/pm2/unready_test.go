@@ -173,3 +173,26 @@ func TestReloadGivesUpOnAWorkerThatNeverGetsReady(t *testing.T) {
 		t.Errorf("Reload = %v, want an error saying the worker did not listen and current was switched back", err)
 	}
 }
+
+// Issue 15 item 3: the watched reload looks at the workers as often as
+// their listen_timeout asks, not every second whatever it is.
+func TestPollFor(t *testing.T) {
+	for _, tc := range []struct {
+		listen []time.Duration
+		want   time.Duration
+	}{
+		{[]time.Duration{15 * time.Second, 15 * time.Second}, 1875 * time.Millisecond}, // config pm2's default
+		{[]time.Duration{0}, 500 * time.Millisecond},                                   // pm2's default, 3 s
+		{[]time.Duration{60 * time.Second, 8 * time.Second}, time.Second},              // the shortest
+		{[]time.Duration{5 * time.Minute}, 2 * time.Second},
+		{nil, 500 * time.Millisecond},
+	} {
+		var ps []Proc
+		for _, l := range tc.listen {
+			ps = append(ps, Proc{ListenTimeout: l})
+		}
+		if got := pollFor(ps); got != tc.want {
+			t.Errorf("pollFor(%v) = %s, want %s", tc.listen, got, tc.want)
+		}
+	}
+}

@@ -1,22 +1,130 @@
-// status.cjs reads pm2 jlist on stdin and prints the fields we use (not
-// the environment: it may hold secrets) plus /proc/<pid>/cwd. With a
-// memory report directory argv[1] ("" for none), each worker's report
+// status.cjs prints the fields we use of pm2's process list (not the
+// environment: it may hold secrets) plus /proc/<pid>/cwd. With a memory
+// report directory argv[1] ("" for none), each worker's report
 // (<dir>/<pid>.json, written by the drain preload) comes along and the
 // reports of dead processes are removed. Run with node -e.
+//
+// With argv[2] = "rpc:<pm2's install dir>" it asks pm2's daemon itself,
+// over its RPC socket with pm2's own client modules (what pm2 jlist does
+// after loading the whole CLI): one small node process instead of pm2's
+// CLI and this one, which is most of what a look at the workers costs
+// (issue 15 item 3). When that cannot be done (the modules are not
+// where pm2 keeps them, no daemon answers) it exits 3 having printed
+// nothing, and the caller pipes pm2 jlist in instead (argv[2] absent).
 const fs = require('fs');
+const path = require('path');
 const memDir = process.argv[1] || '';
 const withMem = memDir !== '';
-let s = '';
-process.stdin.on('data', (d) => { s += d; }).on('end', () => {
-  let list = null;
-  for (const line of s.split('\n').reverse()) {
-    if (!line.startsWith('[')) continue;
-    try { list = JSON.parse(line); break; } catch (e) { /* a banner line */ }
+const via = process.argv[2];
+if (process.argv[3] === 'looks') {
+  looks(via.replace(/^rpc:/, ''));
+} else if (via !== undefined) {
+  fromDaemon(via.replace(/^rpc:/, ''));
+} else {
+  let s = '';
+  process.stdin.on('data', (d) => { s += d; }).on('end', () => {
+    let list = null;
+    for (const line of s.split('\n').reverse()) {
+      if (!line.startsWith('[')) continue;
+      try { list = JSON.parse(line); break; } catch (e) { /* a banner line */ }
+    }
+    if (!list) {
+      console.error('pm2 jlist gave no process list: ' + s.slice(0, 300));
+      process.exit(1);
+    }
+    print(list);
+  });
+}
+
+// fromDaemon asks pm2's daemon for its process list (getMonitorData, as
+// pm2 jlist does), or exits 3 having printed nothing.
+function fromDaemon(dir) {
+  const req = connect(dir, () => process.exit(3));
+  call(req, () => process.exit(3), () => req.close());
+}
+
+// looks (argv[3] = "looks") keeps one connection to the daemon and prints
+// a list at once, then one more for each line read on stdin, until stdin
+// ends: a watcher's many looks cost one program start. "NO" instead of a
+// list: it cannot ask the daemon (any more), and exits 3.
+function looks(dir) {
+  const no = () => {
+    process.stdout.write('NO\n', () => process.exit(3));
+  };
+  const req = connect(dir, no);
+  let busy = false;
+  let asked = 0;
+  let ended = false;
+  const next = () => {
+    if (!busy && asked === 0 && ended) process.exit(0);
+    if (busy || asked === 0) return;
+    busy = true;
+    asked--;
+    call(req, no, () => {
+      busy = false;
+      next();
+    });
+  };
+  asked++;
+  next();
+  let buf = '';
+  process.stdin.on('data', (d) => {
+    buf += d;
+    const lines = buf.split('\n');
+    buf = lines.pop();
+    asked += lines.length;
+    next();
+  }).on('end', () => {
+    ended = true;
+    next();
+  });
+}
+
+// connect opens a req socket to pm2's daemon with the client modules of
+// the pm2 installed in dir; fail is called when it cannot.
+function connect(dir, fail) {
+  const load = (name) => {
+    for (const d of ['modules', 'node_modules']) {
+      try {
+        return require(path.join(dir, d, name));
+      } catch (e) { /* not there */ }
+    }
+    return null;
+  };
+  const axon = dir ? load('pm2-axon') : null;
+  const rpc = dir ? load('pm2-axon-rpc') : null;
+  const home = process.env.PM2_HOME || path.join(require('os').homedir(), '.pm2');
+  const sock = path.join(home, 'rpc.sock');
+  if (!axon || !rpc || !fs.existsSync(sock)) {
+    fail();
+    return null;
   }
-  if (!list) {
-    console.error('pm2 jlist gave no process list: ' + s.slice(0, 300));
-    process.exit(1);
-  }
+  const req = axon.socket('req');
+  req.on('socket error', fail);
+  req.on('error', fail);
+  req.nextDeployClient = new rpc.Client(req);
+  req.connect(sock);
+  return req;
+}
+
+// call asks for the process list once and prints it, then calls done;
+// fail when the daemon does not answer (within 20 s) or answers an error.
+function call(req, fail, done) {
+  if (!req) return;
+  const timer = setTimeout(fail, 20000);
+  timer.unref();
+  req.nextDeployClient.call('getMonitorData', {}, (err, list) => {
+    clearTimeout(timer);
+    if (err || !Array.isArray(list)) {
+      fail();
+      return;
+    }
+    print(list);
+    done();
+  });
+}
+
+function print(list) {
   process.stdout.write(JSON.stringify(list.map((p) => {
     const e = p.pm2_env || {};
     let real = '';
@@ -44,4 +152,4 @@ process.stdin.on('data', (d) => { s += d; }).on('end', () => {
       }
     } catch (err) { /* no reports */ }
   }
-});
+}

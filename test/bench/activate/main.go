@@ -16,14 +16,18 @@
 //     without the preload (no wait_ready), in the same batches,
 //     health-gated;
 //
-// and the time of a rollback (rolling, health-gated) against one pm2
-// reload round of one host. It prints, side by side, each method's failed
-// and slow requests and its deploy time, with ratios to ours and to bare.
-// It is a benchmark to read, not a test: nothing asserts a number. Take
+// and ours's rollback (rolling, health-gated, under the same load). It
+// prints, side by side, each method's failed and slow requests and its
+// deploy time, with ratios to ours and to bare, then the rows issue 15
+// item 3 asks for: ours and rollback against bare, the failed and slow
+// requests of -runs deploys in a row, the commands run per host. With
+// -steps, every step and every command on a host, timed, on stderr. It
+// is a benchmark to read, not a test: nothing asserts a number. Take
 // numbers on an idle machine (docs/benchmarks.md).
 //
 //	sudo go run ./test/bench/activate                          # 2 hosts, 3 deploys per method
-//	sudo go run ./test/bench/activate -hosts 16 -batch 25%
+//	sudo go run ./test/bench/activate -hosts 16 -batch 25% -methods ours,bare
+//	sudo go run ./test/bench/activate -hosts 16 -batch 25% -methods ours,bare -runs 10 -rollbacks 1
 //	sudo go run ./test/bench/activate -hosts 64 -batch 25% -runs 5
 //
 // The bed needs a *testing.T, which only the testing package can make, so
@@ -51,24 +55,45 @@ var steps = flag.Bool("steps", false, "print the steps of our activation, timed"
 
 // config is what the flags ask for.
 type config struct {
-	runs, hosts int
-	batch       fleet.Share
+	runs, hosts, rollbacks int
+	batch                  fleet.Share
+	methods                []string
 }
 
 func main() {
 	c := config{batch: fleet.Share{N: 1}}
-	flag.IntVar(&c.runs, "runs", 3, "deploys per method (and rollbacks)")
+	methods := "ours,bare,naive,nodrain"
+	flag.IntVar(&c.runs, "runs", 3, "deploys in a row per method")
+	flag.IntVar(&c.rollbacks, "rollbacks", 3, "rollbacks of ours (at most -runs), each after an activation")
 	flag.IntVar(&c.hosts, "hosts", 2, "hosts of the bed (1 to 64)")
 	flag.Var(&c.batch, "batch", "hosts switched at once: a number, or a share of the hosts like 25%")
+	flag.StringVar(&methods, "methods", methods, "the methods to run, of ours,bare,naive,nodrain (ours and bare for the ratios)")
 	benchkit.Main("BenchActivate", func(ctx context.Context, t *testing.T) error {
-		if c.runs < 1 {
-			return fmt.Errorf("-runs %d: want at least 1", c.runs)
+		c.methods = strings.Split(methods, ",")
+		if c.runs < 1 || c.rollbacks < 0 {
+			return fmt.Errorf("-runs %d -rollbacks %d: want at least 1 deploy, and no negative count", c.runs, c.rollbacks)
 		}
 		if c.hosts < 1 || c.hosts > 64 {
 			return fmt.Errorf("-hosts %d: want 1 to 64", c.hosts)
 		}
+		for _, m := range c.methods {
+			if !slices.Contains([]string{"ours", "bare", "naive", "nodrain"}, m) {
+				return fmt.Errorf("-methods: unknown method %q: want ours, bare, naive or nodrain", m)
+			}
+		}
 		return bench(ctx, t, c)
 	})
+}
+
+// outcome is what the bench measured.
+type outcome struct {
+	results []result
+	// rollback are ours's rollbacks under load; reload single pm2 reload
+	// rounds of one host.
+	rollback []sample
+	reload   []time.Duration
+	// commands is how many commands ours ran per host and deploy.
+	commands float64
 }
 
 // sample is one deploy under load.
@@ -109,16 +134,17 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-func report(c config, results []result, rollback, reload []time.Duration) {
+func report(c config, o *outcome) {
 	batch := c.batch.Of(c.hosts)
 	fmt.Println()
 	fmt.Printf("A rolling deploy of %d hosts, %d at a time (-batch %s), load through the L4 balancer\n", c.hosts, batch, c.batch)
 	fmt.Println("(page GETs, POSTs to /api/echo, static chunks; nginx upstream keep-alive; slow: no headers within 5 s):")
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "method\tdeploys\trequests\tfailed\tslow\tfailed per 10k\tfailed vs ours\tdeploy time (median)\ttime vs bare\ttime vs ours")
-	oursReq, oursFailed, _ := results[0].totals()
-	oursTime, bareTime := results[0].medianTime(), results[1].medianTime()
-	for _, r := range results {
+	ours, bare := o.find("ours"), o.find("bare")
+	oursReq, oursFailed, _ := ours.totals()
+	oursTime, bareTime := ours.medianTime(), bare.medianTime()
+	for _, r := range o.results {
 		req, failed, slow := r.totals()
 		per10k := 0.0
 		if req > 0 {
@@ -128,9 +154,15 @@ func report(c config, results []result, rollback, reload []time.Duration) {
 		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.2f\t%s\t%.1fs\t%s\t%s\n", r.name, len(r.samples), req, failed, slow, per10k,
 			ratio(failed, req, oursFailed, oursReq), t.Seconds(), times(t, bareTime), times(t, oursTime))
 	}
+	rb := result{name: "ours: rollback", samples: o.rollback}
+	if len(rb.samples) > 0 {
+		req, failed, slow := rb.totals()
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.2f\t%s\t%.1fs\t%s\t%s\n", rb.name, len(rb.samples), req, failed, slow, float64(failed)*10000/float64(max(req, 1)),
+			ratio(failed, req, oursFailed, oursReq), rb.medianTime().Seconds(), times(rb.medianTime(), bareTime), times(rb.medianTime(), oursTime))
+	}
 	w.Flush()
 	fmt.Println()
-	for _, r := range results {
+	for _, r := range append(o.results, rb) {
 		for _, s := range r.samples {
 			if len(s.stats.Errors) > 0 {
 				fmt.Printf("%s, first failures: %s\n", r.name, strings.Join(s.stats.Errors[:min(3, len(s.stats.Errors))], " | "))
@@ -138,13 +170,41 @@ func report(c config, results []result, rollback, reload []time.Duration) {
 			}
 		}
 	}
-	rb, rl := median(rollback), median(reload)
-	fmt.Printf("\nRollback of %d hosts, %d at a time (reload + health gate each): median %.2fs over %d\n", c.hosts, batch, rb.Seconds(), len(rollback))
-	fmt.Printf("One pm2 reload round of one host (2 workers): median %.2fs over %d\n", rl.Seconds(), len(reload))
-	if rl > 0 {
+	if rl := median(o.reload); rl > 0 && len(rb.samples) > 0 {
 		rounds := (c.hosts + batch - 1) / batch
-		fmt.Printf("rollback / one reload round = %.2f (%.2f per batch, %d batches)\n", rb.Seconds()/rl.Seconds(), rb.Seconds()/rl.Seconds()/float64(rounds), rounds)
+		t := rb.medianTime()
+		fmt.Printf("\nrollback / one pm2 reload round of one host (%.2fs, no load) = %.2f (%.2f per batch, %d batches)\n", rl.Seconds(), t.Seconds()/rl.Seconds(), t.Seconds()/rl.Seconds()/float64(rounds), rounds)
 	}
+	o.mustShow(c, ours, bare, rb)
+}
+
+// mustShow prints the rows issue 15 item 3 asks for.
+func (o *outcome) mustShow(c config, ours, bare, rb result) {
+	if len(ours.samples) == 0 {
+		return
+	}
+	req, failed, slow := ours.totals()
+	fmt.Printf("\nIssue 15 item 3, %d hosts, -batch %s:\n", c.hosts, c.batch)
+	fmt.Printf("  %d rolling deploys in a row under load (ours): %d failed, %d slow (> 5 s) of %d requests\n", len(ours.samples), failed, slow, req)
+	if len(bare.samples) > 0 {
+		bt := bare.medianTime()
+		fmt.Printf("  activate: ours %.1fs / bare rolling pm2 reload %.1fs = %s (want <= 1.30x)\n", ours.medianTime().Seconds(), bt.Seconds(), times(ours.medianTime(), bt))
+		if len(rb.samples) > 0 {
+			rreq, rfailed, rslow := rb.totals()
+			fmt.Printf("  rollback: ours %.1fs / bare %.1fs = %s (want <= 1.30x); %d failed, %d slow of %d requests\n", rb.medianTime().Seconds(), bt.Seconds(), times(rb.medianTime(), bt), rfailed, rslow, rreq)
+		}
+	}
+	fmt.Printf("  commands per host and deploy (ours): %.1f, over one SSH connection per host for the whole bench\n", o.commands)
+}
+
+// find is the result of the method named by key ("ours: ..."), or none.
+func (o *outcome) find(key string) result {
+	for _, r := range o.results {
+		if strings.HasPrefix(r.name, key+":") {
+			return r
+		}
+	}
+	return result{}
 }
 
 // times is a / b as "1.23x".

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,11 +27,14 @@ type rig struct {
 	hosts  []activate.Host
 	layout release.Layout
 	batch  int
+	// runs counts the commands run on the hosts (timedHost).
+	runs atomic.Int64
 }
 
 // method is one way of deploying: its ecosystem file (written to each
 // host, started on r1) and its rolling deploy to a release.
 type method struct {
+	key    string // for -methods
 	name   string
 	file   string
 	eco    func(h *bed.Host) string
@@ -59,7 +64,7 @@ func bench(ctx context.Context, t *testing.T, c config) error {
 				return activate.Host{}, err
 			}
 		}
-		return activate.Host{Host: host, Target: inventory.Target{User: h.User, Host: h.Addr, Port: h.Port}}, nil
+		return activate.Host{Host: timedHost{Host: host, runs: &f.runs}, Target: inventory.Target{User: h.User, Host: h.Addr, Port: h.Port}}, nil
 	})
 	for _, h := range hosts {
 		if h.Host != nil {
@@ -71,38 +76,72 @@ func bench(ctx context.Context, t *testing.T, c config) error {
 	}
 	f.hosts = hosts
 	// ours first and bare second: the report's ratios are to them.
-	methods := []method{
-		{"ours: activate (cluster x2, drain, gate)", pm2.DefaultEcosystem, oursEco, ours},
-		{"bare: pm2 reload in the same batches", pm2.DefaultEcosystem, oursEco, byHand("reload", pm2.DefaultEcosystem, false)},
-		{"naive: pm2 restart, 1 instance", "naive.config.js", naiveEco, byHand("restart", "naive.config.js", true)},
-		{"pm2 reload, cluster x2, no drain", "nodrain.config.js", noDrainEco, byHand("reload", "nodrain.config.js", true)},
+	all := []method{
+		{"ours", "ours: activate (cluster x2, drain, gate)", pm2.DefaultEcosystem, oursEco, ours},
+		{"bare", "bare: pm2 reload in the same batches", pm2.DefaultEcosystem, oursEco, byHand("reload", pm2.DefaultEcosystem, false)},
+		{"naive", "naive: pm2 restart, 1 instance", "naive.config.js", naiveEco, byHand("restart", "naive.config.js", true)},
+		{"nodrain", "pm2 reload, cluster x2, no drain", "nodrain.config.js", noDrainEco, byHand("reload", "nodrain.config.js", true)},
 	}
-	var results []result
-	var rollback, reload []time.Duration
+	var methods []method
+	for _, m := range all {
+		if slices.Contains(c.methods, m.key) {
+			methods = append(methods, m)
+		}
+	}
+	rep := &outcome{}
+	// ours and bare run from the same ecosystem: with both asked for,
+	// each deploy of ours is followed by one of bare, so that the two
+	// share whatever else the machine does at the time.
+	var bare *method
+	if slices.Contains(c.methods, "ours") && slices.Contains(c.methods, "bare") {
+		bare = &all[1]
+	}
 	for _, m := range methods {
+		if m.key == "bare" && bare != nil {
+			continue // ran with ours
+		}
 		fmt.Fprintf(os.Stderr, "== %s\n", m.name)
 		if err := f.setup(ctx, m); err != nil {
 			return fmt.Errorf("%s: set up: %w", m.name, err)
 		}
-		res := result{name: m.name}
+		res, bareRes := result{name: m.name}, result{}
+		var commands int64
 		for r := range runs {
 			id := []string{"r2", "r1"}[r%2]
+			if m.key == "ours" && bare != nil {
+				id = "r2" // bare goes back to r1
+			}
+			before := f.runs.Load()
 			s, err := f.underLoad(func() error { return m.deploy(ctx, f, id) })
 			if err != nil {
 				return fmt.Errorf("%s: deploy %s: %w", m.name, id, err)
 			}
+			commands += f.runs.Load() - before
 			fmt.Fprintf(os.Stderr, "   deploy %s: %s in %.1fs\n", id, s.stats, s.elapsed.Seconds())
 			res.samples = append(res.samples, s)
+			if m.key == "ours" && bare != nil {
+				s, err := f.underLoad(func() error { return bare.deploy(ctx, f, "r1") })
+				if err != nil {
+					return fmt.Errorf("%s: deploy r1: %w", bare.name, err)
+				}
+				fmt.Fprintf(os.Stderr, "   bare, deploy r1: %s in %.1fs\n", s.stats, s.elapsed.Seconds())
+				bareRes.name = bare.name
+				bareRes.samples = append(bareRes.samples, s)
+			}
 		}
-		results = append(results, res)
-		if len(results) == 1 {
+		rep.results = append(rep.results, res)
+		if bareRes.name != "" {
+			rep.results = append(rep.results, bareRes)
+		}
+		if m.key == "ours" {
+			rep.commands = float64(commands) / float64(runs*len(f.hosts))
 			var err error
-			if rollback, reload, err = f.timeRollback(ctx, runs); err != nil {
+			if rep.rollback, rep.reload, err = f.timeRollback(ctx, min(runs, c.rollbacks)); err != nil {
 				return err
 			}
 		}
 	}
-	report(c, results, rollback, reload)
+	report(c, rep)
 	return nil
 }
 
@@ -147,11 +186,13 @@ func (f *rig) gate(ctx context.Context, h activate.Host, id string) error {
 	return err
 }
 
-// real is activate's Ops; its Ecosystem stays empty (invalid): the bench
-// writes each host's ecosystem itself.
+// real is activate's Ops, with the config of the ecosystem the bench
+// writes to each host (oursEco): activate finds it as it wrote it.
 func (f *rig) real() *activate.Real {
+	eco := pm2.Defaults
+	eco.Root, eco.Hostname = root, health.HostPlaceholder
 	return &activate.Real{
-		Layout: f.layout, PM2: pm2.Runner{Root: root, Ecosystem: pm2.DefaultEcosystem, Env: "production"},
+		Layout: f.layout, PM2: pm2.Runner{Root: root, Ecosystem: pm2.DefaultEcosystem, Env: "production"}, Ecosystem: eco,
 		FixPinned: true, HealthURL: "http://{host}:3000/", HealthTimeout: time.Minute, Who: "bench", PID: os.Getpid(),
 	}
 }
@@ -197,19 +238,32 @@ func byHand(action, file string, gate bool) func(ctx context.Context, f *rig, id
 	}
 }
 
-// timeRollback times rollbacks of the fleet (to the previous release)
-// and single pm2 reload rounds of one host, with ours set up.
-func (f *rig) timeRollback(ctx context.Context, runs int) (rollback, reload []time.Duration, err error) {
+// timeRollback times n rollbacks of the fleet (to the previous release)
+// under load, each after an activation to the other release, and single
+// pm2 reload rounds of one host, with ours set up.
+func (f *rig) timeRollback(ctx context.Context, n int) (rollback []sample, reload []time.Duration, err error) {
 	run := pm2.Runner{Root: root, Ecosystem: pm2.DefaultEcosystem, Env: "production"}
-	for range runs {
-		start := time.Now()
-		rep := activate.Run(ctx, f.real(), f.hosts, func(st *release.State) (string, error) { return st.Previous, nil },
-			activate.Options{Action: activate.ActionRollback, Batch: f.batch, Who: "bench"})
-		if rep.Err != nil {
-			return nil, nil, fmt.Errorf("rollback: %w", rep.Err)
+	for range n {
+		// The history knows only ours's switches (bare's are not
+		// recorded): an activation first gives the rollback its previous.
+		st, err := f.layout.State(ctx, f.hosts[0])
+		if err != nil {
+			return nil, nil, err
 		}
-		rollback = append(rollback, time.Since(start))
-		start = time.Now()
+		if err := ours(ctx, f, map[string]string{"r1": "r2", "r2": "r1"}[st.Current]); err != nil {
+			return nil, nil, fmt.Errorf("activate before a rollback: %w", err)
+		}
+		s, err := f.underLoad(func() error {
+			rep := activate.Run(ctx, f.real(), f.hosts, func(st *release.State) (string, error) { return st.Previous, nil },
+				activate.Options{Action: activate.ActionRollback, Batch: f.batch, Who: "bench", Progress: progress})
+			return rep.Err
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("rollback: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "   rollback: %s in %.1fs\n", s.stats, s.elapsed.Seconds())
+		rollback = append(rollback, s)
+		start := time.Now()
 		if err := run.ReloadOnce(ctx, f.hosts[0]); err != nil {
 			return nil, nil, err
 		}

@@ -1,0 +1,119 @@
+package pm2
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync"
+
+	"github.com/org/next-deploy/pkg/remote"
+)
+
+// Looker looks at a host's workers many times (a watched reload: its
+// baseline, every look while pm2 works, the proof after it) from one
+// program started once, which keeps a connection to pm2's daemon
+// (status.cjs, "looks"): a look is then a question to the daemon, not a
+// node program started on the cores the new workers start on (issue 15
+// item 3). Where that program cannot ask the daemon, each look is
+// StatusMemory. Looks are taken one at a time; Close ends the program.
+type Looker struct {
+	r  Runner
+	h  remote.Host
+	in *io.PipeWriter
+	// lines are the program's answers, one a line; done is closed when
+	// it has ended.
+	lines chan []byte
+	done  chan struct{}
+
+	mu    sync.Mutex
+	first bool // the program's first answer (given unasked) is not read yet
+	dead  bool // the program ended, or cannot ask the daemon
+}
+
+// looksScript runs status.cjs ($1) in its "looks" mode with the memory
+// report directory $2 (see statusScript for how pm2's client is found).
+const looksScript = `
+pm2dir=$(readlink -f "$(command -v pm2)" 2>/dev/null || true)
+exec node -e "$1" -- "$2" "rpc:${pm2dir%/bin/*}" looks
+`
+
+// Looker starts the looking program on h; it runs until Close or until
+// ctx ends.
+func (r Runner) Looker(ctx context.Context, h remote.Host) *Looker {
+	inR, inW := io.Pipe()
+	l := &Looker{r: r, h: h, in: inW, lines: make(chan []byte, 4), done: make(chan struct{}), first: true}
+	c := r.cmd(looksScript, statusJS, MemDir)
+	c.Stdin, c.Stdout = inR, &lineWriter{lines: l.lines}
+	go func() {
+		defer close(l.done)
+		_, _ = h.Run(ctx, c) // a failure shows as no answer: each look is then StatusMemory
+		inR.Close()
+	}()
+	return l
+}
+
+// Look lists the processes with their memory reports, as StatusMemory.
+func (l *Looker) Look(ctx context.Context) ([]Proc, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.dead {
+		ps, ok := l.ask(ctx)
+		if ok {
+			return ps, nil
+		}
+		l.dead = true
+		l.in.Close()
+	}
+	return l.r.StatusMemory(ctx, l.h)
+}
+
+// ask takes the next answer of the program (asking for it unless it is
+// the first); ok is false when it gave none.
+func (l *Looker) ask(ctx context.Context) (ps []Proc, ok bool) {
+	if !l.first {
+		if _, err := l.in.Write([]byte("\n")); err != nil {
+			return nil, false
+		}
+	}
+	l.first = false
+	select {
+	case line := <-l.lines:
+		ps, err := parseStatus(l.h, line)
+		return ps, err == nil
+	case <-l.done:
+		return nil, false
+	case <-ctx.Done():
+		return nil, false
+	}
+}
+
+// Close ends the program (its stdin ends).
+func (l *Looker) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dead = true
+	l.in.Close()
+}
+
+// lineWriter sends each line written to it to lines ("NO", the
+// program's word that it cannot ask the daemon, too: it is no list).
+type lineWriter struct {
+	buf   []byte
+	lines chan []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := bytes.Clone(w.buf[:i])
+		w.buf = w.buf[i+1:]
+		select {
+		case w.lines <- line:
+		default: // nobody asked for it: never so in order
+		}
+	}
+}
