@@ -195,6 +195,30 @@ func (o *outcome) mustShow(c config, ours, bare, rb result) {
 		}
 	}
 	fmt.Printf("  commands per host and deploy (ours): %.1f, over one SSH connection per host for the whole bench\n", o.commands)
+	o.goals(c, ours, bare, rb)
+}
+
+// goals prints the rows of mustShow as benchkit goals (report.sh's table).
+func (o *outcome) goals(c config, ours, bare, rb result) {
+	at := fmt.Sprintf("%d hosts, -batch %s", c.hosts, c.batch)
+	req, failed, slow := ours.totals()
+	benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: fmt.Sprintf("%d rolling deploys in a row under load, %s: failed + slow requests", len(ours.samples), at),
+		Ours: fmt.Sprintf("%d failed, %d slow", failed, slow), Alternative: fmt.Sprintf("of %d requests", req), Ratio: float64(failed + slow), Max: 0, Count: true})
+	if len(bare.samples) == 0 {
+		return
+	}
+	bt := bare.medianTime()
+	benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: "activate, " + at + ", under GET+POST load: wall",
+		Ours: fmt.Sprintf("%.1f s", ours.medianTime().Seconds()), Alternative: fmt.Sprintf("bare rolling pm2 reload %.1f s", bt.Seconds()),
+		Ratio: ours.medianTime().Seconds() / bt.Seconds(), Max: 1.3})
+	if len(rb.samples) > 0 {
+		rreq, rfailed, rslow := rb.totals()
+		benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: "rollback, " + at + ", under load: wall",
+			Ours: fmt.Sprintf("%.1f s", rb.medianTime().Seconds()), Alternative: fmt.Sprintf("bare rolling pm2 reload %.1f s", bt.Seconds()),
+			Ratio: rb.medianTime().Seconds() / bt.Seconds(), Max: 1.3})
+		benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: "rollback, " + at + ": failed + slow requests",
+			Ours: fmt.Sprintf("%d failed, %d slow", rfailed, rslow), Alternative: fmt.Sprintf("of %d requests", rreq), Ratio: float64(rfailed + rslow), Max: 0, Count: true})
+	}
 }
 
 // find is the result of the method named by key ("ours: ..."), or none.

@@ -92,6 +92,8 @@ type Goal struct {
 	Ratio float64
 	Max   float64
 	Min   bool
+	// Count: Ratio and Max are counts (failed requests), not ratios.
+	Count bool
 }
 
 // Met says whether the ratio meets the target.
@@ -111,6 +113,10 @@ func PrintGoal(w io.Writer, g Goal) {
 	}
 	if !g.Met() {
 		met = "NO"
+	}
+	if g.Count {
+		fmt.Fprintf(w, "GOAL\t%s\t%s\t%s\t%.0f\t%s %.0f\t%s\n", g.What, g.Ours, g.Alternative, g.Ratio, op, g.Max, met)
+		return
 	}
 	fmt.Fprintf(w, "GOAL\t%s\t%s\t%s\t%.3gx\t%s %.2gx\t%s\n", g.What, g.Ours, g.Alternative, g.Ratio, op, g.Max, met)
 }
