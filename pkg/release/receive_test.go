@@ -131,3 +131,20 @@ func TestPreflightRefusals(t *testing.T) {
 		t.Error("fresh upload removed")
 	}
 }
+
+// TestPreflightRefusesATarWithoutToCommand guards receive-unpack.sh's
+// needs: a host whose tar is not GNU tar (busybox) would fail in the
+// middle of an upload; the preflight says so before a byte moves.
+func TestPreflightRefusesATarWithoutToCommand(t *testing.T) {
+	l, _, h := newLocal(t)
+	bin := t.TempDir()
+	fake := "#!/bin/sh\n[ \"$1\" = --version ] && echo 'tar (busybox) 1.36.1' && exit 0\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "tar"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	_, err := l.Preflight(context.Background(), h, "r", "gz", time.Hour, nil)
+	if err == nil || !strings.Contains(err.Error(), "not GNU tar") {
+		t.Fatalf("preflight with busybox tar = %v, want refused naming GNU tar", err)
+	}
+}

@@ -16,6 +16,11 @@ shift 4
 mkdir -p "$root/$releases" "$root/$state" 2>/dev/null || fail "cannot create $root/$releases as $(id -un): create the deploy path and give it to this login"
 [ -w "$root/$releases" ] || fail "$root/$releases is not writable by $(id -un)"
 command -v tar >/dev/null 2>&1 || fail "tar is not installed: install it (apt-get install tar)"
+# receive-unpack.sh streams the payload with GNU tar's --to-command
+# through tee -p and a fifo: busybox tar or tee would fail mid-upload.
+tar --version 2>/dev/null | grep -q 'GNU tar' || fail "tar is not GNU tar ($(tar --version 2>&1 | head -n 1)): an upload is unpacked with GNU tar's --to-command; install it (apt-get install tar)"
+: | tee -p >/dev/null 2>&1 || fail "tee has no -p (coreutils 8.24 or later needed): install coreutils"
+command -v mkfifo >/dev/null 2>&1 || fail "mkfifo is not installed: install coreutils"
 command -v sha256sum >/dev/null 2>&1 || fail "sha256sum is not installed: install coreutils"
 for t in awk gzip find xargs cmp; do
 	command -v "$t" >/dev/null 2>&1 || fail "$t is not installed: a delivered tree is verified with it; install it (apt-get install gawk gzip findutils diffutils)"
