@@ -72,6 +72,7 @@ type Skewed struct {
 var (
 	_ Ops[*SkewApp]     = (*Skewed)(nil)
 	_ Watcher[*SkewApp] = (*Skewed)(nil)
+	_ Settler[*SkewApp] = (*Skewed)(nil)
 )
 
 // SkewApp is App with the switch it prepares.
@@ -127,6 +128,17 @@ func (s *Skewed) Restore(ctx context.Context, h Host, a *SkewApp, to string) err
 // OldStatic implements Ops: Real's.
 func (s *Skewed) OldStatic(ctx context.Context, h Host, a *SkewApp, old string) *nginx.Static {
 	return s.Real.OldStatic(ctx, h, a.App, old)
+}
+
+// Settle implements Settler: Real's (the pm2 save behind the rollout).
+// Without it Run would not wait for the save, and the command could end
+// before pm2 wrote its process list (TestLocalActivateLeavesNoSecret
+// found that).
+func (s *Skewed) Settle(ctx context.Context, h Host, a *SkewApp) error {
+	if a == nil {
+		return nil
+	}
+	return s.Real.Settle(ctx, h, a.App)
 }
 
 // Tally implements Watcher (a canary's counts): Real's.
