@@ -15,14 +15,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 doc=docs/benchmarks.md
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 
 # The fixture's two builds (v1, and v2 with a one-line change: test/bench/delta
 # makes them, -save keeps them) and a node_modules of thousands of files
 # are made once, under $work, and shared by the commands.
 work=${ND_BENCH_WORK:-/tmp/nd-bench}
-mkdir -p "$work"
+# Each command's output is kept in $out: a run of some commands by name
+# rewrites the report with theirs new and the others' as they were.
+out=$work/out
+mkdir -p "$out"
 fixture="-save $work/fixture"
 if [ -f "$work/fixture/tree-v2/server.js" ]; then
 	fixture="-v1 $work/fixture/tree-v1 -v2 $work/fixture/tree-v2"
@@ -49,11 +50,10 @@ want=" $* "
 machine() {
 	echo "- when: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (with local changes)')"
 	echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores; memory $(free -g | awk '/^Mem:/ { print $2 }') GiB; $(uname -sr)"
-	echo "- $(go version | cut -d' ' -f3), node $(node --version), $(ssh -V 2>&1 | cut -d, -f1), $(nginx -v 2>&1 | cut -d' ' -f3), pm2 $(pm2 --version 2>/dev/null | tail -n 1)"
-	echo "- load average before the first command: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- $(go version | cut -d' ' -f3), node $(node --version), $(ssh -V 2>&1 | cut -d, -f1), $(nginx -v 2>&1 | cut -d' ' -f3), pm2 $(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$(npm root -g)/pm2/package.json")"
+	echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
-machine > "$out/machine"
 ran=()
 for b in "${benches[@]}"; do
 	name=${b%%|*} cmd=${b#*|}
@@ -63,26 +63,31 @@ for b in "${benches[@]}"; do
 	echo "== $name: $cmd" >&2
 	start=$(date +%s)
 	{
+		machine
+		echo
 		echo "\$ $cmd"
 		bash -c "$cmd" 2>"$out/$name.err" || echo "(exit status $?: $(tail -n 3 "$out/$name.err" | tr '\n' ' '))"
 	} | tee "$out/$name.out" >&2
 	echo "($(($(date +%s) - start)) s, load average after: $(cut -d' ' -f1-3 /proc/loadavg))" >> "$out/$name.out"
 	ran+=("$name")
 done
+[ "${#ran[@]}" -gt 0 ] || { echo "no command of that name: ${benches[*]%%|*}" >&2; exit 2; }
+have=()
+for b in "${benches[@]}"; do
+	[ -f "$out/${b%%|*}.out" ] && have+=("${b%%|*}")
+done
 
 {
 	echo "<!-- report:begin (written by test/bench/report.sh; do not edit by hand) -->"
 	echo
-	echo "Ran on:"
-	echo
-	cat "$out/machine"
+	echo "Each command's output below says the machine it ran on, when, and the load average before and after."
 	echo
 	echo "| goal | ours | alternative | ratio | target | met |"
 	echo "| --- | --- | --- | --- | --- | --- |"
-	for name in "${ran[@]}"; do
+	for name in "${have[@]}"; do
 		awk -F'\t' '$1 == "GOAL" { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }' "$out/$name.out"
 	done
-	for name in "${ran[@]}"; do
+	for name in "${have[@]}"; do
 		echo
 		echo "<details><summary>$name</summary>"
 		echo
@@ -94,16 +99,16 @@ done
 	done
 	echo
 	echo "<!-- report:end -->"
-} > "$out/report"
+} > "$work/report.md"
 
 # Replace what is between the markers (or append the report).
 if grep -q '^<!-- report:begin' "$doc"; then
-	awk -v f="$out/report" '
+	awk -v f="$work/report.md" '
 		/^<!-- report:begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
 		/^<!-- report:end/ { skip = 0; next }
-		!skip' "$doc" > "$out/doc"
+		!skip' "$doc" > "$work/doc.md"
 else
-	cat "$doc" "$out/report" > "$out/doc"
+	cat "$doc" "$work/report.md" > "$work/doc.md"
 fi
-cp "$out/doc" "$doc"
+cp "$work/doc.md" "$doc"
 echo "wrote $doc" >&2

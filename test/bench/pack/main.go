@@ -126,7 +126,10 @@ func fixtureTrees(ctx context.Context, stdout, stderr io.Writer, source, work st
 	if err != nil {
 		return err
 	}
-	printGoals(stdout, "pack of the fixture", rs, 0.85, 0.75)
+	// Issue 15: no worse than before it. Before (f05391a) the fixture
+	// packed to 0.93x the bytes of tar -czf (11,159,409 bytes); issue
+	// 3's time target stays.
+	printGoals(stdout, "pack of the fixture (no worse than 0.93x before issue 15)", rs, 0.93, 0.75)
 	// Native libraries (sharp's libvips alone is about half of a Next 16
 	// standalone tree) compress alike with every compressor; the same
 	// tree without them shows what the compressors do with the app's
