@@ -110,7 +110,7 @@ func newDeltaCache(a Artifact) *deltaCache {
 // its payload in the background.
 func (c *deltaCache) start(ctx context.Context, b *release.Base, files release.Files) *plan {
 	d := b.Plan(files)
-	p := &plan{base: b, delta: d, p: c.payload(ctx, b.ID, d)}
+	p := &plan{base: b, delta: d, p: c.payload(b.ID, d)}
 	c.wg.Go(func() { p.p.make(ctx, c, d) })
 	return p
 }
@@ -125,9 +125,9 @@ func (p *deltaPayload) wait(ctx context.Context) *deltaPayload {
 	}
 }
 
-// payload returns the entry of the delta against base for plan d; make
-// makes it (once).
-func (c *deltaCache) payload(ctx context.Context, base string, d *release.Delta) *deltaPayload {
+// payload returns the entry of the delta against base for plan d, the
+// same for every host with that delta; make makes it (once).
+func (c *deltaCache) payload(base string, d *release.Delta) *deltaPayload {
 	sum := sha256.Sum256([]byte(base + "\x00" + string(d.Edit) + "\x00" + string(d.Derive)))
 	key := hex.EncodeToString(sum[:8])
 	c.mu.Lock()
