@@ -15,7 +15,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/org/next-deploy/test/bed"
 )
@@ -74,6 +76,22 @@ func RepoRoot() (string, error) {
 		return "", errors.New("run it inside the next-deploy module")
 	}
 	return filepath.Dir(gomod), nil
+}
+
+// CPUSeconds is the user and system time of this process and of its
+// children that were waited for (tar, scp, ssh, rsync): what a method
+// costs the runner, which swings much less than wall time on a shared
+// machine.
+func CPUSeconds() float64 {
+	var sum float64
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(who, &ru); err != nil {
+			panic(err)
+		}
+		sum += time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	return sum
 }
 
 // MiB is n bytes in MiB.

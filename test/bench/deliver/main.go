@@ -29,7 +29,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -149,25 +148,11 @@ func measure(ctx context.Context, t *testing.T, m method, hs []*bed.Host, dir st
 		}
 	}
 	s.pack = time.Since(start).Seconds()
-	cpu0, start := cpuSeconds(), time.Now()
+	cpu0, start := benchkit.CPUSeconds(), time.Now()
 	n, err := m.send(ctx, art, dir, hs)
 	if err != nil {
 		return s, fmt.Errorf("deliver: %w", err)
 	}
-	s.send, s.cpu, s.bytes = time.Since(start).Seconds(), cpuSeconds()-cpu0, float64(n)
+	s.send, s.cpu, s.bytes = time.Since(start).Seconds(), benchkit.CPUSeconds()-cpu0, float64(n)
 	return s, nil
-}
-
-// cpuSeconds is the user and system time of this process and of its
-// children that were waited for (scp, ssh, rsync, tar).
-func cpuSeconds() float64 {
-	var sum float64
-	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
-		var ru syscall.Rusage
-		if err := syscall.Getrusage(who, &ru); err != nil {
-			panic(err)
-		}
-		sum += time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	}
-	return sum
 }

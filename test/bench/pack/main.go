@@ -30,7 +30,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -198,9 +197,9 @@ func timeIt(ctx context.Context, c contender, src, work string, runs int) (measu
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return m, err
 		}
-		start, cpu0 := time.Now(), cpuSeconds()
+		start, cpu0 := time.Now(), benchkit.CPUSeconds()
 		artifact, err := c.pack(ctx, src, out)
-		secs, cpu := time.Since(start).Seconds(), cpuSeconds()-cpu0
+		secs, cpu := time.Since(start).Seconds(), benchkit.CPUSeconds()-cpu0
 		if err != nil {
 			return m, err
 		}
@@ -217,19 +216,6 @@ func timeIt(ctx context.Context, c contender, src, work string, runs int) (measu
 		}
 	}
 	return m, nil
-}
-
-// cpuSeconds is the CPU time used so far by this process and by its
-// children that have been waited for.
-func cpuSeconds() float64 {
-	var self, children syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
-	sum := time.Duration(0)
-	for _, r := range []syscall.Rusage{self, children} {
-		sum += time.Duration(r.Utime.Nano() + r.Stime.Nano())
-	}
-	return sum.Seconds()
 }
 
 func report(w io.Writer, src string, results []measure) error {
