@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -92,6 +93,16 @@ func CPUSeconds() float64 {
 		sum += time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	}
 	return sum
+}
+
+// Median is the median of f over xs (the upper one of an even count).
+func Median[T any](xs []T, f func(T) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // MiB is n bytes in MiB.

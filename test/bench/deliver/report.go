@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"text/tabwriter"
 
 	"github.com/org/next-deploy/test/bench/benchkit"
@@ -16,14 +15,7 @@ type row struct {
 }
 
 func medians(n int, ms []method, samples [][]sample) []row {
-	med := func(ss []sample, f func(sample) float64) float64 {
-		v := make([]float64, len(ss))
-		for i, s := range ss {
-			v[i] = f(s)
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
-	}
+	med := benchkit.Median[sample]
 	rows := make([]row, len(ms))
 	for i, ss := range samples {
 		rows[i] = row{n, sample{

@@ -59,16 +59,16 @@ func report(methods []method, samples [][]sample, artifact int64, label string) 
 	med := make([]sample, len(samples))
 	for i, ss := range samples {
 		med[i] = sample{
-			seconds: median(ss, func(s sample) float64 { return s.seconds }),
-			bytes:   median(ss, func(s sample) float64 { return s.bytes }),
-			app:     median(ss, func(s sample) float64 { return s.app }),
-			files:   median(ss, func(s sample) float64 { return s.files }),
-			linked:  median(ss, func(s sample) float64 { return s.linked }),
-			copied:  median(ss, func(s sample) float64 { return s.copied }),
-			derived: median(ss, func(s sample) float64 { return s.derived }),
-			shared:  median(ss, func(s sample) float64 { return s.shared }),
-			inspect: median(ss, func(s sample) float64 { return s.inspect }),
-			sent:    median(ss, func(s sample) float64 { return s.sent }),
+			seconds: benchkit.Median(ss, func(s sample) float64 { return s.seconds }),
+			bytes:   benchkit.Median(ss, func(s sample) float64 { return s.bytes }),
+			app:     benchkit.Median(ss, func(s sample) float64 { return s.app }),
+			files:   benchkit.Median(ss, func(s sample) float64 { return s.files }),
+			linked:  benchkit.Median(ss, func(s sample) float64 { return s.linked }),
+			copied:  benchkit.Median(ss, func(s sample) float64 { return s.copied }),
+			derived: benchkit.Median(ss, func(s sample) float64 { return s.derived }),
+			shared:  benchkit.Median(ss, func(s sample) float64 { return s.shared }),
+			inspect: benchkit.Median(ss, func(s sample) float64 { return s.inspect }),
+			sent:    benchkit.Median(ss, func(s sample) float64 { return s.sent }),
 		}
 	}
 	full, delta, rsync := med[0], med[1], med[2]
@@ -97,15 +97,6 @@ func report(methods []method, samples [][]sample, artifact int64, label string) 
 		Ours: fmt.Sprintf("%.2f s", delta.seconds), Alternative: fmt.Sprintf("full %.2f s", full.seconds), Ratio: delta.seconds / full.seconds, Max: 1.0})
 	benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: "delta redeploy to " + label + ": wall",
 		Ours: fmt.Sprintf("%.2f s", delta.seconds), Alternative: fmt.Sprintf("rsync -a -c --link-dest %.2f s", rsync.seconds), Ratio: delta.seconds / rsync.seconds, Max: 0.8})
-}
-
-func median(ss []sample, f func(sample) float64) float64 {
-	v := make([]float64, len(ss))
-	for i, s := range ss {
-		v[i] = f(s)
-	}
-	slices.Sort(v)
-	return v[len(v)/2]
 }
 
 // modeOf is find's %m as permission bits.
