@@ -31,9 +31,8 @@ type Looker struct {
 }
 
 // looksScript runs status.cjs ($1) in its "looks" mode with the memory
-// report directory $2 (see statusScript for how pm2's client is found).
-const looksScript = `
-pm2dir=$(readlink -f "$(command -v pm2)" 2>/dev/null || true)
+// report directory $2, with the client findClient finds.
+const looksScript = findClient + `
 exec node -e "$1" -- "$2" "rpc:${pm2dir%/bin/*}" looks
 `
 

@@ -176,14 +176,19 @@ type Proc struct {
 // Key identifies the process across a reload (its pm_id).
 func (p Proc) Key() string { return fmt.Sprint(p.ID) }
 
+// findClient sets pm2dir to the install of the pm2 on PATH (through its
+// symlink), whose client modules status.cjs asks the daemon with
+// ("rpc:${pm2dir%/bin/*}").
+const findClient = `
+pm2dir=$(readlink -f "$(command -v pm2)" 2>/dev/null || true)`
+
 // statusScript runs status.cjs ($1) on pm2's process list; "--" ends
 // node's options, so its arguments ($2...) are the program's, never
 // node's. It asks pm2's daemon directly with the client modules of the
 // pm2 on PATH (found through its symlink; status.cjs); when status.cjs
 // cannot (exit 3), pm2 jlist, which also starts a daemon that is not
 // running.
-const statusScript = `
-pm2dir=$(readlink -f "$(command -v pm2)" 2>/dev/null || true)
+const statusScript = findClient + `
 rc=0
 node -e "$1" -- "$2" "rpc:${pm2dir%/bin/*}" </dev/null || rc=$?
 [ "$rc" -eq 3 ] || exit "$rc"
