@@ -39,6 +39,8 @@ type Artifact struct {
 	AppDir   string
 	// FileList is the release's file manifest, made from the artifact.
 	FileList release.Files
+	// Holding are its files that hold the release id (release.Holding).
+	Holding release.Holding
 }
 
 // Options tune a delivery.
@@ -132,7 +134,7 @@ func Run(ctx context.Context, conn Connector, targets []inventory.Target, layout
 		case r.Base != nil:
 			// The plan is known: make the payload while the other hosts'
 			// preflights run (deltaCache makes each one once).
-			d.plans[i] = d.deltas.start(ctx, r.Base, a.FileList)
+			d.plans[i] = d.deltas.start(ctx, r.Base, a.FileList, d.holding())
 		case r.BaseErr != nil:
 			d.plans[i] = &plan{err: r.BaseErr}
 		}
@@ -191,6 +193,16 @@ type delivery struct {
 	// plans are each host's delta, from the base its preflight found
 	// (nil: no base, or no delta asked).
 	plans []*plan
+}
+
+// holding are the artifact's files that hold the release id, when the
+// artifact was inspected for this release's id (else none: every
+// changed file is sent).
+func (d *delivery) holding() release.Holding {
+	if d.a.Holding.ID != d.o.Release {
+		return release.Holding{}
+	}
+	return d.a.Holding
 }
 
 func (d *delivery) preflight(ctx context.Context, t inventory.Target) (*release.Readiness, error) {

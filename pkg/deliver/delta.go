@@ -108,8 +108,8 @@ func newDeltaCache(a Artifact) *deltaCache {
 
 // start plans the delta of the release from base b and starts making
 // its payload in the background.
-func (c *deltaCache) start(ctx context.Context, b *release.Base, files release.Files) *plan {
-	d := b.Plan(files)
+func (c *deltaCache) start(ctx context.Context, b *release.Base, files release.Files, h release.Holding) *plan {
+	d := b.Plan(files, h)
 	p := &plan{base: b, delta: d, p: c.payload(b.ID, d)}
 	c.wg.Go(func() { p.p.make(ctx, c, d) })
 	return p

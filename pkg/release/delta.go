@@ -17,8 +17,7 @@ import (
 // host described it (base.sh): every path of its file manifest with its
 // type, mode and the first shortHash hex digits of each file's sha256
 // (enough to tell what changed; the host verifies the assembled tree
-// against full hashes and sizes), and for a file that holds the base's
-// id, the same digits of the sha256 it has with the new id in its place.
+// against full hashes and sizes).
 type Base struct {
 	ID string
 	// Bytes is what the host sent to describe it.
@@ -26,10 +25,14 @@ type Base struct {
 	lines map[string]baseLine
 }
 
-// baseLine is one path of a base: "type\tmode\tdata", and the short
-// hash of the file with the new id in place of the base's ("" when it
-// does not hold the base's id).
-type baseLine struct{ line, derived string }
+// baseLine is one path of a base: "type\tmode\tdata".
+type baseLine struct{ line string }
+
+// data is the line's data: a file's short hash, a symlink's target.
+func (l baseLine) data() string {
+	_, d, _ := strings.Cut(l.line[min(2, len(l.line)):], "\t")
+	return d
+}
 
 // shortHash is how many hex digits of a file's sha256 a base listing
 // carries: it only has to tell a changed file from the same path's old
@@ -104,9 +107,6 @@ func parseListing(text string) (map[string]baseLine, error) {
 			}
 			d := data[0]
 			data = data[1:]
-			if t == TypeFile {
-				d, bl.derived, _ = strings.Cut(d, "\t")
-			}
 			bl.line = tms[i][:1] + "\t" + tms[i][1:] + "\t" + d
 		}
 		out[p] = bl
@@ -144,10 +144,9 @@ type Delta struct {
 }
 
 // Plan compares a release's file manifest with the base. A changed file
-// whose new hash is the base's file's with the new id in place of the
-// base's (the listing says it) is made on the host (Delta.Derive),
-// not sent.
-func (b *Base) Plan(files Files) *Delta {
+// that is the base's with the new id in place of the base's (h tells,
+// Holding.derives) is made on the host (Delta.Derive), not sent.
+func (b *Base) Plan(files Files, h Holding) *Delta {
 	d := &Delta{Send: map[string]bool{}}
 	var edit, derive bytes.Buffer
 	seen := make(map[string]bool, len(files))
@@ -161,7 +160,7 @@ func (b *Base) Plan(files Files) *Delta {
 		edit.WriteByte('\n')
 		switch {
 		case e.Type != TypeFile:
-		case had && old.derived != "" && strings.HasPrefix(e.Data, old.derived):
+		case had && old.line[0] == TypeFile && h.derives(e.Path, b.ID, old.data()):
 			d.Derived++
 			fmt.Fprintf(&derive, "%o\t%s\n", e.Mode.Perm(), e.Path)
 		default:

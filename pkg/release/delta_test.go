@@ -72,6 +72,18 @@ func (tr tree) files() Files {
 	return f
 }
 
+// holding are the tree's files that hold id, as deliver.Inspect keeps
+// them from an artifact.
+func (tr tree) holding(id string) Holding {
+	h := Holding{ID: id, Content: map[string][]byte{}}
+	for p, n := range tr {
+		if !n.dir && n.link == "" && Derivable(p) && strings.Contains(n.body, id) {
+			h.Content[p] = []byte(n.body)
+		}
+	}
+	return h
+}
+
 // artifact packs the entries of the tree's manifest for which keep is
 // true (every directory and symlink always) as a .tar.gz.
 func (tr tree) artifact(t *testing.T, keep func(string) bool) ([]byte, string) {
@@ -168,7 +180,7 @@ func receiveDelta(t *testing.T, l Layout, tr tree, id string) (*Base, *Delta, *R
 	if err != nil || b == nil {
 		t.Fatalf("DeltaBase = %v, %v", b, err)
 	}
-	d := b.Plan(tr.files())
+	d := b.Plan(tr.files(), tr.holding(id))
 	pay, sum := tr.artifact(t, func(p string) bool { return d.Send[p] })
 	full, fullSum := tr.artifact(t, nil)
 	got, err := l.Receive(ctx, remote.NewLocal(), Upload{
@@ -310,7 +322,7 @@ func TestDeltaWithAGoneBase(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(root, "releases", "v1")); err != nil {
 		t.Fatal(err)
 	}
-	d := b.Plan(v2.files())
+	d := b.Plan(v2.files(), v2.holding("v2"))
 	pay, sum := v2.artifact(t, func(p string) bool { return d.Send[p] })
 	_, err = l.Receive(context.Background(), h, Upload{Manifest: Manifest{ID: "v2", SHA256: sum}, Format: "gz", Files: v2.files(),
 		Payload: bytes.NewReader(pay), PayloadBytes: int64(len(pay)), PayloadSHA256: sum, Base: b.ID, Edit: d.Edit})

@@ -35,7 +35,7 @@ func TestPreflightDeltaPlansInOneRoundTrip(t *testing.T) {
 	if err != nil || r.Base == nil || r.Base.ID != "v1" {
 		t.Fatalf("PreflightDelta = %+v, %v; want base v1", r, err)
 	}
-	d := r.Base.Plan(v2.files())
+	d := r.Base.Plan(v2.files(), v2.holding("v2"))
 	if got, want := string(d.Derive), "644\t.next/BUILD_ID\n700\tbin/start\n644\tserver.js\n"; got != want || d.Derived != 3 {
 		t.Errorf("derive %q (%d), want %q", got, d.Derived, want)
 	}
@@ -56,8 +56,8 @@ func TestParseListing(t *testing.T) {
 		want       map[string]baseLine
 		err        bool
 	}{
-		{"front-coded paths, derived hash, symlink", "4\n0\ta\n0\tb\n1\t/c\n3\td\nf644\nd755\nl777\nf600\nabcdef\t123456\n../a\n654321\n", map[string]baseLine{
-			"a":    {line: "f\t644\tabcdef", derived: "123456"},
+		{"front-coded paths, symlink", "4\n0\ta\n0\tb\n1\t/c\n3\td\nf644\nd755\nl777\nf600\nabcdef\n../a\n654321\n", map[string]baseLine{
+			"a":    {line: "f\t644\tabcdef"},
 			"b":    {line: "d\t755\t-"},
 			"b/c":  {line: "l\t777\t../a"},
 			"b/cd": {line: "f\t600\t654321"},

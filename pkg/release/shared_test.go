@@ -197,7 +197,7 @@ func TestDeltaOverSharedLinks(t *testing.T) {
 	if err != nil || b == nil {
 		t.Fatalf("DeltaBase = %v, %v", b, err)
 	}
-	d := b.Plan(tr.files())
+	d := b.Plan(tr.files(), tr.holding("d2"))
 	pay, sum := tr.artifact(t, func(p string) bool { return d.Send[p] })
 	full, fullSum := tr.artifact(t, nil)
 	m := sharedManifest("d2", "")
