@@ -16,7 +16,7 @@ shift 4
 mkdir -p "$root/$releases" "$root/$state" 2>/dev/null || fail "cannot create $root/$releases as $(id -un): create the deploy path and give it to this login"
 [ -w "$root/$releases" ] || fail "$root/$releases is not writable by $(id -un)"
 command -v tar >/dev/null 2>&1 || fail "tar is not installed: install it (apt-get install tar)"
-# receive-unpack.sh streams the payload with GNU tar's --to-command
+# An upload is unpacked (receive-unpack.sh) with GNU tar's --to-command
 # through tee -p and a fifo: busybox tar or tee would fail mid-upload.
 tar --version 2>/dev/null | grep -q 'GNU tar' || fail "tar is not GNU tar ($(tar --version 2>&1 | head -n 1)): an upload is unpacked with GNU tar's --to-command; install it (apt-get install tar)"
 : | tee -p >/dev/null 2>&1 || fail "tee has no -p (coreutils 8.24 or later needed): install coreutils"
@@ -50,7 +50,7 @@ for e in "$@"; do
 done
 cleaned=$(clean_incoming "$stale")
 printf 'CLEANED\t%s\n' "$cleaned"
-printf 'FREE\t%s\n' "$(df -Pk "$root/$releases" | tail -n 1 | tr -s ' ' | cut -d' ' -f4)"
+printf 'FREE\t%s\n' "$(df -Pk "$root/$releases" | awk 'END { print $4 }')"
 if [ -e "$root/$releases/$id" ]; then
 	if [ -f "$root/$releases/$id/$manifest" ]; then
 		printf 'HAVE\t%s\n' "$(base64 -w0 < "$root/$releases/$id/$manifest")"
