@@ -51,9 +51,10 @@ func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
 		return bad(err)
 	}
 	h := sha256.New()
-	// The files that hold the id are kept as they are read: a delta
-	// makes them on a host from its base's (release.Holding).
-	hold := tarball.Hold{Needle: []byte(id), Max: release.HoldMax, Keep: func(name string, _ int64) bool { return release.Derivable(name) }}
+	// The app's own files (not its packages) are kept as they are read:
+	// a delta's payload is made from them, and those that hold the id
+	// are made on a host from its base's (release.Holding).
+	hold := tarball.Hold{Max: release.HoldMax, Keep: func(name string, _ int64) bool { return release.Derivable(name) }}
 	files, st, held, err := tarball.ListHolding(ctx, io.TeeReader(f, h), a.Format, hold)
 	if err != nil {
 		return bad(err)
@@ -81,7 +82,8 @@ func Inspect(ctx context.Context, path, id string) (Artifact, string, error) {
 		return bad(fmt.Errorf("%s%s does not describe the artifact: it changed after pack", filepath.Base(path), tarball.FilesExt))
 	}
 	a.FileList = files
-	a.Holding = release.Holding{ID: id, Content: held}
+	a.held = held
+	a.Holding = release.Holding{ID: id, Content: held.Holding([]byte(id))}
 	return a, id, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -102,5 +103,25 @@ func TestInspect(t *testing.T) {
 	}
 	if _, _, err := Inspect(context.Background(), q, ""); !errors.Is(err, ErrBadArtifact) {
 		t.Errorf("a .zip accepted: %v", err)
+	}
+}
+
+// Inspect keeps the app's files that hold the release id (a delta may
+// make them on a host from its base's), never a package's.
+func TestInspectKeepsTheFilesHoldingTheID(t *testing.T) {
+	art := filepath.Join(t.TempDir(), "x.tar.gz")
+	reg := func(name string) tar.Header { return tar.Header{Name: name, Typeflag: tar.TypeReg} }
+	writeTgz(t, art, []tar.Header{reg("server.js"), reg(".next/BUILD_ID"), reg("node_modules/next/x.js")})
+	a, id, err := Inspect(context.Background(), art, "")
+	if err != nil || id != "x" {
+		t.Fatalf("Inspect = %v, %q; want release x", err, id)
+	}
+	var got []string
+	for p := range a.Holding.Content {
+		got = append(got, p)
+	}
+	slices.Sort(got)
+	if a.Holding.ID != "x" || !slices.Equal(got, []string{".next/BUILD_ID", "server.js"}) {
+		t.Errorf("Holding = %s %q, want x [.next/BUILD_ID server.js]", a.Holding.ID, got)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/org/next-deploy/pkg/inventory"
 	"github.com/org/next-deploy/pkg/release"
 	"github.com/org/next-deploy/pkg/remote"
+	"github.com/org/next-deploy/pkg/tarball"
 )
 
 // Connector gives a connected host for a target (remote.Pool).
@@ -41,6 +42,8 @@ type Artifact struct {
 	FileList release.Files
 	// Holding are its files that hold the release id (release.Holding).
 	Holding release.Holding
+	// held is what Inspect kept of its content in memory.
+	held *tarball.Held
 }
 
 // Options tune a delivery.

@@ -165,28 +165,39 @@ func (c *deltaCache) tempDir() (string, error) {
 	return c.dir, nil
 }
 
+// write makes the payload from the files Inspect kept in memory when it
+// kept them all, else from the artifact (read and decompressed again).
 func (p *deltaPayload) write(ctx context.Context, a Artifact, path string, send map[string]bool) error {
-	in, err := os.Open(a.Path)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
 	out, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer out.Close()
 	h := sha256.New()
-	p.files, err = tarball.Subset(ctx, in, a.Format, io.MultiWriter(out, h), func(name string) bool { return send[name] })
+	keep := func(name string) bool { return send[name] }
+	n, ok, err := a.held.Subset(io.MultiWriter(out, h), a.Format, keep)
+	if err == nil && !ok {
+		n, err = subsetOfArtifact(ctx, a, io.MultiWriter(out, h), keep)
+	}
 	if err != nil {
 		return fmt.Errorf("make the delta of %s: %w", a.Path, err)
 	}
+	p.files = n
 	fi, err := out.Stat()
 	if err != nil {
 		return err
 	}
 	p.path, p.bytes, p.sha256 = path, fi.Size(), hex.EncodeToString(h.Sum(nil))
 	return out.Close()
+}
+
+func subsetOfArtifact(ctx context.Context, a Artifact, w io.Writer, keep func(string) bool) (int, error) {
+	in, err := os.Open(a.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	return tarball.Subset(ctx, in, a.Format, w, keep)
 }
 
 func (c *deltaCache) close() {

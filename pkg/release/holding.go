@@ -21,9 +21,11 @@ type Holding struct {
 	Content map[string][]byte
 }
 
-// HoldMax is the most content Inspect keeps for Holding; a release with
-// more sends the rest of its changed files whole.
-const HoldMax = 128 << 20
+// HoldMax is the most content of Derivable files Inspect keeps in
+// memory (a delta's payload is made from it, and Holding's files are
+// among it); past it, a file that holds the id is sent, not derived, and
+// a payload is read from the artifact again.
+const HoldMax = 192 << 20
 
 // Derivable says whether the host may make the file at path p (of a
 // release's tree) from its base's by replacing the id: a package under
@@ -50,7 +52,7 @@ func Derivable(p string) bool {
 // derived file is hashed there) and the host gets the whole artifact.
 func (h Holding) derives(p, base, short string) bool {
 	c, ok := h.Content[p]
-	if !ok || h.ID == "" || base == "" || base == h.ID || short == "" || !Derivable(p) {
+	if !ok || h.ID == "" || !bytes.Contains(c, []byte(h.ID)) || base == "" || base == h.ID || short == "" || !Derivable(p) {
 		return false
 	}
 	id, old := []byte(h.ID), []byte(base)

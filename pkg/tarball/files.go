@@ -2,15 +2,10 @@ package tarball
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 
 	"github.com/org/next-deploy/pkg/release"
@@ -33,67 +28,6 @@ func List(ctx context.Context, r io.Reader, f release.Format) (release.Files, St
 	return files, st, err
 }
 
-// Hold says which files' content ListHolding keeps: the regular files
-// that Keep accepts by name and size and whose content holds Needle, at
-// most Max bytes of them in all (the others are only hashed, as List
-// does).
-type Hold struct {
-	Needle []byte
-	Keep   func(name string, size int64) bool
-	Max    int64
-}
-
-// ListHolding lists the archive like List and returns, by name, the
-// content of the files h holds, read on the same pass.
-func ListHolding(ctx context.Context, r io.Reader, f release.Format, h Hold) (release.Files, Stats, map[string][]byte, error) {
-	var files release.Files
-	held := map[string][]byte{}
-	var heldBytes int64
-	seen := map[string]bool{}
-	st, err := walk(ctx, r, f, func(name string, th *tar.Header, content io.Reader) error {
-		e := release.FileEntry{Path: name, Mode: fs.FileMode(th.Mode).Perm(), Data: "-"}
-		switch th.Typeflag {
-		case tar.TypeDir:
-			e.Type = release.TypeDir
-		case tar.TypeSymlink:
-			e.Type, e.Mode, e.Data = release.TypeSymlink, 0o777, th.Linkname
-		default:
-			e.Type, e.Size = release.TypeFile, th.Size
-			s := sha256.New()
-			if len(h.Needle) > 0 && h.Keep != nil && heldBytes+th.Size <= h.Max && h.Keep(name, th.Size) {
-				b := make([]byte, th.Size)
-				if _, err := io.ReadFull(content, b); err != nil {
-					return fmt.Errorf("read %s: %w", name, err)
-				}
-				s.Write(b)
-				if bytes.Contains(b, h.Needle) {
-					held[name] = b
-					heldBytes += th.Size
-				}
-			} else if _, err := io.Copy(s, content); err != nil {
-				return fmt.Errorf("read %s: %w", name, err)
-			}
-			e.Data = hex.EncodeToString(s.Sum(nil))
-		}
-		seen[name] = true
-		files = append(files, e)
-		return nil
-	})
-	if err != nil {
-		return nil, Stats{}, nil, err
-	}
-	for _, e := range files {
-		for p := path.Dir(e.Path); p != "."; p = path.Dir(p) {
-			if !seen[p] {
-				seen[p] = true
-				files = append(files, release.FileEntry{Path: p, Type: release.TypeDir, Mode: implicitDirMode, Data: "-"})
-			}
-		}
-	}
-	files.Sort()
-	return files, st, held, nil
-}
-
 // Subset writes to w, in format f at its default level, the entries of the
 // archive r (also in format f) that a delta delivery sends: every
 // directory and symlink (the shape of the tree, a few bytes each) and the
@@ -105,7 +39,7 @@ func Subset(ctx context.Context, r io.Reader, f release.Format, w io.Writer, kee
 	}
 	n := 0
 	_, err = walk(ctx, r, f, func(name string, h *tar.Header, content io.Reader) error {
-		regular := h.Typeflag != tar.TypeDir && h.Typeflag != tar.TypeSymlink
+		regular := regular(h)
 		if regular && !keep(name) {
 			return nil
 		}

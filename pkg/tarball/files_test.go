@@ -3,7 +3,6 @@ package tarball
 import (
 	"bytes"
 	"context"
-	"slices"
 	"strings"
 	"testing"
 
@@ -31,28 +30,6 @@ func TestListSynthesizesImplicitParents(t *testing.T) {
 	must(t, err)
 	if string(back.Marshal()) != got {
 		t.Errorf("parse and marshal do not round-trip")
-	}
-}
-
-func TestListHoldingKeepsTheFilesThatHoldTheNeedle(t *testing.T) {
-	art := tarOf(t, file("a.js", "x /r2/_next"), file("b.js", "no id"), file("skip/c.js", "r2"),
-		file("big.js", "r2 "+strings.Repeat("x", 100)), file("d.js", "r2 again"))
-	h := Hold{Needle: []byte("r2"), Max: 20, Keep: func(name string, _ int64) bool { return !strings.HasPrefix(name, "skip/") }}
-	files, _, held, err := ListHolding(context.Background(), bytes.NewReader(art), release.Plain, h)
-	must(t, err)
-	var got []string
-	for name, b := range held {
-		got = append(got, name+"="+string(b))
-	}
-	slices.Sort(got)
-	// big.js would go over Max; skip/ is not kept; b.js does not hold it.
-	if want := []string{"a.js=x /r2/_next", "d.js=r2 again"}; !slices.Equal(got, want) {
-		t.Errorf("held %q, want %q", got, want)
-	}
-	plain, _, err := List(context.Background(), bytes.NewReader(art), release.Plain)
-	must(t, err)
-	if string(files.Marshal()) != string(plain.Marshal()) {
-		t.Errorf("ListHolding's manifest\n%s\ndiffers from List's\n%s", files.Marshal(), plain.Marshal())
 	}
 }
 
