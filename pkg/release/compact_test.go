@@ -23,7 +23,7 @@ func TestCompact(t *testing.T) {
 // a script that ran only because of a line compact dropped would fail
 // here first.
 func TestCompactScriptsParse(t *testing.T) {
-	for name, s := range map[string]string{"preflight": preflightScript, "base": baseScript, "receive": receiveScript,
+	for name, s := range map[string]string{"preflight": preflightScript, "base": baseFns, "receive": receiveScript,
 		"clean": cleanScript, "lock": lockScript, "unlock": unlockScript, "state": stateScript} {
 		c := compact(prelude + s)
 		if len(c) >= len(prelude+s) {

@@ -3,14 +3,11 @@ package release
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/org/next-deploy/pkg/remote"
 )
 
 // Base is a release on a host that a delta can be assembled from, as the
@@ -39,18 +36,6 @@ func (l baseLine) data() string {
 // one. If two ever agree by chance, the assembled tree fails the host's
 // verification against full hashes and the host gets the whole artifact.
 const shortHash = 6
-
-// DeltaBase finds the release on h to assemble release id from (base.sh):
-// current when it has a file manifest, else the newest complete release
-// that has one; nil when the host has none. PreflightDelta answers it
-// in the preflight's round trip.
-func (l Layout) DeltaBase(ctx context.Context, h remote.Host, id string) (*Base, error) {
-	out, err := l.run(ctx, h, "find a delta base", baseScript, id, strconv.Itoa(shortHash))
-	if err != nil {
-		return nil, err
-	}
-	return parseBase(out, h.Name())
-}
 
 // parseBase reads delta_base's answer (base.sh).
 func parseBase(out []byte, host string) (*Base, error) {

@@ -172,11 +172,22 @@ func receiveFull(t *testing.T, l Layout, tr tree, id string) *Received {
 	return got
 }
 
+// deltaBase asks h for the base of a delta of release id, as the
+// preflight does (base.sh's delta_base), without its other checks.
+func deltaBase(t *testing.T, l Layout, h remote.Host, id string) (*Base, error) {
+	t.Helper()
+	out, err := l.run(context.Background(), h, "find a delta base", baseFns+"delta_base \"$1\" \"$2\"\n", id, strconv.Itoa(shortHash))
+	if err != nil {
+		return nil, err
+	}
+	return parseBase(out, h.Name())
+}
+
 // receiveDelta plans a delta of tr against the host's base and sends it.
 func receiveDelta(t *testing.T, l Layout, tr tree, id string) (*Base, *Delta, *Received, error) {
 	t.Helper()
 	ctx := context.Background()
-	b, err := l.DeltaBase(ctx, remote.NewLocal(), id)
+	b, err := deltaBase(t, l, remote.NewLocal(), id)
 	if err != nil || b == nil {
 		t.Fatalf("DeltaBase = %v, %v", b, err)
 	}
@@ -282,7 +293,7 @@ func TestDeltaBaseChoice(t *testing.T) {
 	if err := l.Ensure(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := l.DeltaBase(ctx, h, "v9"); err != nil || b != nil {
+	if b, err := deltaBase(t, l, h, "v9"); err != nil || b != nil {
 		t.Fatalf("DeltaBase on an empty host = %+v, %v; want none", b, err)
 	}
 	receiveFull(t, l, v1, "v1")
@@ -292,22 +303,22 @@ func TestDeltaBaseChoice(t *testing.T) {
 	addRelease(t, root, "old", true, time.Now())
 	later := time.Now().Add(time.Minute)
 	os.Chtimes(filepath.Join(root, "releases", "v1", ManifestPath), later, later)
-	if b, _ := l.DeltaBase(ctx, h, "v9"); b == nil || b.ID != "v1" {
+	if b, _ := deltaBase(t, l, h, "v9"); b == nil || b.ID != "v1" {
 		t.Errorf("base without current = %+v, want the newest complete release v1", b)
 	}
 	if err := l.Switch(ctx, h, "v2"); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := l.DeltaBase(ctx, h, "v9"); b == nil || b.ID != "v2" {
+	if b, _ := deltaBase(t, l, h, "v9"); b == nil || b.ID != "v2" {
 		t.Errorf("base = %+v, want the current release v2", b)
 	}
-	if b, _ := l.DeltaBase(ctx, h, "v2"); b == nil || b.ID != "v1" {
+	if b, _ := deltaBase(t, l, h, "v2"); b == nil || b.ID != "v1" {
 		t.Errorf("base for v2 itself = %+v, want v1 (never itself)", b)
 	}
 	if err := l.Switch(ctx, h, "old"); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := l.DeltaBase(ctx, h, "v9"); b == nil || b.ID != "v1" {
+	if b, _ := deltaBase(t, l, h, "v9"); b == nil || b.ID != "v1" {
 		t.Errorf("base with a current that has no file manifest = %+v, want v1", b)
 	}
 }
@@ -315,7 +326,7 @@ func TestDeltaBaseChoice(t *testing.T) {
 func TestDeltaWithAGoneBase(t *testing.T) {
 	l, root, h := newLocal(t)
 	receiveFull(t, l, v1, "v1")
-	b, err := l.DeltaBase(context.Background(), h, "v2")
+	b, err := deltaBase(t, l, h, "v2")
 	if err != nil || b == nil {
 		t.Fatal(b, err)
 	}

@@ -84,7 +84,7 @@ func (l Layout) Preflight(ctx context.Context, h remote.Host, id string, format 
 
 // PreflightDelta is Preflight that also finds, in the same round trip,
 // the base a delta of the release would be assembled from and its
-// listing (Readiness.Base, as DeltaBase does alone).
+// listing (Readiness.Base).
 func (l Layout) PreflightDelta(ctx context.Context, h remote.Host, id string, format Format, staleAfter time.Duration, shared []string) (*Readiness, error) {
 	return l.preflight(ctx, h, id, format, staleAfter, shared, strconv.Itoa(shortHash))
 }

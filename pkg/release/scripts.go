@@ -43,10 +43,9 @@ var (
 	baseFns string
 	// cleanScript and preflightScript are theirs after lease.sh, whose
 	// clean_incoming both call; preflight answers with a delta's base too
-	// (base.sh), as baseScript does alone.
+	// (base.sh).
 	cleanScript     = leaseFns + cleanMain
 	preflightScript = leaseFns + baseFns + preflightMain
-	baseScript      = baseFns + "delta_base \"$1\" \"$2\"\n"
 
 	//go:embed scripts/receive-unpack.sh
 	receiveUnpack string

@@ -122,7 +122,6 @@ func TestCommands(t *testing.T) {
 			_, err := l.Preflight(ctx, h, "v2", "gz", time.Hour, []string{".env.production", "public/uploads/"})
 			return err
 		}, preflightScript, []string{"v2", "gzip", "3600", "", ".env.production", "public/uploads/"}},
-		{"delta base", "NONE\n", func(h remote.Host) error { _, err := l.DeltaBase(ctx, h, "v2"); return err }, baseScript, []string{"v2", "6"}},
 		{"receive", "DELIVERED\t0\t0\n", func(h remote.Host) error {
 			u := Upload{Manifest: Manifest{ID: "v2", AppDir: "web"}, Format: "gz", Payload: strings.NewReader(""), PayloadSHA256: "s"}
 			_, err := l.Receive(ctx, h, u)

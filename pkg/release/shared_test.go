@@ -193,7 +193,7 @@ func TestDeltaOverSharedLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := sharedTree("", "d2").with(tree{"public/uploads/new-in-build.png": file644("n")})
-	b, err := l.DeltaBase(ctx, h, "d2")
+	b, err := deltaBase(t, l, h, "d2")
 	if err != nil || b == nil {
 		t.Fatalf("DeltaBase = %v, %v", b, err)
 	}
