@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -51,12 +49,16 @@ func (h *Held) Holding(needle []byte) map[string][]byte {
 }
 
 // ListHolding lists the archive like List and keeps, on the same pass,
-// every entry's header and the content of the files h accepts.
+// every entry's header and the content of the files h accepts. Contents
+// are hashed by another goroutine while the archive is read on
+// (hasher): on two cores, decompressing and hashing overlap.
 func ListHolding(ctx context.Context, r io.Reader, f release.Format, h Hold) (release.Files, Stats, *Held, error) {
 	var files release.Files
 	held := &Held{Content: map[string][]byte{}}
 	var heldBytes int64
 	seen := map[string]bool{}
+	hs := newHasher()
+	defer hs.stop()
 	st, err := walk(ctx, r, f, func(name string, th *tar.Header, content io.Reader) error {
 		held.entries = append(held.entries, heldEntry{name: name, hdr: *th})
 		e := release.FileEntry{Path: name, Mode: fs.FileMode(th.Mode).Perm(), Data: "-"}
@@ -67,19 +69,15 @@ func ListHolding(ctx context.Context, r io.Reader, f release.Format, h Hold) (re
 			e.Type, e.Mode, e.Data = release.TypeSymlink, 0o777, th.Linkname
 		default:
 			e.Type, e.Size = release.TypeFile, th.Size
-			s := sha256.New()
-			if h.Keep != nil && heldBytes+th.Size <= h.Max && h.Keep(name, th.Size) {
-				b := make([]byte, th.Size)
-				if _, err := io.ReadFull(content, b); err != nil {
-					return fmt.Errorf("read %s: %w", name, err)
-				}
-				s.Write(b)
-				held.Content[name] = b
-				heldBytes += th.Size
-			} else if _, err := io.Copy(s, content); err != nil {
+			keep := h.Keep != nil && heldBytes+th.Size <= h.Max && h.Keep(name, th.Size)
+			b, err := hs.add(len(files), content, th.Size, keep)
+			if err != nil {
 				return fmt.Errorf("read %s: %w", name, err)
 			}
-			e.Data = hex.EncodeToString(s.Sum(nil))
+			if keep {
+				held.Content[name] = b
+				heldBytes += th.Size
+			}
 		}
 		seen[name] = true
 		files = append(files, e)
@@ -87,6 +85,9 @@ func ListHolding(ctx context.Context, r io.Reader, f release.Format, h Hold) (re
 	})
 	if err != nil {
 		return nil, Stats{}, nil, err
+	}
+	for i, sum := range hs.wait() {
+		files[i].Data = sum
 	}
 	for _, e := range files {
 		for p := path.Dir(e.Path); p != "."; p = path.Dir(p) {

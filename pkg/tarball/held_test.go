@@ -3,6 +3,9 @@ package tarball
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -64,5 +67,37 @@ func TestHeldSubsetIsSubset(t *testing.T) {
 	var out bytes.Buffer
 	if _, ok, err := held.Subset(&out, release.Plain, func(n string) bool { return n == "n/x.js" }); ok || err != nil || out.Len() != 0 {
 		t.Errorf("held.Subset of a file not held: ok %v, %v, wrote %d bytes; want not ok and nothing written", ok, err, out.Len())
+	}
+}
+
+// Every file's hash is its content's, however it was hashed: kept,
+// pooled, or as it was read (larger than hashInline).
+func TestListHoldingHashesEveryFile(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", (hashInline+4096)/16)
+	entries := []entry{file("a/big.bin", big), file("a/kept-big.bin", big+"k"), file("a/empty", "")}
+	for i := range 300 {
+		entries = append(entries, file(fmt.Sprintf("f/%03d.js", i), strings.Repeat("x", i*37)))
+	}
+	art := tarOf(t, entries...)
+	files, _, held, err := ListHolding(context.Background(), bytes.NewReader(art), release.Plain,
+		Hold{Max: 1 << 30, Keep: func(name string, _ int64) bool { return name == "a/kept-big.bin" || strings.HasSuffix(name, "0.js") }})
+	must(t, err)
+	bodies := map[string]string{}
+	for _, e := range entries {
+		bodies[e.name] = e.body
+	}
+	n := 0
+	for _, e := range files {
+		if e.Type != release.TypeFile {
+			continue
+		}
+		n++
+		s := sha256.Sum256([]byte(bodies[e.Path]))
+		if want := hex.EncodeToString(s[:]); e.Data != want {
+			t.Errorf("%s: hash %s, want %s", e.Path, e.Data, want)
+		}
+	}
+	if n != len(entries) || string(held.Content["a/kept-big.bin"]) != big+"k" || len(held.Content) != 31 {
+		t.Errorf("%d files listed, %d held; want %d, 31 (kept-big.bin and f/*0.js)", n, len(held.Content), len(entries))
 	}
 }
