@@ -232,8 +232,9 @@ func (r *Real) Switch(ctx context.Context, h Host, id string) error {
 
 // Reload implements Ops: the watched pm2 reload (current switched back to
 // from when to crash-loops), then proof from the kernel that every worker
-// runs release to; pm2 save starts once the reload is done, and the
-// rollout goes on while it runs (Settle waits for it).
+// runs release to; the process list is saved once the reload is done
+// (by the looker, or pm2 save, which the rollout does not wait for:
+// Settle does).
 func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) error {
 	// A host going back may still be saving what its first reload left.
 	_ = a.saved() // superseded by the save of this reload
@@ -255,7 +256,16 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 	if err != nil {
 		return err
 	}
-	save := func() { a.saving = async(func() (struct{}, error) { return struct{}{}, r.PM2.Save(ctx, h) }) }
+	save := func() {
+		// The looker saves over the daemon connection it holds, in
+		// milliseconds; pm2 save (a CLI start, seconds of CPU on a busy
+		// host) only where it cannot, behind the rollout.
+		if a.looker != nil && a.looker.Save(ctx) {
+			a.saving = nil
+			return
+		}
+		a.saving = async(func() (struct{}, error) { return struct{}{}, r.PM2.Save(ctx, h) })
+	}
 	if len(a.stale) == 0 {
 		// Saved while the workers are checked: what pm2 saves is the
 		// apps, whatever release they run; a host that fails the check
