@@ -98,10 +98,16 @@ type ecoAnswer struct {
 	Apps       []App  `json:"apps"`
 }
 
+// InspectCachePath keeps what inspect.cjs read from an ecosystem
+// next-deploy wrote, untouched, relative to the root (see inspect.sh).
+const InspectCachePath = ".next-deploy/inspect.cache"
+
 // Inspect checks that pm2 and node are there, reads the ecosystem
-// (inspect.sh, inspect.cjs) and sums next-deploy's own files there.
+// (inspect.sh, inspect.cjs; next-deploy's, untouched, from the answer
+// kept at InspectCachePath while it stays so) and sums next-deploy's own
+// files there.
 func (r Runner) Inspect(ctx context.Context, h remote.Host) (*Site, error) {
-	out, err := r.run(ctx, h, "inspect ecosystem "+r.Ecosystem, inspectScript, r.Ecosystem, inspectJS, PreloadPath, MigratePath)
+	out, err := r.run(ctx, h, "inspect ecosystem "+r.Ecosystem, inspectScript, r.Ecosystem, inspectJS, MarkerPrefix, InspectCachePath, PreloadPath, MigratePath)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package pm2
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -94,7 +95,7 @@ func TestCommands(t *testing.T) {
 		want []cmd
 	}{
 		{"inspect", func(h remote.Host) error { _, err := r.Inspect(ctx, h); return err },
-			[]cmd{{inspectScript, []string{"ecosystem.config.js", inspectJS, ".next-deploy/drain.cjs", ".next-deploy/migrate.config.js"}}}},
+			[]cmd{{inspectScript, []string{"ecosystem.config.js", inspectJS, MarkerPrefix, ".next-deploy/inspect.cache", ".next-deploy/drain.cjs", ".next-deploy/migrate.config.js"}}}},
 		{"status", func(h remote.Host) error { _, err := r.Status(ctx, h); return err },
 			[]cmd{{statusScript, []string{statusJS, ""}}}},
 		{"status with memory", func(h remote.Host) error { _, err := r.StatusMemory(ctx, h); return err },
@@ -280,5 +281,64 @@ func TestInspectSumsOurFiles(t *testing.T) {
 	}
 	if want := map[string]string{PreloadPath: sha([]byte("preload"))}; !reflect.DeepEqual(s.Sums, want) {
 		t.Errorf("Sums = %v, want %v", s.Sums, want)
+	}
+}
+
+// Issue 15 item 3: the answer for an ecosystem next-deploy wrote,
+// untouched, is kept and given again without node (a kept answer made
+// different here shows it is the one given); an edited or hand-written
+// ecosystem is read by node every time, and nothing is kept for it.
+func TestInspectKeepsTheAnswerOfAnUntouchedEcosystem(t *testing.T) {
+	needNode(t)
+	stubPM2(t, "[]")
+	ctx := context.Background()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, ".next-deploy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := Defaults
+	c.Root = root
+	eco, err := Ecosystem(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, cache := filepath.Join(root, DefaultEcosystem), filepath.Join(root, InspectCachePath)
+	r := Runner{Root: root, Ecosystem: DefaultEcosystem, Env: "production"}
+	name := func(what string) string {
+		t.Helper()
+		s, err := r.Inspect(ctx, remote.NewLocal())
+		if err != nil || len(s.Apps) != 1 {
+			t.Fatalf("%s: %v, %+v", what, err, s)
+		}
+		return s.Apps[0].Name
+	}
+	for _, tc := range []struct {
+		what, file string
+		kept       bool // the answer is kept
+		want       string
+	}{
+		{"untouched", string(eco), true, "kept"},
+		{"edited", string(eco) + "// mine\n", false, "web"},
+		{"hand-written", "module.exports = { apps: [{ name: 'web', cwd: '" + root + "/current', script: 'server.js', exec_mode: 'cluster' }] };\n", false, "web"},
+	} {
+		os.Remove(cache)
+		if err := os.WriteFile(file, []byte(tc.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := name(tc.what + ", first"); got != "web" {
+			t.Fatalf("%s: first inspect names %q, want web", tc.what, got)
+		}
+		b, err := os.ReadFile(cache)
+		if (err == nil) != tc.kept {
+			t.Fatalf("%s: answer kept %v (%v), want %v", tc.what, err == nil, err, tc.kept)
+		}
+		if tc.kept {
+			if err := os.WriteFile(cache, bytes.Replace(b, []byte(`"name":"web"`), []byte(`"name":"kept"`), 1), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := name(tc.what + ", again"); got != tc.want {
+			t.Errorf("%s: inspect again names %q, want %q", tc.what, got, tc.want)
+		}
 	}
 }
