@@ -47,6 +47,8 @@ type Real struct {
 	Who, Run       string
 	PID            int
 	BreakLockAfter time.Duration
+
+	early earlyLookers // started by Lock, taken by Inspect
 }
 
 var (
@@ -108,6 +110,7 @@ func (r *Real) Lock(ctx context.Context, h Host) (Unlocker, error) {
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
+	r.early.start(ctx, r.PM2, h) // for Inspect, while the state is read
 	return k, nil
 }
 
@@ -119,9 +122,9 @@ func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string
 	// The process list is read while the ecosystem is: two sessions on
 	// the host's one connection, one wait instead of two. It is the
 	// first look of the looker the host's reload uses (Prepare): its
-	// program is started here, once, with every host's, instead of in
-	// each batch's critical path (issue 15 item 3).
-	looker := r.PM2.Looker(ctx, h)
+	// program is started by Lock, once, with every host's, instead of
+	// in each batch's critical path (issue 15 item 3).
+	looker := r.early.take(ctx, r.PM2, h)
 	list := async(func() ([]pm2.Proc, error) { return looker.Look(ctx) })
 	site, err := r.PM2.Inspect(ctx, h)
 	ps, psErr := list()
@@ -306,8 +309,10 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 }
 
 // Settle implements Settler: it waits for the pm2 save the last Reload
-// started (and ends a looker left by a host that never reloaded).
-func (r *Real) Settle(_ context.Context, _ Host, a *App) error {
+// started (and ends a looker left by a host that never reloaded, or
+// never inspected).
+func (r *Real) Settle(_ context.Context, h Host, a *App) error {
+	r.early.drop(h) // started by Lock for an Inspect that never ran
 	if a == nil {
 		return nil
 	}
