@@ -182,7 +182,7 @@ func (r *Real) write(ctx context.Context, h Host, a *App) (bool, error) {
 	if a.eco != nil && a.eco.create {
 		create = a.eco.content
 	}
-	wrote, err := r.PM2.Install(ctx, h, create)
+	wrote, err := r.PM2.InstallOn(ctx, h, a.site, create)
 	if err != nil || a.eco == nil {
 		return wrote, err
 	}

@@ -47,6 +47,8 @@ type Real struct {
 	Who, Run       string
 	PID            int
 	BreakLockAfter time.Duration
+
+	early earlyLookers // started by Lock, taken by Inspect
 }
 
 var (
@@ -76,8 +78,8 @@ type App struct {
 	saving func() (struct{}, error)
 }
 
-// closeLooker ends the looker Prepare started, once its looks are
-// taken.
+// closeLooker ends the looker Inspect or Prepare started, once its
+// looks are taken.
 func (a *App) closeLooker() {
 	if a.looker != nil {
 		if a.before != nil {
@@ -108,6 +110,7 @@ func (r *Real) Lock(ctx context.Context, h Host) (Unlocker, error) {
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
+	r.early.start(ctx, r.PM2, h) // for Inspect, while the state is read
 	return k, nil
 }
 
@@ -117,30 +120,43 @@ func (r *Real) Lock(ctx context.Context, h Host) (Unlocker, error) {
 // pinned app is noted for Prepare, or refused.
 func (r *Real) Inspect(ctx context.Context, h Host, st *release.State, to string) (*App, error) {
 	// The process list is read while the ecosystem is: two sessions on
-	// the host's one connection, one wait instead of two.
-	list := async(func() ([]pm2.Proc, error) { return r.PM2.Status(ctx, h) })
+	// the host's one connection, one wait instead of two. It is the
+	// first look of the looker the host's reload uses (Prepare): its
+	// program is started by Lock, once, with every host's, instead of
+	// in each batch's critical path (issue 15 item 3).
+	looker := r.early.take(ctx, r.PM2, h)
+	list := async(func() ([]pm2.Proc, error) { return looker.Look(ctx) })
 	site, err := r.PM2.Inspect(ctx, h)
 	ps, psErr := list()
+	a := &App{site: site, st: st, looker: looker}
+	if err == nil {
+		err = r.inspect(ctx, h, a, to, ps, psErr)
+	}
 	if err != nil {
-		return nil, err
-	}
-	a := &App{site: site, st: st}
-	if err := r.decide(ctx, h, a, to); err != nil {
-		return nil, err
-	}
-	if site.Apps == nil {
-		return a, nil
-	}
-	if err := site.CheckApps(); err != nil {
-		return nil, fmt.Errorf("ecosystem %s/%s: %w", site.Root, r.PM2.Ecosystem, err)
-	}
-	if psErr != nil {
-		return nil, psErr
-	}
-	if a.pinned, err = r.pinned(a.eco.site(site), ps); err != nil {
+		looker.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// inspect is Inspect's decision on a, once its ecosystem and the process
+// list (ps, psErr) are read.
+func (r *Real) inspect(ctx context.Context, h Host, a *App, to string, ps []pm2.Proc, psErr error) (err error) {
+	site := a.site
+	if err := r.decide(ctx, h, a, to); err != nil {
+		return err
+	}
+	if site.Apps == nil {
+		return nil
+	}
+	if err := site.CheckApps(); err != nil {
+		return fmt.Errorf("ecosystem %s/%s: %w", site.Root, r.PM2.Ecosystem, err)
+	}
+	if psErr != nil {
+		return psErr
+	}
+	a.pinned, err = r.pinned(a.eco.site(site), ps)
+	return err
 }
 
 // async runs fn in the background; the function it returns waits for
@@ -179,12 +195,18 @@ func (r *Real) pinned(site *pm2.Site, ps []pm2.Proc) ([]string, error) {
 // release they run, before anything is switched.
 func (r *Real) Prepare(ctx context.Context, h Host, a *App) error {
 	// The workers before the reload (its baseline) are listed while the
-	// files are written, by the looker the reload's watch and proof use;
-	// the list stands unless pm2 is changed here.
-	a.closeLooker()
-	a.looker = r.PM2.Looker(ctx, h)
-	before := async(func() ([]pm2.Proc, error) { return a.looker.Look(ctx) })
-	a.before = nil
+	// files are written, by the looker the reload's watch and proof use
+	// (started by Inspect; a look is a question to pm2's daemon); the
+	// list stands unless pm2 is changed here.
+	if a.before != nil {
+		_, _ = a.before() // one look at a time
+		a.before = nil
+	}
+	if a.looker == nil {
+		a.looker = r.PM2.Looker(ctx, h)
+	}
+	looker := a.looker
+	before := async(func() ([]pm2.Proc, error) { return looker.Look(ctx) })
 	wrote, err := r.write(ctx, h, a)
 	if err != nil {
 		return err
@@ -232,8 +254,9 @@ func (r *Real) Switch(ctx context.Context, h Host, id string) error {
 
 // Reload implements Ops: the watched pm2 reload (current switched back to
 // from when to crash-loops), then proof from the kernel that every worker
-// runs release to; pm2 save starts once the reload is done, and the
-// rollout goes on while it runs (Settle waits for it).
+// runs release to; the process list is saved once the reload is done
+// (by the looker, or pm2 save, which the rollout does not wait for:
+// Settle does).
 func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) error {
 	// A host going back may still be saving what its first reload left.
 	_ = a.saved() // superseded by the save of this reload
@@ -255,7 +278,16 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 	if err != nil {
 		return err
 	}
-	save := func() { a.saving = async(func() (struct{}, error) { return struct{}{}, r.PM2.Save(ctx, h) }) }
+	save := func() {
+		// The looker saves over the daemon connection it holds, in
+		// milliseconds; pm2 save (a CLI start, seconds of CPU on a busy
+		// host) only where it cannot, behind the rollout.
+		if a.looker != nil && a.looker.Save(ctx) {
+			a.saving = nil
+			return
+		}
+		a.saving = async(func() (struct{}, error) { return struct{}{}, r.PM2.Save(ctx, h) })
+	}
 	if len(a.stale) == 0 {
 		// Saved while the workers are checked: what pm2 saves is the
 		// apps, whatever release they run; a host that fails the check
@@ -277,8 +309,10 @@ func (r *Real) Reload(ctx context.Context, h Host, a *App, to, from string) erro
 }
 
 // Settle implements Settler: it waits for the pm2 save the last Reload
-// started (and ends a looker left by a host that never reloaded).
-func (r *Real) Settle(_ context.Context, _ Host, a *App) error {
+// started (and ends a looker left by a host that never reloaded, or
+// never inspected).
+func (r *Real) Settle(_ context.Context, h Host, a *App) error {
+	r.early.drop(h) // started by Lock for an Inspect that never ran
 	if a == nil {
 		return nil
 	}

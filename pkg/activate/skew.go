@@ -136,7 +136,7 @@ func (s *Skewed) OldStatic(ctx context.Context, h Host, a *SkewApp, old string) 
 // found that).
 func (s *Skewed) Settle(ctx context.Context, h Host, a *SkewApp) error {
 	if a == nil {
-		return nil
+		return s.Real.Settle(ctx, h, nil)
 	}
 	return s.Real.Settle(ctx, h, a.App)
 }

@@ -56,29 +56,56 @@ func (l *Looker) Look(ctx context.Context) ([]Proc, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.dead {
-		ps, ok := l.ask(ctx)
-		if ok {
-			return ps, nil
+		if line, ok := l.ask(ctx, ""); ok {
+			if ps, err := parseStatus(l.h, line); err == nil {
+				return ps, nil
+			}
 		}
-		l.dead = true
-		l.in.Close()
+		l.kill()
 	}
 	return l.r.StatusMemory(ctx, l.h)
 }
 
-// ask takes the next answer of the program (asking for it unless it is
-// the first); ok is false when it gave none.
-func (l *Looker) ask(ctx context.Context) (ps []Proc, ok bool) {
+// Save stores the process list for boot, as pm2 save does, from the
+// program (status.cjs writes pm2's dump over the connection it holds):
+// no pm2 CLI started on the cores the workers run on. It reports false
+// when the program did not save (it cannot ask the daemon, or could
+// not write the dump): the caller then runs Runner.Save, pm2's own,
+// which says why.
+func (l *Looker) Save(ctx context.Context) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead {
+		return false
+	}
+	if l.first {
+		// The program's first answer is a list given unasked: read it,
+		// so the answer taken next is the save's.
+		if _, ok := l.ask(ctx, ""); !ok {
+			l.kill()
+			return false
+		}
+	}
+	line, ok := l.ask(ctx, "save")
+	if !ok {
+		l.kill()
+		return false
+	}
+	return string(line) == "SAVED"
+}
+
+// ask takes the program's next answer (asking for it with the line
+// req unless it is the first); ok is false when it gave none.
+func (l *Looker) ask(ctx context.Context, req string) (line []byte, ok bool) {
 	if !l.first {
-		if _, err := l.in.Write([]byte("\n")); err != nil {
+		if _, err := l.in.Write([]byte(req + "\n")); err != nil {
 			return nil, false
 		}
 	}
 	l.first = false
 	select {
 	case line := <-l.lines:
-		ps, err := parseStatus(l.h, line)
-		return ps, err == nil
+		return line, string(line) != "NO"
 	case <-l.done:
 		return nil, false
 	case <-ctx.Done():
@@ -86,12 +113,17 @@ func (l *Looker) ask(ctx context.Context) (ps []Proc, ok bool) {
 	}
 }
 
+// kill marks the program dead and ends its stdin; l.mu is held.
+func (l *Looker) kill() {
+	l.dead = true
+	l.in.Close()
+}
+
 // Close ends the program (its stdin ends).
 func (l *Looker) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.dead = true
-	l.in.Close()
+	l.kill()
 }
 
 // lineWriter sends each line written to it to lines ("NO", the

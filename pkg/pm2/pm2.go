@@ -82,6 +82,9 @@ type Site struct {
 	// the file is still what was written (see MarkerPrefix).
 	Generated *Config
 	Untouched bool
+	// Sums are the sha256 (hex) of next-deploy's own files found on the
+	// host (PreloadPath, MigratePath), by path relative to Root.
+	Sums map[string]string
 }
 
 // OursToRewrite reports whether the ecosystem is next-deploy's to rewrite: written
@@ -95,14 +98,20 @@ type ecoAnswer struct {
 	Apps       []App  `json:"apps"`
 }
 
-// Inspect checks that pm2 and node are there and reads the ecosystem
-// (inspect.sh, inspect.cjs).
+// InspectCachePath keeps what inspect.cjs read from an ecosystem
+// next-deploy wrote, untouched, relative to the root (see inspect.sh).
+const InspectCachePath = ".next-deploy/inspect.cache"
+
+// Inspect checks that pm2 and node are there, reads the ecosystem
+// (inspect.sh, inspect.cjs; next-deploy's, untouched, from the answer
+// kept at InspectCachePath while it stays so) and sums next-deploy's own
+// files there.
 func (r Runner) Inspect(ctx context.Context, h remote.Host) (*Site, error) {
-	out, err := r.run(ctx, h, "inspect ecosystem "+r.Ecosystem, inspectScript, r.Ecosystem, inspectJS)
+	out, err := r.run(ctx, h, "inspect ecosystem "+r.Ecosystem, inspectScript, r.Ecosystem, inspectJS, MarkerPrefix, InspectCachePath, PreloadPath, MigratePath)
 	if err != nil {
 		return nil, err
 	}
-	s := &Site{}
+	s := &Site{Sums: map[string]string{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 4<<20)
 	for sc.Scan() {
@@ -112,6 +121,9 @@ func (r Runner) Inspect(ctx context.Context, h remote.Host) (*Site, error) {
 			s.Root = v
 		case "REAL":
 			s.RealRoot = v
+		case "SUM":
+			sum, file, _ := strings.Cut(v, "\t")
+			s.Sums[file] = sum
 		case "ECO":
 			var a ecoAnswer
 			if err := json.Unmarshal([]byte(v), &a); err != nil {

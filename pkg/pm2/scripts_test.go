@@ -1,12 +1,14 @@
 package pm2
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -93,7 +95,7 @@ func TestCommands(t *testing.T) {
 		want []cmd
 	}{
 		{"inspect", func(h remote.Host) error { _, err := r.Inspect(ctx, h); return err },
-			[]cmd{{inspectScript, []string{"ecosystem.config.js", inspectJS}}}},
+			[]cmd{{inspectScript, []string{"ecosystem.config.js", inspectJS, MarkerPrefix, ".next-deploy/inspect.cache", ".next-deploy/drain.cjs", ".next-deploy/migrate.config.js"}}}},
 		{"status", func(h remote.Host) error { _, err := r.Status(ctx, h); return err },
 			[]cmd{{statusScript, []string{statusJS, ""}}}},
 		{"status with memory", func(h remote.Host) error { _, err := r.StatusMemory(ctx, h); return err },
@@ -123,6 +125,13 @@ func TestCommands(t *testing.T) {
 				{writeScript, []string{".next-deploy/migrate.config.js", "replace", sha([]byte(migrateJS))}},
 				{writeScript, []string{"ecosystem.config.js", "create", sha([]byte("eco"))}},
 			}},
+		// Issue 15 item 3: a file of ours that Inspect found as this
+		// version writes it is not written again; one that differs is.
+		{"install on a host that has the preload", func(h remote.Host) error {
+			s := &Site{Sums: map[string]string{PreloadPath: sha(Preload), MigratePath: sha([]byte("older"))}}
+			_, err := r.InstallOn(ctx, h, s, nil)
+			return err
+		}, []cmd{{writeScript, []string{".next-deploy/migrate.config.js", "replace", sha([]byte(migrateJS))}}}},
 		{"start a kept app", func(h remote.Host) error {
 			s := &Site{Root: "/home/u/app", Apps: []App{{Name: "web", Cwd: "/home/u/app/current", Script: "/home/u/app/current/server.js"}}}
 			return r.StartKept(ctx, h, s, Keep{App: s.Apps[0], Release: "r1", Until: time.UnixMilli(1700000000000)})
@@ -251,5 +260,85 @@ func TestStatusReadsMemoryReportsFromMemDir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "999999999.json")); !os.IsNotExist(err) {
 		t.Errorf("the report of a dead process is still there: %v", err)
+	}
+}
+
+// Issue 15 item 3: Inspect sums next-deploy's own files on the host (for
+// InstallOn), the ones there only, whether or not there is an ecosystem.
+func TestInspectSumsOurFiles(t *testing.T) {
+	needNode(t)
+	stubPM2(t, "[]")
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, ".next-deploy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, PreloadPath), []byte("preload"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Runner{Root: root, Ecosystem: DefaultEcosystem}.Inspect(context.Background(), remote.NewLocal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{PreloadPath: sha([]byte("preload"))}; !reflect.DeepEqual(s.Sums, want) {
+		t.Errorf("Sums = %v, want %v", s.Sums, want)
+	}
+}
+
+// Issue 15 item 3: the answer for an ecosystem next-deploy wrote,
+// untouched, is kept and given again without node (a kept answer made
+// different here shows it is the one given); an edited or hand-written
+// ecosystem is read by node every time, and nothing is kept for it.
+func TestInspectKeepsTheAnswerOfAnUntouchedEcosystem(t *testing.T) {
+	needNode(t)
+	stubPM2(t, "[]")
+	ctx := context.Background()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, ".next-deploy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := Defaults
+	c.Root = root
+	eco, err := Ecosystem(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, cache := filepath.Join(root, DefaultEcosystem), filepath.Join(root, InspectCachePath)
+	r := Runner{Root: root, Ecosystem: DefaultEcosystem, Env: "production"}
+	name := func(what string) string {
+		t.Helper()
+		s, err := r.Inspect(ctx, remote.NewLocal())
+		if err != nil || len(s.Apps) != 1 {
+			t.Fatalf("%s: %v, %+v", what, err, s)
+		}
+		return s.Apps[0].Name
+	}
+	for _, tc := range []struct {
+		what, file string
+		kept       bool // the answer is kept
+		want       string
+	}{
+		{"untouched", string(eco), true, "kept"},
+		{"edited", string(eco) + "// mine\n", false, "web"},
+		{"hand-written", "module.exports = { apps: [{ name: 'web', cwd: '" + root + "/current', script: 'server.js', exec_mode: 'cluster' }] };\n", false, "web"},
+	} {
+		os.Remove(cache)
+		if err := os.WriteFile(file, []byte(tc.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := name(tc.what + ", first"); got != "web" {
+			t.Fatalf("%s: first inspect names %q, want web", tc.what, got)
+		}
+		b, err := os.ReadFile(cache)
+		if (err == nil) != tc.kept {
+			t.Fatalf("%s: answer kept %v (%v), want %v", tc.what, err == nil, err, tc.kept)
+		}
+		if tc.kept {
+			if err := os.WriteFile(cache, bytes.Replace(b, []byte(`"name":"web"`), []byte(`"name":"kept"`), 1), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := name(tc.what + ", again"); got != tc.want {
+			t.Errorf("%s: inspect again names %q, want %q", tc.what, got, tc.want)
+		}
 	}
 }

@@ -52,7 +52,7 @@ exports.socket = () => { const s = new EventEmitter(); s.connect = () => s; s.cl
 const jlistName, daemonName = "from-jlist", "from-daemon"
 
 func procJSON(name string) string {
-	return `[{"pm_id":0,"name":"` + name + `","pid":0,"pm2_env":{"status":"online","exec_mode":"cluster_mode"}}]`
+	return `[{"pm_id":0,"name":"` + name + `","pid":0,"pm2_env":{"status":"online","exec_mode":"cluster_mode","pm_id":0,"instances":2}}]`
 }
 
 // Issue 15 item 3: a look at the workers asks pm2's daemon with pm2's own

@@ -44,39 +44,79 @@ function fromDaemon(dir) {
 }
 
 // looks (argv[3] = "looks") keeps one connection to the daemon and prints
-// a list at once, then one more for each line read on stdin, until stdin
-// ends: a watcher's many looks cost one program start. "NO" instead of a
-// list: it cannot ask the daemon (any more), and exits 3.
+// a list at once, then answers each line read on stdin, until stdin
+// ends: an empty line asks for one more list, "save" saves the process
+// list (save), answering SAVED. A watcher's many looks, and the save
+// after its reload, cost one program start. "NO" instead of an answer:
+// it cannot ask the daemon (any more), and exits 3.
 function looks(dir) {
   const no = () => {
     process.stdout.write('NO\n', () => process.exit(3));
   };
   const req = connect(dir, no);
   let busy = false;
-  let asked = 0;
+  const asked = [''];
   let ended = false;
   const next = () => {
-    if (!busy && asked === 0 && ended) process.exit(0);
-    if (busy || asked === 0) return;
+    if (!busy && asked.length === 0 && ended) process.exit(0);
+    if (busy || asked.length === 0) return;
     busy = true;
-    asked--;
-    call(req, no, () => {
+    const then = () => {
       busy = false;
       next();
-    });
+    };
+    if (asked.shift() === 'save') {
+      save(req, no, then);
+    } else {
+      call(req, no, then);
+    }
   };
-  asked++;
   next();
   let buf = '';
   process.stdin.on('data', (d) => {
     buf += d;
     const lines = buf.split('\n');
     buf = lines.pop();
-    asked += lines.length;
+    asked.push(...lines);
     next();
   }).on('end', () => {
     ended = true;
     next();
+  });
+}
+
+// save does what pm2 save does (pm2's CLI.dump, from getMonitorData):
+// each app's pm2_env but its instances and pm_id, modules left out,
+// written as JSON to dump.pm2 next to the daemon's rpc.sock, the file
+// before kept as dump.pm2.bak; an empty list leaves the file as it is,
+// as pm2 save does. Unlike pm2 it writes a temporary file and renames
+// it, so the dump is never half written. It answers SAVED, or "SAVE
+// <why>" when the file could not be written.
+function save(req, fail, done) {
+  if (!req) return;
+  ask(req, fail, (list) => {
+    const envs = [];
+    for (const p of list) {
+      const e = p.pm2_env;
+      if (!e || e.pmx_module) continue;
+      delete e.instances;
+      delete e.pm_id;
+      envs.push(e);
+    }
+    const dump = path.join(home(), 'dump.pm2');
+    let answer = 'SAVED';
+    try {
+      if (envs.length > 0) {
+        if (fs.existsSync(dump)) fs.copyFileSync(dump, dump + '.bak');
+        const tmp = dump + '.tmp.' + process.pid;
+        fs.writeFileSync(tmp, JSON.stringify(envs, '', 2));
+        fs.renameSync(tmp, dump);
+      }
+    } catch (e) {
+      answer = 'SAVE ' + String(e.message || e).replace(/\n/g, ' ');
+    }
+    process.stdout.write(answer + '\n');
+    done();
   });
 }
 
@@ -93,8 +133,7 @@ function connect(dir, fail) {
   };
   const axon = dir ? load('pm2-axon') : null;
   const rpc = dir ? load('pm2-axon-rpc') : null;
-  const home = process.env.PM2_HOME || path.join(require('os').homedir(), '.pm2');
-  const sock = path.join(home, 'rpc.sock');
+  const sock = path.join(home(), 'rpc.sock');
   if (!axon || !rpc || !fs.existsSync(sock)) {
     fail();
     return null;
@@ -107,10 +146,24 @@ function connect(dir, fail) {
   return req;
 }
 
+// home is pm2's home: where its daemon's socket and dump are.
+function home() {
+  return process.env.PM2_HOME || path.join(require('os').homedir(), '.pm2');
+}
+
 // call asks for the process list once and prints it, then calls done;
 // fail when the daemon does not answer (within 20 s) or answers an error.
 function call(req, fail, done) {
   if (!req) return;
+  ask(req, fail, (list) => {
+    print(list);
+    done();
+  });
+}
+
+// ask gets the daemon's process list (getMonitorData) for got; fail
+// when the daemon does not answer (within 20 s) or answers an error.
+function ask(req, fail, got) {
   const timer = setTimeout(fail, 20000);
   timer.unref();
   req.nextDeployClient.call('getMonitorData', {}, (err, list) => {
@@ -119,8 +172,7 @@ function call(req, fail, done) {
       fail();
       return;
     }
-    print(list);
-    done();
+    got(list);
   });
 }
 

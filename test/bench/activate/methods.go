@@ -222,8 +222,13 @@ func byHand(action, file string, gate bool) func(ctx context.Context, f *rig, id
 				if err := f.layout.Switch(ctx, f.hosts[h.Index], id); err != nil {
 					return struct{}{}, err
 				}
+				start := time.Now()
 				if _, e, err := f.b.TryRunAs(h, `cd ~/app && pm2 "$1" "$2" --env production`, action, file); err != nil {
 					return struct{}{}, fmt.Errorf("pm2 %s: %w: %s", action, err, e)
+				}
+				if *steps {
+					// Timed as timedHost times ours's commands, to compare.
+					fmt.Fprintf(os.Stderr, "     %s %s (bare): ran pm2 %s in %dms\n", start.Format("15:04:05.000"), h.Name(), action, time.Since(start).Milliseconds())
 				}
 				if !gate {
 					return struct{}{}, nil
