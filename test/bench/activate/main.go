@@ -7,9 +7,12 @@
 //   - ours: next-deploy's activation (pm2 cluster x2 from the generated
 //     ecosystem with the drain preload and wait_ready, the watched
 //     reload, the health gate);
-//   - bare: the same ecosystem, switch current then `pm2 reload`, in the
-//     same batches, nothing else (no preflight, lock, proof or gate): the
-//     floor ours is measured against;
+//   - bare: the same ecosystem, switch current then `ssh <host> pm2
+//     reload` (the OpenSSH client, a session per host, as a script that
+//     reloads a fleet by hand does; -bare-over local runs it as the
+//     host's user on this machine, no SSH), in the same batches, nothing
+//     else (no preflight, lock, proof or gate): the floor ours is
+//     measured against;
 //   - naive: switch current, then `pm2 restart` of a 1-instance app, in
 //     the same batches, waiting for each host to answer;
 //   - no drain: switch current, then `pm2 reload` of a cluster x2 app
@@ -29,6 +32,7 @@
 //	sudo go run ./test/bench/activate -hosts 16 -batch 25% -methods ours,bare
 //	sudo go run ./test/bench/activate -hosts 16 -batch 25% -methods ours,bare -runs 10 -rollbacks 1
 //	sudo go run ./test/bench/activate -hosts 64 -batch 25% -runs 5
+//	sudo go run ./test/bench/activate -hosts 16 -batch 25% -methods ours,bare -bare-over local   # bare without SSH
 //
 // The bed needs a *testing.T, which only the testing package can make, so
 // main hands one function to testing.Main (which exits, after the bed's
@@ -75,6 +79,9 @@ func main() {
 		}
 		if c.hosts < 1 || c.hosts > 64 {
 			return fmt.Errorf("-hosts %d: want 1 to 64", c.hosts)
+		}
+		if *bareOver != "ssh" && *bareOver != "local" {
+			return fmt.Errorf("-bare-over %q: want ssh or local", *bareOver)
 		}
 		for _, m := range c.methods {
 			if !slices.Contains([]string{"ours", "bare", "naive", "nodrain"}, m) {

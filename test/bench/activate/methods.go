@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/pm2/pm2test"
 	"github.com/org/next-deploy/pkg/release"
+	"github.com/org/next-deploy/pkg/remote"
 	"github.com/org/next-deploy/test/bed"
 	"github.com/org/next-deploy/test/bench/benchkit"
 )
@@ -78,7 +80,7 @@ func bench(ctx context.Context, t *testing.T, c config) error {
 	// ours first and bare second: the report's ratios are to them.
 	all := []method{
 		{"ours", "ours: activate (cluster x2, drain, gate)", pm2.DefaultEcosystem, oursEco, ours},
-		{"bare", "bare: pm2 reload in the same batches", pm2.DefaultEcosystem, oursEco, byHand("reload", pm2.DefaultEcosystem, false)},
+		{"bare", bareName(), pm2.DefaultEcosystem, oursEco, byHand("reload", pm2.DefaultEcosystem, false)},
 		{"naive", "naive: pm2 restart, 1 instance", "naive.config.js", naiveEco, byHand("restart", "naive.config.js", true)},
 		{"nodrain", "pm2 reload, cluster x2, no drain", "nodrain.config.js", noDrainEco, byHand("reload", "nodrain.config.js", true)},
 	}
@@ -223,8 +225,8 @@ func byHand(action, file string, gate bool) func(ctx context.Context, f *rig, id
 					return struct{}{}, err
 				}
 				start := time.Now()
-				if _, e, err := f.b.TryRunAs(h, `cd ~/app && pm2 "$1" "$2" --env production`, action, file); err != nil {
-					return struct{}{}, fmt.Errorf("pm2 %s: %w: %s", action, err, e)
+				if err := f.byHandOn(ctx, h, action, file); err != nil {
+					return struct{}{}, err
 				}
 				if *steps {
 					// Timed as timedHost times ours's commands, to compare.
@@ -241,6 +243,36 @@ func byHand(action, file string, gate bool) func(ctx context.Context, f *rig, id
 		}
 		return nil
 	}
+}
+
+// bareOver is how the methods by hand reach a host: "ssh", the OpenSSH
+// client, one session per host and command, as a script that reloads a
+// fleet by hand does; or "local", the command run as the host's user on
+// this machine, no SSH at all (a floor no remote tool can reach: the
+// hosts of the bed are local users).
+var bareOver = flag.String("bare-over", "ssh", "how bare, naive and nodrain run pm2 on a host: ssh (the OpenSSH client, as by hand) or local (as the host's user, no SSH)")
+
+func bareName() string {
+	if *bareOver == "local" {
+		return "bare: pm2 reload in the same batches, on the host without SSH"
+	}
+	return "bare: ssh <host> pm2 reload in the same batches"
+}
+
+// byHandOn runs `pm2 action file` in the host's app folder, as -bare-over
+// says.
+func (f *rig) byHandOn(ctx context.Context, h *bed.Host, action, file string) error {
+	if *bareOver == "local" {
+		if _, e, err := f.b.TryRunAs(h, `cd ~/app && pm2 "$1" "$2" --env production`, action, file); err != nil {
+			return fmt.Errorf("pm2 %s: %w: %s", action, err, e)
+		}
+		return nil
+	}
+	script := "cd ~/app && pm2 " + remote.Quote(action) + " " + remote.Quote(file) + " --env production"
+	if _, err := benchkit.Command(ctx, "ssh", "-F", f.b.SSHConfigFile, h.Name(), script); err != nil {
+		return fmt.Errorf("pm2 %s: %w", action, err)
+	}
+	return nil
 }
 
 // timeRollback times n rollbacks of the fleet (to the previous release)
