@@ -30,7 +30,6 @@ wait'
 unpack() {
 	: "${tmp:?}" "${ctl:?}" # from receive.sh
 	sha=$1 tool=$2 payload=$3
-	mkdir "$ctl"
 	# On a cut envelope tar exits without waiting for $take: the command
 	# substitution waits for every process that holds its stdout (tar,
 	# $take and the unpacking tar), so nothing writes into the incoming
@@ -38,14 +37,13 @@ unpack() {
 	st=$(if ctl=$ctl tmp=$tmp tool=$tool payload=$payload tar -x -f - --to-command="$take"; then echo 0; else echo "$?"; fi)
 	[ "$st" = 0 ] || fail "the upload was cut or damaged (tar says how above)"
 	[ -p "$ctl/pay.fifo" ] || fail "the upload was cut: no payload"
-	got=$(cut -d' ' -f1 "$ctl/pay.sum" 2>/dev/null) || got=
-	rc=$(cat "$ctl/pay.rc" 2>/dev/null) || rc=
+	{ read -r got _ < "$ctl/pay.sum"; } 2>/dev/null || got=
+	{ read -r rc < "$ctl/pay.rc"; } 2>/dev/null || rc=
 	if [ -n "$got" ] && [ "$got" != "$sha" ]; then
 		fail "checksum mismatch after upload: got $got, want $sha (the upload was cut or damaged)"
 	fi
 	[ "$rc" = 0 ] || fail "cannot unpack the upload into $tmp (tar says why above)"
 	[ -n "$got" ] || fail "cannot checksum the upload in $ctl"
-	rm -f "$ctl/pay.fifo" "$ctl/pay.sum" "$ctl/pay.rc"
 	# tar gives the folder it unpacks into the mode and mtime of the
 	# archive's ./ entry, if it has one (GNU tar's --no-overwrite-dir
 	# keeps the mode, not the mtime; --exclude=. drops every member;

@@ -30,7 +30,7 @@ trap 'lease_end; rm -rf "$inc"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 lease_take "$inc"
 tmp=$inc/tree ctl=$inc/ctl
-mkdir "$tmp"
+mkdir "$tmp" "$ctl"
 unpack "$sha" "$tool" "$payload"
 shared_paths "$@" > "$ctl/shared"
 linked=0 copied=0 ref=
@@ -47,8 +47,7 @@ if [ -n "$want" ]; then
 	touch "$tmp/$files"
 fi
 link_shared "$@"
-printf '%s\n' "$json" > "$tmp/$manifest.tmp"
-mv -f "$tmp/$manifest.tmp" "$tmp/$manifest"
+printf '%s\n' "$json" > "$tmp/$manifest"
 if mv -T "$tmp" "$rel/$id" 2>/dev/null; then
 	printf 'DELIVERED\t%s\t%s\n' "$linked" "$copied"
 	exit 0
