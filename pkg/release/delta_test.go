@@ -399,27 +399,3 @@ func TestFullUploadVerifiesTheTree(t *testing.T) {
 		}
 	}
 }
-
-// A delta takes the derived files from the base by a hard link that sed
-// -i replaces, and gives them their modes after: the base's files stay as
-// they were, and the release's derived files are its own.
-func TestDeltaLeavesItsBaseAlone(t *testing.T) {
-	l, root, h := newLocal(t)
-	receiveFull(t, l, v1, "v1")
-	if err := l.Switch(context.Background(), h, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	rel := filepath.Join(root, "releases")
-	before := listTree(t, filepath.Join(rel, "v1"))
-	if _, _, got, err := receiveDelta(t, l, v2, "v2"); err != nil || !got.Made {
-		t.Fatalf("delta receive = %+v, %v", got, err)
-	}
-	if after := listTree(t, filepath.Join(rel, "v1")); after != before {
-		t.Errorf("v1 changed by the delta:\n%s\n---\n%s", after, before)
-	}
-	for _, p := range []string{".next/BUILD_ID", "bin/start", "server.js"} {
-		if sameFile(t, filepath.Join(rel, "v1", p), filepath.Join(rel, "v2", p)) {
-			t.Errorf("derived %s is v1's file, want its own", p)
-		}
-	}
-}

@@ -19,6 +19,9 @@
 #    each anew (a new file renamed over the link: the base's is never
 #    written) and a chmod per mode gives it its mode, once every sed is
 #    done: a link to the base is never chmod'ed.
+#  - It runs while unpack's tar writes the files sent (unpack_ready):
+#    the folders of the new manifest are made first, the files are
+#    another's (the edit's are never taken from the base).
 #  - Nothing is taken from the base at a shared path (unshared,
 #    receive-shared.sh): the base has its link there.
 #  - $ctl/hash lists the edit's files (sent or derived): the files new
@@ -41,10 +44,14 @@ assemble() {
 			return !(p ~ /(^|\/)node_modules\// || under(p, a ".next/static/") || under(p, a "public/"))
 		}
 		function under(p, dir) { return substr(p, 1, length(dir)) == dir }
-		BEGIN { printf "" > (c "/hash"); printf "" > (c "/link"); printf "" > (c "/copy"); printf "" > (c "/derive.paths") }
+		BEGIN { printf "" > (c "/hash"); printf "" > (c "/link"); printf "" > (c "/copy"); printf "" > (c "/derive.paths"); printf "" > (c "/dirs") }
+		function out(l, p, type) {
+			print l > (c "/files")
+			if (type == "d" && unshared(p)) print p > (c "/dirs")
+		}
 		FILENAME == ARGV[1] {
 			del[$1] = 1
-			if ($2 != "-") edit[++ne] = $0
+			if ($2 != "-") { edit[++ne] = $0; ep[ne] = $1; et[ne] = $2 }
 			if ($2 == "f") print $1 > (c "/hash")
 			next
 		}
@@ -56,14 +63,14 @@ assemble() {
 			next
 		}
 		{
-			for (; ie < ne && (edit[ie + 1] "") < ($0 ""); ie++) print edit[ie + 1] > (c "/files")
+			for (; ie < ne && (edit[ie + 1] "") < ($0 ""); ie++) out(edit[ie + 1], ep[ie + 1], et[ie + 1])
 			if ($1 in del) next
-			print > (c "/files")
+			out($0, $1, $2)
 			if ($2 != "f" || !unshared($1)) next
 			if (server($1)) { print $1 > (c "/copy"); nc++ } else { print $1 > (c "/link"); nl++ }
 		}
 		END {
-			for (; ie < ne; ie++) print edit[ie + 1] > (c "/files")
+			for (; ie < ne; ie++) out(edit[ie + 1], ep[ie + 1], et[ie + 1])
 			for (i = 1; i <= nd; i++) { print derived[i] > (c "/link"); print derived[i] > (c "/derive.paths") }
 			gsub(/[.]/, "[.]", base)
 			print nl + 0, nc + 0, base
@@ -73,6 +80,10 @@ assemble() {
 	set -- $counts
 	# shellcheck disable=SC2034 # receive.sh answers with them
 	linked=$1 copied=$2
+	# The folders first: unpack's tar makes them too, meanwhile (both
+	# take one that is there), and cp --parents would fail on one made
+	# between its look and its mkdir.
+	(cd "$tmp" && xargs -d '\n' -r mkdir -p -- < "$ctl/dirs") 2>"$ctl.err" || fail "cannot make the folders of $tmp: $(head -c 300 "$ctl.err")"
 	(cd "$b" && xargs -d '\n' -r cp -l --parents -t "$tmp" -- < "$ctl/link") 2>"$ctl.err" || fail "BASE: cannot hard-link the files of $base: $(head -c 300 "$ctl.err")"
 	(cd "$b" && xargs -d '\n' -r cp -p --parents -t "$tmp" -- < "$ctl/copy") 2>"$ctl.err" || fail "BASE: cannot copy the files of $base: $(head -c 300 "$ctl.err")"
 	(cd "$tmp" && xargs -d '\n' -r sed -i "s/$3/$id/g" -- < "$ctl/derive.paths") 2>"$ctl.err" || fail "BASE: cannot make files from those of $base: $(head -c 300 "$ctl.err")"

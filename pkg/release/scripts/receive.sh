@@ -1,6 +1,7 @@
 # receive.sh makes a new release from an upload on stdin (Layout.Receive):
-# unpack (receive-unpack.sh: checksum and unpack in one pass), for a delta
-# assemble the rest from the base (receive-assemble.sh), verify the tree
+# unpack (receive-unpack.sh: checksum and unpack in one pass, in the
+# background), for a delta assemble the rest from the base
+# (receive-assemble.sh) meanwhile, verify the tree
 # against the file manifest (receive-verify.sh: metadata of every path,
 # contents only of the files new on this host), link the shared entries
 # (receive-shared.sh), write the manifests (last; the file manifest's
@@ -26,18 +27,21 @@ umask 022
 export LC_ALL=C
 rel=$root/$releases
 inc=$(mktemp -d "$rel/$incoming$id-XXXXXX")
-trap 'lease_end; rm -rf "$inc"' EXIT
+trap 'lease_end; unpack_abandon; rm -rf "$inc"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 lease_take "$inc"
 tmp=$inc/tree ctl=$inc/ctl
 mkdir "$tmp" "$ctl"
-unpack "$sha" "$tool" "$payload"
 shared_paths "$@" > "$ctl/shared"
+unpack_start "$tool" "$payload"
 linked=0 copied=0 ref=
-if [ "$mode" = delta ]; then
+# A delta takes the base's files while the payload is still coming.
+if [ "$mode" = delta ] && unpack_ready; then
 	ref=$rel/$base/$files
 	assemble "$base" "$id" "$app" "$edit_gz" "$derive_gz"
-elif [ -n "$want" ]; then
+fi
+unpack_wait "$sha"
+if [ "$mode" != delta ] && [ -n "$want" ]; then
 	gzip -dc < "$ctl/$files_gz" > "$ctl/files"
 fi
 mkdir -p "$tmp/$state"

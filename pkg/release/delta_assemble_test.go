@@ -1,0 +1,105 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/org/next-deploy/pkg/remote"
+)
+
+// A delta takes the derived files from the base by a hard link that sed
+// -i replaces, and gives them their modes after: the base's files stay as
+// they were, and the release's derived files are its own.
+func TestDeltaLeavesItsBaseAlone(t *testing.T) {
+	l, root, h := newLocal(t)
+	receiveFull(t, l, v1, "v1")
+	if err := l.Switch(context.Background(), h, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	rel := filepath.Join(root, "releases")
+	before := listTree(t, filepath.Join(rel, "v1"))
+	if _, _, got, err := receiveDelta(t, l, v2, "v2"); err != nil || !got.Made {
+		t.Fatalf("delta receive = %+v, %v", got, err)
+	}
+	if after := listTree(t, filepath.Join(rel, "v1")); after != before {
+		t.Errorf("v1 changed by the delta:\n%s\n---\n%s", after, before)
+	}
+	for _, p := range []string{".next/BUILD_ID", "bin/start", "server.js"} {
+		if sameFile(t, filepath.Join(rel, "v1", p), filepath.Join(rel, "v2", p)) {
+			t.Errorf("derived %s is v1's file, want its own", p)
+		}
+	}
+}
+
+// A delta's host takes the base's files while the payload is still
+// coming (unpack_ready, then assemble, then unpack_wait): here the
+// payload stops after its first bytes until a file linked from the base
+// is in the incoming tree, which happens only if assemble does not wait
+// for the whole upload.
+func TestDeltaTakesTheBaseWhileThePayloadComes(t *testing.T) {
+	l, root, h := newLocal(t)
+	ctx := context.Background()
+	receiveFull(t, l, v1, "v1")
+	if err := l.Switch(ctx, h, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	// A large file sent, so the payload is more than tar's first record.
+	big := make([]byte, 64<<10)
+	for i := range big {
+		big[i] = byte(rand.N(256))
+	}
+	v3 := v2.with(tree{"public/big.bin": {body: string(big), mode: 0o644}})
+	b, err := l.DeltaBase(ctx, h, "v3")
+	if err != nil || b == nil {
+		t.Fatalf("DeltaBase = %v, %v", b, err)
+	}
+	d := b.Plan(v3.files())
+	pay, sum := v3.artifact(t, func(p string) bool { return d.Send[p] })
+	linked := filepath.Join(root, "releases", IncomingPfx+"v3-*", "tree", "node_modules/next/dist/server.js")
+	g := &gated{r: bytes.NewReader(pay), free: 16 << 10, open: func() bool {
+		m, _ := filepath.Glob(linked)
+		return len(m) > 0
+	}}
+	full, fullSum := v3.artifact(t, nil)
+	got, err := l.Receive(ctx, remote.NewLocal(), Upload{
+		Manifest: Manifest{ID: "v3", SHA256: fullSum, Bytes: int64(len(full))}, Format: "gz", Files: v3.files(),
+		Payload: g, PayloadBytes: int64(len(pay)), PayloadSHA256: sum,
+		Base: b.ID, Edit: d.Edit, Derive: d.Derive,
+	})
+	if err != nil || !got.Made {
+		t.Fatalf("delta receive = %+v, %v", got, err)
+	}
+	if !g.opened {
+		t.Error("the base's files were taken only after the whole payload, want while it comes")
+	}
+}
+
+// gated passes its first free bytes, then waits (10 s at most) until open
+// says so; opened tells whether it did.
+type gated struct {
+	r      io.Reader
+	free   int
+	open   func() bool
+	waited bool
+	opened bool
+}
+
+func (g *gated) Read(p []byte) (int, error) {
+	if g.free <= 0 && !g.waited {
+		g.waited = true
+		for end := time.Now().Add(10 * time.Second); !g.opened && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			g.opened = g.open()
+		}
+	}
+	if g.free > 0 && len(p) > g.free {
+		p = p[:g.free]
+	}
+	n, err := g.r.Read(p)
+	g.free -= n
+	return n, err
+}
