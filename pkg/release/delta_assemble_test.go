@@ -5,7 +5,9 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,4 +104,45 @@ func (g *gated) Read(p []byte) (int, error) {
 	n, err := g.r.Read(p)
 	g.free -= n
 	return n, err
+}
+
+// A delta whose base fails it while the payload is still coming leaves
+// nothing: the failure waits for the rest of the upload (unpack_abandon)
+// before the incoming folder is removed, so nothing writes into it after.
+func TestDeltaFailingWhileThePayloadComesLeavesNothing(t *testing.T) {
+	l, root, h := newLocal(t)
+	ctx := context.Background()
+	receiveFull(t, l, v1, "v1")
+	if err := l.Switch(ctx, h, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 64<<10)
+	for i := range big {
+		big[i] = byte(rand.N(256))
+	}
+	v3 := v2.with(tree{"public/big.bin": {body: string(big), mode: 0o644}})
+	b, err := l.DeltaBase(ctx, h, "v3")
+	if err != nil || b == nil {
+		t.Fatalf("DeltaBase = %v, %v", b, err)
+	}
+	// A file the base's manifest lists is gone: its hard link fails.
+	if err := os.Remove(filepath.Join(root, "releases", "v1", "node_modules/next/package.json")); err != nil {
+		t.Fatal(err)
+	}
+	d := b.Plan(v3.files())
+	pay, sum := v3.artifact(t, func(p string) bool { return d.Send[p] })
+	start := time.Now()
+	g := &gated{r: bytes.NewReader(pay), free: 16 << 10, open: func() bool { return time.Since(start) > 500*time.Millisecond }}
+	_, err = l.Receive(ctx, h, Upload{
+		Manifest: Manifest{ID: "v3", SHA256: sum}, Format: "gz", Files: v3.files(),
+		Payload: g, PayloadBytes: int64(len(pay)), PayloadSHA256: sum,
+		Base: b.ID, Edit: d.Edit, Derive: d.Derive,
+	})
+	if err == nil || !strings.Contains(err.Error(), "BASE") {
+		t.Fatalf("delta from a base missing a file = %v, want a BASE error", err)
+	}
+	time.Sleep(100 * time.Millisecond) // anything left writing would show
+	if got := entries(t, filepath.Join(root, "releases")); strings.Join(got, ",") != "v1" {
+		t.Errorf("releases/ holds %v after a refused delta, want v1 only", got)
+	}
 }
