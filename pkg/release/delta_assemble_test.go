@@ -38,12 +38,12 @@ func TestDeltaLeavesItsBaseAlone(t *testing.T) {
 	}
 }
 
-// A delta's host takes the base's files while the payload is still
-// coming (unpack_ready, then assemble, then unpack_wait): here the
-// payload stops after its first bytes until a file linked from the base
-// is in the incoming tree, which happens only if assemble does not wait
-// for the whole upload.
-func TestDeltaTakesTheBaseWhileThePayloadComes(t *testing.T) {
+// A delta's host plans (the new manifest, what to link and copy from the
+// base) while the payload is still coming (unpack_ready, then
+// assemble_plan, then unpack_wait): here the payload stops after its
+// first bytes until the plan's link list is in the incoming folder,
+// which happens only if the plan does not wait for the whole upload.
+func TestDeltaPlansWhileThePayloadComes(t *testing.T) {
 	l, root, h := newLocal(t)
 	ctx := context.Background()
 	receiveFull(t, l, v1, "v1")
@@ -62,9 +62,9 @@ func TestDeltaTakesTheBaseWhileThePayloadComes(t *testing.T) {
 	}
 	d := b.Plan(v3.files())
 	pay, sum := v3.artifact(t, func(p string) bool { return d.Send[p] })
-	linked := filepath.Join(root, "releases", IncomingPfx+"v3-*", "tree", "node_modules/next/dist/server.js")
+	planned := filepath.Join(root, "releases", IncomingPfx+"v3-*", "ctl", "link")
 	g := &gated{r: bytes.NewReader(pay), free: 16 << 10, open: func() bool {
-		m, _ := filepath.Glob(linked)
+		m, _ := filepath.Glob(planned)
 		return len(m) > 0
 	}}
 	full, fullSum := v3.artifact(t, nil)
@@ -77,7 +77,7 @@ func TestDeltaTakesTheBaseWhileThePayloadComes(t *testing.T) {
 		t.Fatalf("delta receive = %+v, %v", got, err)
 	}
 	if !g.opened {
-		t.Error("the base's files were taken only after the whole payload, want while it comes")
+		t.Error("the delta was planned only after the whole payload, want while it comes")
 	}
 }
 

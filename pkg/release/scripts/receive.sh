@@ -1,7 +1,7 @@
 # receive.sh makes a new release from an upload on stdin (Layout.Receive):
 # unpack (receive-unpack.sh: checksum and unpack in one pass, in the
-# background), for a delta assemble the rest from the base
-# (receive-assemble.sh) meanwhile, verify the tree
+# background), for a delta plan meanwhile and assemble the rest from
+# the base after (receive-assemble.sh), verify the tree
 # against the file manifest (receive-verify.sh: metadata of every path,
 # contents only of the files new on this host), link the shared entries
 # (receive-shared.sh), write the manifests (last; the file manifest's
@@ -35,12 +35,15 @@ mkdir "$tmp" "$ctl"
 shared_paths "$@" > "$ctl/shared"
 unpack_start "$tool" "$payload"
 linked=0 copied=0 ref=
-# A delta takes the base's files while the payload is still coming.
+# A delta plans while the payload is still coming.
 if [ "$mode" = delta ] && unpack_ready; then
-	ref=$rel/$base/$files
-	assemble "$base" "$id" "$app" "$edit_gz" "$derive_gz"
+	assemble_plan "$base" "$app" "$edit_gz" "$derive_gz"
 fi
 unpack_wait "$sha"
+if [ "$mode" = delta ]; then
+	ref=$rel/$base/$files
+	assemble "$base" "$id"
+fi
 if [ "$mode" != delta ] && [ -n "$want" ]; then
 	gzip -dc < "$ctl/$files_gz" > "$ctl/files"
 fi
