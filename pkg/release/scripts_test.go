@@ -171,7 +171,7 @@ func TestReceiveScriptIsItsPieces(t *testing.T) {
 	if cleanScript != leaseFns+cleanMain || preflightScript != leaseFns+baseFns+preflightMain {
 		t.Error("clean.sh or preflight.sh does not come after lease.sh (and base.sh)")
 	}
-	for fn, piece := range map[string]string{"unpack": receiveUnpack, "assemble": receiveAssemble, "verify": receiveVerify, "lease_take": leaseFns,
+	for fn, piece := range map[string]string{"unpack_start": receiveUnpack, "unpack_wait": receiveUnpack, "assemble_plan": receiveAssemble, "assemble": receiveAssemble, "verify": receiveVerify, "lease_take": leaseFns,
 		"shared_paths": receiveShared, "link_shared": receiveShared} {
 		calls := regexp.MustCompile(`(?m)^\s*` + fn + ` "`)
 		if !strings.HasPrefix(piece, "#") || !strings.Contains(piece, "\n"+fn+"() {") || !calls.MatchString(receiveMain) {

@@ -14,20 +14,30 @@
 
 # lease_id prints the boot id of this host and the start time of process
 # $1 (clock ticks since boot): with the pid, a process no reuse of its pid
-# can pass for.
+# can pass for. Builtins only: the upload waits for lease_take.
 lease_id() {
-	printf '%s %s\n' "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || true)" \
-		"$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20 || true)"
+	{ read -r lease_boot < /proc/sys/kernel/random/boot_id; } 2>/dev/null || lease_boot=
+	lease_start=
+	if { read -r lease_stat < "/proc/$1/stat"; } 2>/dev/null; then
+		# The fields after the command's name, which ends at the last ") ";
+		# the start time is the 20th of them.
+		set -f
+		# shellcheck disable=SC2086 # split into the fields on purpose
+		set -- ${lease_stat##*") "}
+		set +f
+		[ $# -lt 20 ] || lease_start=${20}
+	fi
+	printf '%s %s\n' "$lease_boot" "$lease_start"
 }
 
 lease_take() {
 	: "${lease:?}" "${beat:?}" # from prelude.sh
 	printf '%s %s\n' "$$" "$(lease_id $$)" > "$1/$lease.tmp"
 	mv -f "$1/$lease.tmp" "$1/$lease"
-	touch "$1/$beat"
+	: > "$1/$beat"
 	# In the background, its output nowhere (an SSH session would wait
 	# for it); it stops with the holder, or when the folder is gone.
-	(while kill -0 $$ 2>/dev/null && touch "$1/$beat" 2>/dev/null; do sleep 15; done) < /dev/null > /dev/null 2>&1 &
+	(while sleep 15 && kill -0 $$ 2>/dev/null && : 2>/dev/null > "$1/$beat"; do :; done) < /dev/null > /dev/null 2>&1 &
 	beating=$!
 }
 

@@ -15,12 +15,20 @@ shared_paths() {
 		shift 2
 	done
 }
+# unshared_awk is unshared for an awk program of its own: the function
+# unshared(p), true when path p is not a shared one, reading the list
+# from the control folder in the awk variable c.
+# shellcheck disable=SC2016 # awk's, not the shell's
+unshared_awk='
+	function unshared(p,  i, l) {
+		if (!ns_read) { while ((getline l < (c "/shared")) > 0) ns_list[++ns] = l; ns_read = 1 }
+		for (i = 1; i <= ns; i++) if (p == ns_list[i] || substr(p, 1, length(ns_list[i]) + 1) == ns_list[i] "/") return 0
+		return 1
+	}
+'
 unshared() {
 	: "${ctl:?}" # from receive.sh
-	awk -F'\t' -v col="$1" -v list="$ctl/shared" '
-		BEGIN { while ((getline l < list) > 0) s[++n] = l }
-		{ for (i = 1; i <= n; i++) if ($col == s[i] || substr($col, 1, length(s[i]) + 1) == s[i] "/") next; print }
-	'
+	awk -F'\t' -v col="$1" -v c="$ctl" "$unshared_awk"'unshared($col)'
 }
 link_shared() {
 	: "${tmp:?}" # from receive.sh

@@ -3,8 +3,9 @@
 # name. The manifest's own sha256 must be $1. Every path (outside the
 # release's state dir $state) must be there with its type, mode, size and
 # link target, no path more or less: one find over the tree, metadata
-# only. The shared paths (unshared, receive-shared.sh) are left out on
-# both sides. A failure says "VERIFY:".
+# only, compared by one awk with the manifest (no sort). The shared paths
+# (unshared, receive-shared.sh) are left out on both sides. A failure
+# says "VERIFY:".
 #
 # Contents are hashed once, where they came from, never re-read after:
 #  - A full upload's files are not hashed again. The manifest was made
@@ -26,23 +27,41 @@
 verify() {
 	: "${state:?}" # from prelude.sh
 	: "${tmp:?}" "${ctl:?}" # from receive.sh
+	: "${unshared_awk:?}" # from receive-shared.sh
 	want=$1 ref=$2
-	got=$(sha256sum < "$ctl/files" | cut -d' ' -f1)
+	got=$(sha256sum < "$ctl/files")
+	got=${got%% *}
 	[ "$got" = "$want" ] || fail "VERIFY: the assembled file manifest has sha256 $got, want $want"
-	unshared 1 < "$ctl/files" > "$ctl/own"
-	touch "$ctl/hash"
+	: >> "$ctl/hash"
+	: > "$ctl/newer"
 	set --
 	[ -z "$ref" ] || set -- -type f -newer "$ref" -fprintf "$ctl/newer" '%P\n'
-	: > "$ctl/newer"
-	cd "$tmp" || fail "cannot enter $tmp"
-	find . -mindepth 1 -path "./$state" -prune -o -printf '%P\t%y\t%m\t%s\t%l\n' "$@" |
-		awk -F'\t' -v OFS='\t' '{ if ($2 != "f") $4 = 0; if ($2 != "l") $5 = ""; print }' | unshared 1 | sort > "$ctl/have"
-	awk -F'\t' -v OFS='\t' '{ if ($2 != "l") $5 = ""; print }' "$ctl/own" > "$ctl/want"
-	cmp -s "$ctl/want" "$ctl/have" || fail "VERIFY: the tree differs from the manifest (< manifest, > tree): $(diff "$ctl/want" "$ctl/have" | grep '^[<>]' | head -n 3 | tr '\n' ' ')"
-	awk -F'\t' 'FILENAME != ARGV[3] { h[$1] = 1; next } $2 == "f" && ($1 in h) { print $5 "  " $1 }' "$ctl/hash" "$ctl/newer" "$ctl/own" > "$ctl/sums"
-	if [ -s "$ctl/sums" ] && ! sha256sum -c --quiet --strict "$ctl/sums" > "$ctl/bad" 2>&1; then
+	(cd "$tmp" && find . -mindepth 1 -path "./$state" -prune -o -printf '%P\t%y\t%m\t%s\t%l\n' "$@") > "$ctl/have" || fail "VERIFY: cannot list $tmp"
+	# The files to hash ($ctl/sums, for sha256sum -c) and the paths that
+	# differ: "< line" as the manifest has it, "> line" as the tree does.
+	bad=$(awk -F'\t' -v OFS='\t' -v c="$ctl" "$unshared_awk"'
+		function bad(l) { if (++nb <= 3) printf "%s ", l }
+		FILENAME == ARGV[1] || FILENAME == ARGV[2] { h[$0] = 1; next }
+		FILENAME == ARGV[3] {
+			if (!unshared($1)) next
+			if ($2 == "f" && ($1 in h)) print $5 "  " $1 > (c "/sums")
+			if ($2 != "l") $5 = ""
+			w[$1] = $0
+			next
+		}
+		{
+			if (!unshared($1)) next
+			if ($2 != "f") $4 = 0
+			if ($2 != "l") $5 = ""
+			if (!($1 in w)) bad("> " $0)
+			else if (w[$1] != $0) { bad("< " w[$1]); bad("> " $0) }
+			delete w[$1]
+		}
+		END { for (p in w) bad("< " w[p]) }
+	' "$ctl/hash" "$ctl/newer" "$ctl/files" "$ctl/have") || fail "VERIFY: cannot compare $tmp with the manifest"
+	[ -z "$bad" ] || fail "VERIFY: the tree differs from the manifest (< manifest, > tree): $bad"
+	if [ -s "$ctl/sums" ] && ! (cd "$tmp" && sha256sum -c --quiet --strict "$ctl/sums") > "$ctl/bad" 2>&1; then
 		grep -v '^sha256sum: WARNING' "$ctl/bad" > "$ctl/bad.1" || true
 		fail "VERIFY: $(grep -c . "$ctl/bad.1") files differ from the manifest: $(head -n 3 "$ctl/bad.1" | tr '\n' ' ')"
 	fi
-	cd /
 }

@@ -1,6 +1,7 @@
 # receive.sh makes a new release from an upload on stdin (Layout.Receive):
-# unpack (receive-unpack.sh: checksum and unpack in one pass), for a delta
-# assemble the rest from the base (receive-assemble.sh), verify the tree
+# unpack (receive-unpack.sh: checksum and unpack in one pass, in the
+# background), for a delta plan meanwhile and assemble the rest from
+# the base after (receive-assemble.sh), verify the tree
 # against the file manifest (receive-verify.sh: metadata of every path,
 # contents only of the files new on this host), link the shared entries
 # (receive-shared.sh), write the manifests (last; the file manifest's
@@ -26,18 +27,24 @@ umask 022
 export LC_ALL=C
 rel=$root/$releases
 inc=$(mktemp -d "$rel/$incoming$id-XXXXXX")
-trap 'lease_end; rm -rf "$inc"' EXIT
+trap 'lease_end; unpack_abandon; rm -rf "$inc"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 lease_take "$inc"
 tmp=$inc/tree ctl=$inc/ctl
-mkdir "$tmp"
-unpack "$sha" "$tool" "$payload"
+mkdir "$tmp" "$ctl"
 shared_paths "$@" > "$ctl/shared"
+unpack_start "$tool" "$payload"
 linked=0 copied=0 ref=
+# A delta plans while the payload is still coming.
+if [ "$mode" = delta ] && unpack_ready; then
+	assemble_plan "$base" "$app" "$edit_gz" "$derive_gz"
+fi
+unpack_wait "$sha"
 if [ "$mode" = delta ]; then
 	ref=$rel/$base/$files
-	assemble "$base" "$id" "$app" "$edit_gz" "$derive_gz"
-elif [ -n "$want" ]; then
+	assemble "$base" "$id"
+fi
+if [ "$mode" != delta ] && [ -n "$want" ]; then
 	gzip -dc < "$ctl/$files_gz" > "$ctl/files"
 fi
 mkdir -p "$tmp/$state"
@@ -47,8 +54,7 @@ if [ -n "$want" ]; then
 	touch "$tmp/$files"
 fi
 link_shared "$@"
-printf '%s\n' "$json" > "$tmp/$manifest.tmp"
-mv -f "$tmp/$manifest.tmp" "$tmp/$manifest"
+printf '%s\n' "$json" > "$tmp/$manifest"
 if mv -T "$tmp" "$rel/$id" 2>/dev/null; then
 	printf 'DELIVERED\t%s\t%s\n' "$linked" "$copied"
 	exit 0
