@@ -56,11 +56,11 @@ func TestDeltaPlansWhileThePayloadComes(t *testing.T) {
 		big[i] = byte(rand.N(256))
 	}
 	v3 := v2.with(tree{"public/big.bin": {body: string(big), mode: 0o644}})
-	b, err := l.DeltaBase(ctx, h, "v3")
+	b, err := deltaBase(t, l, h, "v3")
 	if err != nil || b == nil {
 		t.Fatalf("DeltaBase = %v, %v", b, err)
 	}
-	d := b.Plan(v3.files())
+	d := b.Plan(v3.files(), v3.holding("v3"))
 	pay, sum := v3.artifact(t, func(p string) bool { return d.Send[p] })
 	planned := filepath.Join(root, "releases", IncomingPfx+"v3-*", "ctl", "link")
 	g := &gated{r: bytes.NewReader(pay), free: 16 << 10, open: func() bool {
@@ -121,7 +121,7 @@ func TestDeltaFailingWhileThePayloadComesLeavesNothing(t *testing.T) {
 		big[i] = byte(rand.N(256))
 	}
 	v3 := v2.with(tree{"public/big.bin": {body: string(big), mode: 0o644}})
-	b, err := l.DeltaBase(ctx, h, "v3")
+	b, err := deltaBase(t, l, h, "v3")
 	if err != nil || b == nil {
 		t.Fatalf("DeltaBase = %v, %v", b, err)
 	}
@@ -129,7 +129,7 @@ func TestDeltaFailingWhileThePayloadComesLeavesNothing(t *testing.T) {
 	if err := os.Remove(filepath.Join(root, "releases", "v1", "node_modules/next/package.json")); err != nil {
 		t.Fatal(err)
 	}
-	d := b.Plan(v3.files())
+	d := b.Plan(v3.files(), v3.holding("v3"))
 	pay, sum := v3.artifact(t, func(p string) bool { return d.Send[p] })
 	start := time.Now()
 	g := &gated{r: bytes.NewReader(pay), free: 16 << 10, open: func() bool { return time.Since(start) > 500*time.Millisecond }}
