@@ -47,9 +47,15 @@ base_ok() { [ "$1" != "$want" ] && [ -f "$rel/$1/$manifest" ] && [ -f "$rel/$1/$
 base_listing() {
 	LC_ALL=C awk -F'\t' -v n="$2" '
 		{
-			k = 0
-			while (k < length($1) && k < length(prev) && substr($1, k + 1, 1) == substr(prev, k + 1, 1)) k++
-			path[NR] = k "\t" substr($1, k + 1); tm[NR] = $2 $3; prev = $1
+			# The shared prefix by halves: equal prefixes of one length
+			# mean equal shorter ones, and substr compares in C, not a
+			# character per awk step.
+			lo = 0; hi = length($1) < length(prev) ? length($1) : length(prev)
+			while (lo < hi) {
+				mid = int((lo + hi + 1) / 2)
+				if (substr($1, 1, mid) == substr(prev, 1, mid)) lo = mid; else hi = mid - 1
+			}
+			path[NR] = lo "\t" substr($1, lo + 1); tm[NR] = $2 $3; prev = $1
 			if ($2 == "f") data[NR] = substr($5, 1, n)
 			else if ($2 == "l") data[NR] = $5
 		}
