@@ -58,9 +58,10 @@ lease_alive() {
 
 clean_incoming() {
 	: "${root:?}" "${releases:?}" "${incoming:?}" "${lease:?}" "${beat:?}" # from prelude.sh
-	now=$(date +%s) n=0
+	now='' n=0
 	for d in "$root/$releases/$incoming"*; do
 		[ -e "$d" ] || continue
+		[ -n "$now" ] || now=$(date +%s)
 		if [ -f "$d/$lease" ]; then
 			if lease_alive "$d/$lease"; then continue; fi
 			t=$(stat -c %Y "$d/$beat" 2>/dev/null || stat -c %Y "$d/$lease" 2>/dev/null || echo "$now")
