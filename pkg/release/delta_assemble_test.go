@@ -46,20 +46,7 @@ func TestDeltaLeavesItsBaseAlone(t *testing.T) {
 func TestDeltaPlansWhileThePayloadComes(t *testing.T) {
 	l, root, h := newLocal(t)
 	ctx := context.Background()
-	receiveFull(t, l, v1, "v1")
-	if err := l.Switch(ctx, h, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	// A large file sent, so the payload is more than tar's first record.
-	big := make([]byte, 64<<10)
-	for i := range big {
-		big[i] = byte(rand.N(256))
-	}
-	v3 := v2.with(tree{"public/big.bin": {body: string(big), mode: 0o644}})
-	b, err := deltaBase(t, l, h, "v3")
-	if err != nil || b == nil {
-		t.Fatalf("DeltaBase = %v, %v", b, err)
-	}
+	v3, b := bigDeltaOverV1(t, l, h)
 	d := b.Plan(v3.files(), v3.holding("v3"))
 	pay, sum := v3.artifact(t, func(p string) bool { return d.Send[p] })
 	planned := filepath.Join(root, "releases", IncomingPfx+"v3-*", "ctl", "link")
@@ -79,6 +66,27 @@ func TestDeltaPlansWhileThePayloadComes(t *testing.T) {
 	if !g.opened {
 		t.Error("the delta was planned only after the whole payload, want while it comes")
 	}
+}
+
+// bigDeltaOverV1 delivers v1 to h and makes it current, and returns v3
+// (v2 and a large file sent, so the payload is more than tar's first
+// record) with the base h offers for it.
+func bigDeltaOverV1(t *testing.T, l Layout, h remote.Host) (tree, *Base) {
+	t.Helper()
+	receiveFull(t, l, v1, "v1")
+	if err := l.Switch(context.Background(), h, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 64<<10)
+	for i := range big {
+		big[i] = byte(rand.N(256))
+	}
+	v3 := v2.with(tree{"public/big.bin": {body: string(big), mode: 0o644}})
+	b, err := deltaBase(t, l, h, "v3")
+	if err != nil || b == nil {
+		t.Fatalf("delta base = %v, %v", b, err)
+	}
+	return v3, b
 }
 
 // gated passes its first free bytes, then waits (10 s at most) until open
@@ -112,19 +120,7 @@ func (g *gated) Read(p []byte) (int, error) {
 func TestDeltaFailingWhileThePayloadComesLeavesNothing(t *testing.T) {
 	l, root, h := newLocal(t)
 	ctx := context.Background()
-	receiveFull(t, l, v1, "v1")
-	if err := l.Switch(ctx, h, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	big := make([]byte, 64<<10)
-	for i := range big {
-		big[i] = byte(rand.N(256))
-	}
-	v3 := v2.with(tree{"public/big.bin": {body: string(big), mode: 0o644}})
-	b, err := deltaBase(t, l, h, "v3")
-	if err != nil || b == nil {
-		t.Fatalf("DeltaBase = %v, %v", b, err)
-	}
+	v3, b := bigDeltaOverV1(t, l, h)
 	// A file the base's manifest lists is gone: its hard link fails.
 	if err := os.Remove(filepath.Join(root, "releases", "v1", "node_modules/next/package.json")); err != nil {
 		t.Fatal(err)
@@ -133,7 +129,7 @@ func TestDeltaFailingWhileThePayloadComesLeavesNothing(t *testing.T) {
 	pay, sum := v3.artifact(t, func(p string) bool { return d.Send[p] })
 	start := time.Now()
 	g := &gated{r: bytes.NewReader(pay), free: 16 << 10, open: func() bool { return time.Since(start) > 500*time.Millisecond }}
-	_, err = l.Receive(ctx, h, Upload{
+	_, err := l.Receive(ctx, h, Upload{
 		Manifest: Manifest{ID: "v3", SHA256: sum}, Format: "gz", Files: v3.files(),
 		Payload: g, PayloadBytes: int64(len(pay)), PayloadSHA256: sum,
 		Base: b.ID, Edit: d.Edit, Derive: d.Derive,
