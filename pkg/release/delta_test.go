@@ -131,7 +131,6 @@ var v1 = tree{
 	".next/BUILD_ID":                    file644("v1"),
 	".next/server/app/index.html":       file644("<html>v1</html>"),
 	".next/server/app/about.html":       file644("<html>about</html>"),
-	".next/server/chunks/page-abc.js":   file644("page()"),
 	".next/static/chunks/main-aaa.js":   file644("main()"),
 	".next/static/chunks/old-111.js":    file644("old()"),
 	"public/logo.svg":                   file644("<svg/>"),
@@ -223,17 +222,16 @@ func TestDeltaAssemblesTheSameTreeAsAFullUpload(t *testing.T) {
 	if d.Derived != 3 || string(d.Derive) != "644\t.next/BUILD_ID\n700\tbin/start\n644\tserver.js\n" {
 		t.Errorf("derived %d: %q, want server.js, BUILD_ID and bin/start (700) made from v1's", d.Derived, d.Derive)
 	}
-	// Shared: main chunk, logo, 3 files in node_modules, a server chunk
-	// (code: never written at run time). Copied: package.json, about.html.
-	if got.Linked != 6 || got.Copied != 2 {
-		t.Errorf("linked %d, copied %d; want 6 and 2", got.Linked, got.Copied)
+	// Shared: main chunk, logo, 3 files in node_modules. Copied: package.json, about.html.
+	if got.Linked != 5 || got.Copied != 2 {
+		t.Errorf("linked %d, copied %d; want 5 and 2", got.Linked, got.Copied)
 	}
 	receiveFull(t, l, v2, "v2full")
 	rel := filepath.Join(root, "releases")
 	if a, b := listTree(t, filepath.Join(rel, "v2")), listTree(t, filepath.Join(rel, "v2full")); a != b {
 		t.Errorf("delta and full delivery differ:\n%s\n---\n%s", a, b)
 	}
-	for _, p := range []string{"node_modules/next/dist/server.js", ".next/static/chunks/main-aaa.js", "public/logo.svg", ".next/server/chunks/page-abc.js"} {
+	for _, p := range []string{"node_modules/next/dist/server.js", ".next/static/chunks/main-aaa.js", "public/logo.svg"} {
 		if !sameFile(t, filepath.Join(rel, "v1", p), filepath.Join(rel, "v2", p)) {
 			t.Errorf("%s is a copy, want a hard link to v1's", p)
 		}

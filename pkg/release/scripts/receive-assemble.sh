@@ -15,13 +15,10 @@
 #    the edit removes or replaces, plus the edit's own, merged in order
 #    (both are sorted as sort does in the C locale).
 #  - Every file of the base the edit leaves alone is taken from the base:
-#    hard-linked where a running server never writes (node_modules/**,
-#    .next/static/** and public/** of the app dir, and code anywhere:
-#    *.js, *.cjs, *.mjs, *.map, *.nft.json, which Next only reads), copied
-#    elsewhere (cp -p: verify trusts a base file not newer than the base's
-#    manifest): the pages, data and metadata Next's incremental cache
-#    rewrites in place (.html, .rsc, .meta, .body, .json, ...) must not
-#    reach the base's inode. linked and copied count them.
+#    hard-linked where a running server never writes (node_modules/**, and
+#    .next/static/** and public/** of the app dir), copied elsewhere
+#    (cp -p: verify trusts a base file not newer than the base's
+#    manifest). linked and copied count them.
 #  - The derived files are hard-linked from the base, then sed -i writes
 #    each anew (a new file renamed over the link: the base's is never
 #    written) and a chmod per mode gives it its mode, once every sed is
@@ -45,7 +42,7 @@ assemble_plan() {
 	counts=$(awk -F'\t' -v app="$app" -v c="$ctl" -v base="$base" "$unshared_awk"'
 		function server(p,  a) {
 			a = (app == "" || app == ".") ? "" : app "/"
-			return !(p ~ /(^|\/)node_modules\// || under(p, a ".next/static/") || under(p, a "public/") || p ~ /\.([cm]?js|map|nft\.json)$/)
+			return !(p ~ /(^|\/)node_modules\// || under(p, a ".next/static/") || under(p, a "public/"))
 		}
 		function under(p, dir) { return substr(p, 1, length(dir)) == dir }
 		BEGIN { printf "" > (c "/hash"); printf "" > (c "/link"); printf "" > (c "/copy"); printf "" > (c "/derive.paths") }
