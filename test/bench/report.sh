@@ -42,6 +42,7 @@ benches=(
 	"deliver-node-modules|go run ./test/bench/deliver -hosts 2,3 -runs 3 -npm default"
 	"pack|go run ./test/bench/pack -runs 3 -source $work/fixture/tree-v2"
 	"activate-16|go run ./test/bench/activate -hosts 16 -batch 25% -methods ours,bare -runs 3 -rollbacks 3"
+	"activate-16-local|go run ./test/bench/activate -hosts 16 -batch 25% -methods ours,bare -runs 2 -rollbacks 1 -bare-over local"
 	"delta-16|go run ./test/bench/delta -runs 3 -hosts 16 -v1 $work/fixture/tree-v1 -v2 $work/fixture/tree-v2"
 	"activate-10-in-a-row|go run ./test/bench/activate -hosts 16 -batch 25% -methods ours -runs 10 -rollbacks 0"
 )
