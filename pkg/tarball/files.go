@@ -28,6 +28,23 @@ func List(ctx context.Context, r io.Reader, f release.Format) (release.Files, St
 	return files, st, err
 }
 
+// copyEntry writes an entry of the archive read as it is (its header in
+// the writer's own format, a regular file's content), as Subset and
+// Held.Subset write every entry they keep.
+func (w *Writer) copyEntry(name string, h *tar.Header, content io.Reader) error {
+	hdr := *h
+	hdr.Format = tar.FormatUnknown
+	if err := w.WriteHeader(&hdr); err != nil {
+		return err
+	}
+	if regular(h) {
+		if _, err := io.Copy(w, content); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // Subset writes to w, in format f at its default level, the entries of the
 // archive r (also in format f) that a delta delivery sends: every
 // directory and symlink (the shape of the tree, a few bytes each) and the
@@ -39,22 +56,13 @@ func Subset(ctx context.Context, r io.Reader, f release.Format, w io.Writer, kee
 	}
 	n := 0
 	_, err = walk(ctx, r, f, func(name string, h *tar.Header, content io.Reader) error {
-		regular := regular(h)
-		if regular && !keep(name) {
+		if regular(h) && !keep(name) {
 			return nil
 		}
-		hdr := *h
-		hdr.Format = tar.FormatUnknown
-		if err := tw.WriteHeader(&hdr); err != nil {
-			return err
-		}
-		if regular {
+		if regular(h) {
 			n++
-			if _, err := io.Copy(tw, content); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
 		}
-		return nil
+		return tw.copyEntry(name, h, content)
 	})
 	if err != nil {
 		return 0, err

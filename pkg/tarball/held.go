@@ -60,7 +60,9 @@ func ListHolding(ctx context.Context, r io.Reader, f release.Format, h Hold) (re
 	hs := newHasher()
 	defer hs.stop()
 	st, err := walk(ctx, r, f, func(name string, th *tar.Header, content io.Reader) error {
-		held.entries = append(held.entries, heldEntry{name: name, hdr: *th})
+		if h.Keep != nil { // List keeps nothing: no header either
+			held.entries = append(held.entries, heldEntry{name: name, hdr: *th})
+		}
 		e := release.FileEntry{Path: name, Mode: fs.FileMode(th.Mode).Perm(), Data: "-"}
 		switch th.Typeflag {
 		case tar.TypeDir:
@@ -122,16 +124,11 @@ func (h *Held) Subset(w io.Writer, f release.Format, keep func(name string) bool
 		if regular(&e.hdr) && !keep(e.name) {
 			continue
 		}
-		hdr := e.hdr
-		hdr.Format = tar.FormatUnknown
-		if err := tw.WriteHeader(&hdr); err != nil {
-			return 0, false, err
-		}
 		if regular(&e.hdr) {
 			n++
-			if _, err := tw.Write(h.Content[e.name]); err != nil {
-				return 0, false, fmt.Errorf("%s: %w", e.name, err)
-			}
+		}
+		if err := tw.copyEntry(e.name, &e.hdr, bytes.NewReader(h.Content[e.name])); err != nil {
+			return 0, false, err
 		}
 	}
 	return n, true, tw.Close()
