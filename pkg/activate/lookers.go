@@ -32,10 +32,7 @@ func (e *earlyLookers) start(ctx context.Context, run pm2.Runner, h Host) {
 
 // take returns h's looker started by start, or a new one.
 func (e *earlyLookers) take(ctx context.Context, run pm2.Runner, h Host) *pm2.Looker {
-	e.mu.Lock()
-	l := e.m[h.Name()]
-	delete(e.m, h.Name())
-	e.mu.Unlock()
+	l := e.pop(h)
 	if l == nil {
 		l = run.Looker(ctx, h)
 	}
@@ -45,11 +42,16 @@ func (e *earlyLookers) take(ctx context.Context, run pm2.Runner, h Host) *pm2.Lo
 // drop closes h's looker if no Inspect took it (the preflight stopped
 // before it).
 func (e *earlyLookers) drop(h Host) {
-	e.mu.Lock()
-	l := e.m[h.Name()]
-	delete(e.m, h.Name())
-	e.mu.Unlock()
-	if l != nil {
+	if l := e.pop(h); l != nil {
 		l.Close()
 	}
+}
+
+// pop removes h's looker from e and returns it (nil: none).
+func (e *earlyLookers) pop(h Host) *pm2.Looker {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	l := e.m[h.Name()]
+	delete(e.m, h.Name())
+	return l
 }
