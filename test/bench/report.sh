@@ -119,8 +119,11 @@ for b in "${benches[@]}"; do
 	start=$(date +%s)
 	export TMPDIR=$hostfs
 	[[ $name != *-rootfs ]] || export TMPDIR=/tmp
-	autogroup 1
-	[[ $name != activate-* || $name == *-autogroup ]] || autogroup 0
+	autogroup "$autogroup_was"
+	case $name in
+	*-autogroup) autogroup 1 ;;
+	activate-*) autogroup 0 ;;
+	esac
 	{
 		machine
 		echo
