@@ -58,14 +58,12 @@ const http = require('http');
 const https = require('https');
 const net = require('net');
 
-const closeAfter = ms(process.env.NEXT_DEPLOY_DRAIN_MS, 1000);
-const giveUpAfter = ms(process.env.NEXT_DEPLOY_DRAIN_TIMEOUT_MS, 6000);
-const exitGrace = 1000;
-const SIGNALS = ['SIGINT', 'SIGTERM'];
-
 // A pm2 cluster worker starts with its environment in pm2_env (JSON);
 // pm2's container copies it into process.env only after this preload
-// ran. The skew settings are read from there.
+// ran. Every setting below is read with envVar: from process.env (pm2's
+// fork mode, or no pm2), else from pm2_env. (Read from process.env
+// alone, a cluster worker always had the defaults: the ecosystem's
+// drain and kill timeout were never used.)
 let pm2Env = null;
 function envVar(name) {
   if (process.env[name] !== undefined) return process.env[name];
@@ -79,6 +77,11 @@ function envVar(name) {
   const v = pm2Env[name] !== undefined ? pm2Env[name] : (pm2Env.env || {})[name];
   return v === undefined || v === null ? '' : String(v);
 }
+
+const closeAfter = ms(envVar('NEXT_DEPLOY_DRAIN_MS'), 1000);
+const giveUpAfter = ms(envVar('NEXT_DEPLOY_DRAIN_TIMEOUT_MS'), 6000);
+const exitGrace = 1000;
+const SIGNALS = ['SIGINT', 'SIGTERM'];
 const listenPath = envVar('NEXT_DEPLOY_LISTEN_PATH');
 let listenMoved = false;
 const servers = new Set();
@@ -225,10 +228,10 @@ const heapSignal = execArg('--heapsnapshot-signal');
 const diagnosticDir = heapSignal ? path.resolve(execArg('--diagnostic-dir') || process.cwd()) : '';
 
 // 3. Memory report.
-const memEvery = ms(process.env.NEXT_DEPLOY_MEM_MS, 1000);
+const memEvery = ms(envVar('NEXT_DEPLOY_MEM_MS'), 1000);
 const FINE = 120; // samples at memEvery (two minutes at 1 s)
 const COARSE = 180; // every 10th sample (half an hour at 1 s)
-const memDir = process.env.NEXT_DEPLOY_MEM_DIR || path.join(__dirname, 'mem');
+const memDir = envVar('NEXT_DEPLOY_MEM_DIR') || path.join(__dirname, 'mem');
 const memFile = path.join(memDir, process.pid + '.json');
 const fine = [];
 const coarse = [];
@@ -401,7 +404,7 @@ if (Number.isFinite(skewUntil) && skewUntil > 0) {
 // answer, a server still open after giveUpAfter): the primary answers in
 // milliseconds, and giveUpAfter + leaveAfter + exitGrace must stay within
 // pm2's kill_timeout (8 s from config pm2), after which pm2 kills.
-const leaveAfter = ms(process.env.NEXT_DEPLOY_LEAVE_TIMEOUT_MS, 1000);
+const leaveAfter = ms(envVar('NEXT_DEPLOY_LEAVE_TIMEOUT_MS'), 1000);
 
 function leaveCluster(then) {
   let cluster = null;

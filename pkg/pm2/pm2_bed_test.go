@@ -29,6 +29,13 @@ type site struct {
 
 func newSite(t *testing.T, ids ...string) *site {
 	t.Helper()
+	return newSiteWith(t, nil, ids...)
+}
+
+// newSiteWith is newSite with config pm2 changed by set (nil: the
+// defaults).
+func newSiteWith(t *testing.T, set func(*pm2.Config), ids ...string) *site {
+	t.Helper()
 	b := bed.Start(t, bed.Options{Hosts: 1, PM2: true})
 	h := b.Hosts[0]
 	ctx := context.Background()
@@ -47,6 +54,9 @@ func newSite(t *testing.T, ids ...string) *site {
 	}
 	cfg := pm2.Defaults
 	cfg.Root, cfg.Hostname = "~/app", h.Addr
+	if set != nil {
+		set(&cfg)
+	}
 	eco, err := pm2.Ecosystem(cfg)
 	if err != nil {
 		t.Fatal(err)
