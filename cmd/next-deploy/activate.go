@@ -26,7 +26,7 @@ func (c *activateCmd) SetFlags(fs *flag.FlagSet) {
 	c.rollout.register(fs)
 	c.rollout.skew.register(fs, true)
 	c.rollout.canary.register(fs)
-	fs.DurationVar(&c.rollout.watch, "watch", 0, "after the switch, sample every worker's heap for this long (10s to 1h) and report its growth per minute and restarts; warns when it looks like a leak, not warm-up (0: off)")
+	fs.DurationVar(&c.rollout.watch, "watch", 0, "after the switch, sample every worker's heap for this long (1m to 1h: the workers it starts are judged once a minute old) and report its growth per minute and restarts; warns when it looks like a leak, not warm-up (0: off)")
 }
 
 func (c *activateCmd) Run(ctx context.Context, env *cli.Env, args []string) error {

@@ -65,6 +65,7 @@ func TestBadInputExits2TouchingNoHost(t *testing.T) {
 		{"heap-snapshot: every bad flag", []string{"heap-snapshot", "--hosts", addr, "--known-hosts-file", kh, "--workers", "0,$(reboot)", "--disk-margin", "lots", "--timeout", "0s", "--out", " "},
 			[]string{`"$(reboot)"`, "--disk-margin", "--timeout", "--out"}},
 		{"activate: watch too short", []string{"activate", "--release", "v1", "--hosts", addr, "--known-hosts-file", kh, "--watch", "3s"}, []string{"--watch 3s"}},
+		{"activate: watch shorter than a worker must be to be judged", []string{"activate", "--release", "v1", "--hosts", addr, "--known-hosts-file", kh, "--watch", "30s"}, []string{"--watch 30s", "judged once it is 1m"}},
 		{"unknown flag", []string{"releases", "--nope"}, []string{"nope"}},
 		{"unknown command", []string{"deploy-everything"}, []string{"unknown command"}},
 		{"no command", nil, []string{"no command"}},

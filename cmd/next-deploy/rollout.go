@@ -92,7 +92,7 @@ func (r *rolloutFlags) check(errs []error) (activate.Mode, error) {
 // roll, report.
 func (r *rolloutFlags) run(ctx context.Context, env *cli.Env, args []string, action string, choose activate.Choose, errs []error) error {
 	if r.watch != 0 && (r.watch < minWatch || r.watch > maxWatch) {
-		errs = append(errs, fmt.Errorf("--watch %s: want 0 (off) or %s to %s", clock.Format(r.watch), clock.Format(minWatch), clock.Format(maxWatch)))
+		errs = append(errs, fmt.Errorf("--watch %s: want 0 (off) or %s to %s (a worker's heap is judged once it is %s old: a shorter watch judges none of the workers the switch starts)", clock.Format(r.watch), clock.Format(minWatch), clock.Format(maxWatch), clock.Format(minWatch)))
 	}
 	mode, err := r.check(append(errs, r.skew.check()))
 	f, cerr := r.conn.open(env)

@@ -13,7 +13,7 @@ import (
 )
 
 // Bounds of activate --watch.
-const (
+var (
 	minWatch = heap.MinWatch
 	maxWatch = heap.MaxWatch
 )

@@ -126,12 +126,12 @@ func sorted(m map[time.Time]pm2.Sample) []memtrend.Point {
 	return ps
 }
 
-// Bounds of a watch: shorter gives too few samples after the warm-up to
-// judge, longer belongs to a monitoring system. The workers a switch
-// starts are judged only once memtrend.DefaultRules.MinAge old: a
-// shorter watch calls them too young.
-const (
-	MinWatch = 10 * time.Second
+// Bounds of a watch: longer belongs to a monitoring system; shorter than
+// memtrend.DefaultRules.MinAge judges none of the workers a switch
+// starts (each is "too young to judge" until then), so a watch is at
+// least that long.
+var (
+	MinWatch = memtrend.DefaultRules.MinAge
 	MaxWatch = time.Hour
 )
 
