@@ -2,15 +2,12 @@ package pm2_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"testing"
 
 	"github.com/org/next-deploy/pkg/pm2"
 	"github.com/org/next-deploy/pkg/pm2/pm2test"
-	"github.com/org/next-deploy/pkg/release"
-	"github.com/org/next-deploy/pkg/remote"
 	"github.com/org/next-deploy/test/bed"
 )
 
@@ -33,15 +30,12 @@ func TestRollingReloadsNeverHang(t *testing.T) {
 	}
 	b := bed.Start(t, bed.Options{Hosts: 2, PM2: true})
 	ctx := context.Background()
-	run := pm2.Runner{Root: "~/app", Ecosystem: pm2.DefaultEcosystem, Env: "production"}
-	layout := release.Layout{Root: "~/app"}
-	hosts := make([]remote.Host, len(b.Hosts))
-	sites := make([]*pm2.Site, len(b.Hosts))
+	sites := make([]*site, len(b.Hosts))
 	for i, h := range b.Hosts {
-		hosts[i] = hangHost(t, b, h, run, layout)
-		var err error
-		if sites[i], err = run.Inspect(ctx, hosts[i]); err != nil {
-			t.Fatal(err)
+		sites[i] = siteOn(t, b, h, nil, "r1", "r2")
+		sites[i].switchTo(t, "r1")
+		if err := sites[i].run.Start(ctx, sites[i].host); err != nil {
+			t.Fatalf("%s: %v", h.Name(), err)
 		}
 	}
 	var loads []*pm2test.Run
@@ -50,13 +44,11 @@ func TestRollingReloadsNeverHang(t *testing.T) {
 	}
 	for r := range rounds {
 		id := []string{"r2", "r1"}[r%2]
-		for i := range hosts {
-			if err := layout.Switch(ctx, hosts[i], id); err != nil {
-				t.Fatal(err)
-			}
+		for _, s := range sites {
+			s.switchTo(t, id)
 			// The reload activate runs: it polls pm2's process list,
 			// which keeps pm2's daemon (the cluster primary) busy.
-			if _, err := run.Reload(ctx, hosts[i], sites[i], pm2.Watch{}); err != nil {
+			if _, err := s.run.Reload(ctx, s.host, s.site, pm2.Watch{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -74,37 +66,4 @@ func TestRollingReloadsNeverHang(t *testing.T) {
 	if total.Failures != 0 || total.Requests == 0 {
 		t.Errorf("%d failed (%d slow) of %d requests: %v", total.Failures, total.Slow, total.Requests, total.Errors)
 	}
-}
-
-// hangHost delivers r1 and r2 to h, writes the ecosystem from config pm2
-// (cluster x2, the preload) and starts it on r1.
-func hangHost(t *testing.T, b *bed.Bed, h *bed.Host, run pm2.Runner, layout release.Layout) remote.Host {
-	t.Helper()
-	ctx := context.Background()
-	host, err := pm2test.Dial(ctx, h.Target(), b.KnownHostsFile, b.ClientKeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { host.Close() })
-	for _, id := range []string{"r1", "r2"} {
-		if err := (pm2test.Release{ID: id}).Deliver(ctx, host, layout); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := pm2.Defaults
-	cfg.Root, cfg.Hostname = "~/app", h.Addr
-	eco, err := pm2.Ecosystem(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := run.Install(ctx, host, eco); err != nil {
-		t.Fatal(err)
-	}
-	if err := layout.Switch(ctx, host, "r1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := run.Start(ctx, host); err != nil {
-		t.Fatal(fmt.Errorf("%s: %w", h.Name(), err))
-	}
-	return host
 }

@@ -37,7 +37,13 @@ func newSite(t *testing.T, ids ...string) *site {
 func newSiteWith(t *testing.T, set func(*pm2.Config), ids ...string) *site {
 	t.Helper()
 	b := bed.Start(t, bed.Options{Hosts: 1, PM2: true})
-	h := b.Hosts[0]
+	return siteOn(t, b, b.Hosts[0], set, ids...)
+}
+
+// siteOn makes host h of bed b a site: releases ids delivered, the
+// ecosystem from config pm2 (changed by set, unless nil) installed.
+func siteOn(t *testing.T, b *bed.Bed, h *bed.Host, set func(*pm2.Config), ids ...string) *site {
+	t.Helper()
 	ctx := context.Background()
 	host, err := pm2test.Dial(ctx, h.Target(), b.KnownHostsFile, b.ClientKeyFile)
 	if err != nil {
