@@ -7,7 +7,7 @@
 # table is typed in. Run it as root on an idle machine (the load average
 # is printed with the numbers):
 #
-#	sudo bash test/bench/report.sh            # everything (about 40 minutes on 2 cores)
+#	sudo bash test/bench/report.sh            # everything (about 20 minutes on 2 cores)
 #	sudo bash test/bench/report.sh pack delta # some of them, by name
 #
 # The trees from outside the repository (a published package, node_modules
