@@ -176,8 +176,11 @@ func ecosystemData(c Config) ecoData {
 	}
 	d.Listen, d.Kill = c.ListenTimeout.Milliseconds(), c.KillTimeout.Milliseconds()
 	d.DrainMS = strconv.FormatInt(c.Drain.Milliseconds(), 10)
-	// The drain gives up a second before pm2's SIGKILL, to exit cleanly.
-	d.GiveUpMS = strconv.FormatInt((c.KillTimeout - time.Second).Milliseconds(), 10)
+	// The drain gives up two seconds before pm2's SIGKILL, to exit
+	// cleanly: at most a second to leave the cluster (the preload's
+	// leaveAfter), a second for the app's own SIGINT handlers (exitGrace).
+	// Validate keeps it at least the drain.
+	d.GiveUpMS = strconv.FormatInt((c.KillTimeout - 2*time.Second).Milliseconds(), 10)
 	return d
 }
 

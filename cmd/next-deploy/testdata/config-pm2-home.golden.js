@@ -1,4 +1,4 @@
-// next-deploy:generated v1 sha256=2c2d75d25a29edf5babfbba1000cdbfd5e3037dc986d085e5159edad8fce4b33 settings={"root":"~/app","name":"web","app_dir":"apps/web","hostname":"127.0.0.11","port":3001,"instances":"2","envs":["production"],"listen_timeout":"15s","kill_timeout":"8s","drain":"1s","max_memory":"1G"}
+// next-deploy:generated v1 sha256=cbe8fc4888a6dc348d4cf1a8c1170b9bb55e5eb372e1dd27b4d788031004e642 settings={"root":"~/app","name":"web","app_dir":"apps/web","hostname":"127.0.0.11","port":3001,"instances":"2","envs":["production"],"listen_timeout":"15s","kill_timeout":"8s","drain":"1s","max_memory":"1G"}
 // pm2 ecosystem for the next-deploy layout under "~/app"
 // (written by next-deploy config pm2 or activate).
 //
@@ -51,7 +51,7 @@ module.exports = {
         HOSTNAME: "127.0.0.11",
         PORT: "3001",
         NEXT_DEPLOY_DRAIN_MS: "1000",
-        NEXT_DEPLOY_DRAIN_TIMEOUT_MS: "7000",
+        NEXT_DEPLOY_DRAIN_TIMEOUT_MS: "6000",
       },
       // pm2 start|reload ecosystem.config.js --env "production": your variables here.
       "env_production": {

@@ -1,4 +1,4 @@
-// next-deploy:generated v1 sha256=dfcf678efa132871894f78079cd3d1d13119d2b009d328bdd430e76d389c8f4f settings={"root":"/srv/app","name":"shop","app_dir":"","hostname":"127.0.0.1","port":3000,"instances":"max","envs":["production","staging"],"listen_timeout":"15s","kill_timeout":"8s","drain":"1s","max_memory":"1G"}
+// next-deploy:generated v1 sha256=20c7418b5f5606116e1dfd6c7810587944f49ace98ba82461b4b146421463676 settings={"root":"/srv/app","name":"shop","app_dir":"","hostname":"127.0.0.1","port":3000,"instances":"max","envs":["production","staging"],"listen_timeout":"15s","kill_timeout":"8s","drain":"1s","max_memory":"1G"}
 // pm2 ecosystem for the next-deploy layout under "/srv/app"
 // (written by next-deploy config pm2 or activate).
 //
@@ -51,7 +51,7 @@ module.exports = {
         HOSTNAME: "127.0.0.1",
         PORT: "3000",
         NEXT_DEPLOY_DRAIN_MS: "1000",
-        NEXT_DEPLOY_DRAIN_TIMEOUT_MS: "7000",
+        NEXT_DEPLOY_DRAIN_TIMEOUT_MS: "6000",
       },
       // pm2 start|reload ecosystem.config.js --env "production": your variables here.
       "env_production": {

@@ -1,4 +1,4 @@
-// next-deploy:generated v1 sha256=699fd8109a47505525bba65c6f97f1061990cfc8fb87fb0ba69039e3c3064f6e settings={"root":"/app","name":"web","app_dir":"","hostname":"127.0.0.1","port":3000,"instances":"2","envs":["production"],"listen_timeout":"15s","kill_timeout":"8s","drain":"1s","max_memory":"1G"}
+// next-deploy:generated v1 sha256=1699b84e4c13ad1457a6c55c1c52224df8ba1a6fdc506de1bc5747b0e0da9ac7 settings={"root":"/app","name":"web","app_dir":"","hostname":"127.0.0.1","port":3000,"instances":"2","envs":["production"],"listen_timeout":"15s","kill_timeout":"8s","drain":"1s","max_memory":"1G"}
 // pm2 ecosystem for the next-deploy layout under "/app"
 // (written by next-deploy config pm2 or activate).
 //
@@ -51,7 +51,7 @@ module.exports = {
         HOSTNAME: "127.0.0.1",
         PORT: "3000",
         NEXT_DEPLOY_DRAIN_MS: "1000",
-        NEXT_DEPLOY_DRAIN_TIMEOUT_MS: "7000",
+        NEXT_DEPLOY_DRAIN_TIMEOUT_MS: "6000",
       },
       // pm2 start|reload ecosystem.config.js --env "production": your variables here.
       "env_production": {

@@ -1,4 +1,4 @@
-// next-deploy:generated v1 sha256=27f659007586170896d25c16bdb3acb8f0efeeb297aacc9233b697ac6b28704f settings={"root":"~/app","name":"shop","app_dir":"apps/web","hostname":"127.0.0.11","port":3000,"instances":"max","envs":["production","staging","my-env"],"listen_timeout":"30s","kill_timeout":"10s","drain":"2s","max_memory":"512M"}
+// next-deploy:generated v1 sha256=67147ca55c8ed01230eb509d303a7e46cd8c786500dc6c69c052ea0f4601a121 settings={"root":"~/app","name":"shop","app_dir":"apps/web","hostname":"127.0.0.11","port":3000,"instances":"max","envs":["production","staging","my-env"],"listen_timeout":"30s","kill_timeout":"10s","drain":"2s","max_memory":"512M"}
 // pm2 ecosystem for the next-deploy layout under "~/app"
 // (written by next-deploy config pm2 or activate).
 //
@@ -51,7 +51,7 @@ module.exports = {
         HOSTNAME: "127.0.0.11",
         PORT: "3000",
         NEXT_DEPLOY_DRAIN_MS: "2000",
-        NEXT_DEPLOY_DRAIN_TIMEOUT_MS: "9000",
+        NEXT_DEPLOY_DRAIN_TIMEOUT_MS: "8000",
       },
       // pm2 start|reload ecosystem.config.js --env "production": your variables here.
       "env_production": {
