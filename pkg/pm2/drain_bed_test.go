@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/org/next-deploy/pkg/pm2"
+	"github.com/org/next-deploy/test/bed"
 )
 
 // A pm2 cluster worker drains as the ecosystem says (config pm2's drain
@@ -23,12 +24,9 @@ import (
 // flight during the reload: both must be answered by r1.
 func TestClusterWorkersDrainAsTheEcosystemSays(t *testing.T) {
 	const drain, kill, slow = 2500 * time.Millisecond, 16 * time.Second, 9 * time.Second
-	s := newSiteWith(t, func(c *pm2.Config) { c.Drain, c.KillTimeout = drain, kill }, "r1", "r2")
-	ctx := context.Background()
-	s.switchTo(t, "r1")
-	if err := s.run.Start(ctx, s.host); err != nil {
-		t.Fatal(err)
-	}
+	b := bed.Start(t, bed.Options{Hosts: 1, PM2: true})
+	s := siteOn(t, b, b.Hosts[0], func(c *pm2.Config) { c.Drain, c.KillTimeout = drain, kill }, "r1", "r2")
+	s.startOn(t, "r1")
 	s.runs(t, "r1")
 	if got := s.procs(t); len(got) != 2 || got[0].Mode != "cluster_mode" {
 		t.Fatalf("want 2 cluster workers, got %+v", got)
@@ -60,7 +58,7 @@ func TestClusterWorkersDrainAsTheEcosystemSays(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // in order: one connection per worker
 	}
 	s.switchTo(t, "r2")
-	if err := s.run.ReloadOnce(ctx, s.host); err != nil {
+	if err := s.run.ReloadOnce(context.Background(), s.host); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {

@@ -33,10 +33,7 @@ func TestRollingReloadsNeverHang(t *testing.T) {
 	sites := make([]*site, len(b.Hosts))
 	for i, h := range b.Hosts {
 		sites[i] = siteOn(t, b, h, nil, "r1", "r2")
-		sites[i].switchTo(t, "r1")
-		if err := sites[i].run.Start(ctx, sites[i].host); err != nil {
-			t.Fatalf("%s: %v", h.Name(), err)
-		}
+		sites[i].startOn(t, "r1")
 	}
 	var loads []*pm2test.Run
 	for _, h := range b.Hosts {

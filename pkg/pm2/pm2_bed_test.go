@@ -29,15 +29,8 @@ type site struct {
 
 func newSite(t *testing.T, ids ...string) *site {
 	t.Helper()
-	return newSiteWith(t, nil, ids...)
-}
-
-// newSiteWith is newSite with config pm2 changed by set (nil: the
-// defaults).
-func newSiteWith(t *testing.T, set func(*pm2.Config), ids ...string) *site {
-	t.Helper()
 	b := bed.Start(t, bed.Options{Hosts: 1, PM2: true})
-	return siteOn(t, b, b.Hosts[0], set, ids...)
+	return siteOn(t, b, b.Hosts[0], nil, ids...)
 }
 
 // siteOn makes host h of bed b a site: releases ids delivered, the
@@ -83,6 +76,15 @@ func (s *site) switchTo(t *testing.T, id string) {
 	t.Helper()
 	if err := s.layout.Switch(context.Background(), s.host, id); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// startOn switches current to id and starts the ecosystem's apps.
+func (s *site) startOn(t *testing.T, id string) {
+	t.Helper()
+	s.switchTo(t, id)
+	if err := s.run.Start(context.Background(), s.host); err != nil {
+		t.Fatalf("%s: start on %s: %v", s.h.Name(), id, err)
 	}
 }
 
@@ -137,10 +139,7 @@ func (s *site) runs(t *testing.T, id string) {
 func TestReloadInvocationMovesWorkers(t *testing.T) {
 	s := newSite(t, "r1", "r2", "r3")
 	ctx := context.Background()
-	s.switchTo(t, "r1")
-	if err := s.run.Start(ctx, s.host); err != nil {
-		t.Fatal(err)
-	}
+	s.startOn(t, "r1")
 	s.runs(t, "r1")
 	for _, p := range s.procs(t) {
 		if pl := s.site.Place(p); pl != pm2.OnCurrent {
@@ -225,10 +224,7 @@ func testPinned(t *testing.T, start string) {
 func TestReloadRescuesACrashingRelease(t *testing.T) {
 	s := newSite(t, "c1", "crash2")
 	ctx := context.Background()
-	s.switchTo(t, "c1")
-	if err := s.run.Start(ctx, s.host); err != nil {
-		t.Fatal(err)
-	}
+	s.startOn(t, "c1")
 	load := pm2test.Load{BaseURL: "http://" + s.h.AppAddr, Workers: 4}.Start(ctx)
 	s.switchTo(t, "crash2")
 	rescued, err := s.run.Reload(ctx, s.host, s.site, pm2.Watch{
