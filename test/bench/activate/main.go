@@ -216,10 +216,7 @@ func (o *outcome) goals(c config, ours, bare, rb result) {
 	}
 	bt := bare.medianTime()
 	// The floor says how bare reached the hosts (-bare-over).
-	floor, of := "bare rolling pm2 reload over ssh", ""
-	if *bareOver == "local" {
-		floor, of = "bare rolling pm2 reload on the host, no SSH", " (against bare without SSH)"
-	}
+	_, floor, of := bareFloor()
 	benchkit.PrintGoal(os.Stdout, benchkit.Goal{What: "activate, " + at + ", under GET+POST load: wall" + of,
 		Ours: fmt.Sprintf("%.1f s", ours.medianTime().Seconds()), Alternative: fmt.Sprintf("%s %.1f s", floor, bt.Seconds()),
 		Ratio: ours.medianTime().Seconds() / bt.Seconds(), Max: 1.3})

@@ -78,9 +78,10 @@ func bench(ctx context.Context, t *testing.T, c config) error {
 	}
 	f.hosts = hosts
 	// ours first and bare second: the report's ratios are to them.
+	bareTitle, _, _ := bareFloor()
 	all := []method{
 		{"ours", "ours: activate (cluster x2, drain, gate)", pm2.DefaultEcosystem, oursEco, ours},
-		{"bare", bareName(), pm2.DefaultEcosystem, oursEco, byHand("reload", pm2.DefaultEcosystem, false)},
+		{"bare", bareTitle, pm2.DefaultEcosystem, oursEco, byHand("reload", pm2.DefaultEcosystem, false)},
 		{"naive", "naive: pm2 restart, 1 instance", "naive.config.js", naiveEco, byHand("restart", "naive.config.js", true)},
 		{"nodrain", "pm2 reload, cluster x2, no drain", "nodrain.config.js", noDrainEco, byHand("reload", "nodrain.config.js", true)},
 	}
@@ -252,11 +253,13 @@ func byHand(action, file string, gate bool) func(ctx context.Context, f *rig, id
 // hosts of the bed are local users).
 var bareOver = flag.String("bare-over", "ssh", "how bare, naive and nodrain run pm2 on a host: ssh (the OpenSSH client, as by hand) or local (as the host's user, no SSH)")
 
-func bareName() string {
+// bareFloor describes bare as -bare-over runs it: its method name, the
+// goals' alternative, and what the goals' names add.
+func bareFloor() (name, alternative, goal string) {
 	if *bareOver == "local" {
-		return "bare: pm2 reload in the same batches, on the host without SSH"
+		return "bare: pm2 reload in the same batches, on the host without SSH", "bare rolling pm2 reload on the host, no SSH", " (against bare without SSH)"
 	}
-	return "bare: ssh <host> pm2 reload in the same batches"
+	return "bare: ssh <host> pm2 reload in the same batches", "bare rolling pm2 reload over ssh", ""
 }
 
 // byHandOn runs `pm2 action file` in the host's app folder, as -bare-over
